@@ -1,0 +1,1 @@
+"""CityBrain: department silos into one Delta Lake, checked, joined, turned into insight."""
