@@ -1,0 +1,99 @@
+"""Read, write and merge Delta tables by logical name (``bronze.hotline``, ``gold.hotspots``).
+
+Every write goes through the table's contract, so a DataFrame with a missing, extra or
+wrongly typed column is refused before anything is written. Table maintenance (history,
+optimize, vacuum) goes through the ``deltalake`` package, which works on the same paths
+whatever the Spark engine is (Sail has no DESCRIBE HISTORY, OPTIMIZE or VACUUM).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from citybrain.schemas import Contract, get_contract
+from citybrain.settings import Settings
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+def table_location(settings: Settings, name: str) -> str:
+    """``<lake_root>/<layer>/<table>`` for a logical name ``layer.table``."""
+    if not _NAME.match(name):
+        raise ValueError(f"table name {name!r} must look like layer.table (lowercase, e.g. bronze.hotline)")
+    layer, table = name.split(".")
+    return f"{settings.lake_root}/{layer}/{table}"
+
+
+def exists(settings: Settings, name: str) -> bool:
+    from deltalake import DeltaTable
+
+    return DeltaTable.is_deltatable(table_location(settings, name))
+
+
+def read(spark, settings: Settings, name: str):
+    if not exists(settings, name):
+        raise FileNotFoundError(f"table {name} does not exist yet at {table_location(settings, name)}")
+    return spark.read.format("delta").load(table_location(settings, name))
+
+
+def write(spark, settings: Settings, name: str, df, *, mode: str = "append", replace_where: str | None = None) -> None:
+    """Append to or overwrite a table; the contract is checked first."""
+    if mode not in ("append", "overwrite"):
+        raise ValueError(f"mode must be append or overwrite, not {mode!r}")
+    contract = get_contract(name)
+    writer = contract.conform(df).write.format("delta").mode(mode)
+    if contract.partition_by:
+        writer = writer.partitionBy(*contract.partition_by)
+    if replace_where:
+        writer = writer.option("replaceWhere", replace_where)
+    writer.save(table_location(settings, name))
+
+
+def merge(spark, settings: Settings, name: str, df, *, keys: tuple[str, ...] | None = None) -> None:
+    """Upsert on the contract's keys (SQL MERGE INTO: Sail has no DeltaTable API)."""
+    contract: Contract = get_contract(name)
+    keys = keys or contract.keys
+    if not keys:
+        raise ValueError(f"{name} has no keys in its contract; say which columns to merge on")
+    df = contract.conform(df)
+    if not exists(settings, name):
+        write(spark, settings, name, df)
+        return
+    view = f"_merge_{uuid.uuid4().hex[:12]}"
+    df.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    try:
+        spark.sql(
+            f"MERGE INTO delta.`{table_location(settings, name)}` AS t USING {view} AS s ON {on} "
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        )
+    finally:
+        spark.catalog.dropTempView(view)
+
+
+def _delta(settings: Settings, name: str):
+    from deltalake import DeltaTable
+
+    if not exists(settings, name):
+        raise FileNotFoundError(f"table {name} does not exist yet at {table_location(settings, name)}")
+    return DeltaTable(table_location(settings, name))
+
+
+def history(settings: Settings, name: str, limit: int | None = None) -> list[dict]:
+    """Commits of a table, newest first (version, timestamp, operation, metrics)."""
+    return _delta(settings, name).history(limit)
+
+
+def version(settings: Settings, name: str) -> int:
+    return _delta(settings, name).version()
+
+
+def optimize(settings: Settings, name: str) -> dict:
+    """Compact small files; returns deltalake's metrics."""
+    return _delta(settings, name).optimize.compact()
+
+
+def vacuum(settings: Settings, name: str, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+    """Files no longer referenced and older than the retention; deleted unless dry_run."""
+    return _delta(settings, name).vacuum(retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False)

@@ -1,0 +1,111 @@
+"""One typed settings object, read from ``CITYBRAIN_*`` environment variables.
+
+The profile switch (``local`` | ``ci`` | ``cluster``) picks where the Spark Connect
+session comes from; code never branches on the profile anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROFILES = ("local", "ci", "cluster")
+
+
+class SettingsError(ValueError):
+    """A CITYBRAIN_* variable holds a value the project cannot use."""
+
+
+def _project_root() -> Path:
+    """The checkout's root when running from one (the folder holding setup.cfg), else the cwd."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "setup.cfg").exists() else Path.cwd()
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(f"CITYBRAIN_{name}", "").strip()
+    return value or default
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"CITYBRAIN_{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"CITYBRAIN_{name}={raw!r} must be greater than 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things live and which engine to use.
+
+    lake_root     a local path or an object-store URI (s3://, abfss://, gs://) of the lake
+    state_dir     run-time state: engine pid/port file and logs, Airflow home
+    demo_dir      where the demo city writes its department drops and planted truth
+    profile       local | ci | cluster
+    spark_remote  sc://host:port of a Spark 4.1 Connect server; empty = start embedded Sail
+    scale         demo city size multiplier
+    seed          demo city seed
+    days          demo city length in days
+    pii_key       key for tokenising personal data (a secret: only from the environment)
+    """
+
+    lake_root: str
+    state_dir: Path
+    demo_dir: Path
+    profile: str = "local"
+    spark_remote: str = ""
+    scale: float = 1.0
+    seed: int = 20260831
+    days: int = 84
+    pii_key: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        root = _project_root()
+        profile = _env("PROFILE", "ci" if os.environ.get("CI") else "local")
+        if profile not in PROFILES:
+            raise SettingsError(f"CITYBRAIN_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
+        spark_remote = _env("SPARK_REMOTE", "")
+        if profile == "cluster" and not spark_remote:
+            raise SettingsError("CITYBRAIN_PROFILE=cluster needs CITYBRAIN_SPARK_REMOTE=sc://host:port")
+        if spark_remote and not spark_remote.startswith("sc://"):
+            raise SettingsError(f"CITYBRAIN_SPARK_REMOTE={spark_remote!r} must look like sc://host:port")
+        days_raw = _env("DAYS", "84")
+        seed_raw = _env("SEED", "20260831")
+        if not days_raw.isdigit() or int(days_raw) < 1:
+            raise SettingsError(f"CITYBRAIN_DAYS={days_raw!r} must be a whole number of days >= 1")
+        if not seed_raw.isdigit():
+            raise SettingsError(f"CITYBRAIN_SEED={seed_raw!r} must be a non-negative whole number")
+        return cls(
+            lake_root=_resolve_location(_env("LAKE_ROOT", str(root / "lake"))),
+            state_dir=Path(_env("STATE_DIR", str(root / ".citybrain"))).resolve(),
+            demo_dir=Path(_env("DEMO_DIR", str(root / "demo_city"))).resolve(),
+            profile=profile,
+            spark_remote=spark_remote,
+            scale=_positive_float("SCALE", _env("SCALE", "1.0")),
+            seed=int(seed_raw),
+            days=int(days_raw),
+            pii_key=os.environ.get("CITYBRAIN_PII_KEY", ""),
+        )
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def is_local_lake(self) -> bool:
+        return "://" not in self.lake_root or self.lake_root.startswith("file://")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+
+def _resolve_location(value: str) -> str:
+    """Absolute local path for a path, unchanged for a URI."""
+    if "://" in value:
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())

@@ -1,0 +1,29 @@
+"""Contracts of the operational tables the pipeline keeps about itself."""
+
+from __future__ import annotations
+
+from citybrain.schemas.contract import Column, Contract
+
+INGEST_LEDGER = Contract(
+    name="ops.ingest_ledger",
+    columns=(
+        Column("source", "string", False, "source name, e.g. hotline"),
+        Column("file", "string", False, "drop file, relative to the drops folder"),
+        Column("file_sha256", "string", False, "content checksum; a file whose checksum is here is not ingested again"),
+        Column("file_bytes", "bigint", False),
+        Column("drop_date", "date", False),
+        Column("encoding", "string", False, "text encoding the file was read with"),
+        Column("records", "bigint", False, "records read from the file (all written to bronze)"),
+        Column("parse_errors", "bigint", False, "records kept with a _parse_error"),
+        Column("unknown_fields", "string", True, "comma-separated fields the mapping does not know (kept in _extra)"),
+        Column("missing_fields", "string", True, "comma-separated mapped fields absent from the file"),
+        Column("batch_id", "string", False),
+        Column("ingested_at", "timestamp", False),
+    ),
+    grain="one row per drop file ingested",
+    description="Every drop file taken into bronze, with its checksum and what was found in it.",
+    owner="data-engineering",
+    keys=("file_sha256",),
+)
+
+OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER,)}
