@@ -1,2 +1,215 @@
-def main():
-    print("citybrain")
+"""The ``citybrain`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from citybrain.settings import Settings, SettingsError
+
+DESCRIPTION = """\
+CityBrain: a city's department silos (12345 hotline, urban-management cases,
+ride-hailing orders, police 110 incidents, petitions, grid registry, calendar) in one
+Delta Lake, checked, joined on one grid and turned into insight.
+
+Settings come from CITYBRAIN_* environment variables (see README.md): CITYBRAIN_LAKE_ROOT
+(default ./lake), CITYBRAIN_PROFILE (local | ci | cluster), CITYBRAIN_SPARK_REMOTE
+(sc://host:port of a Spark 4.1 Connect server; unset = the embedded Sail engine),
+CITYBRAIN_SCALE, CITYBRAIN_DAYS, CITYBRAIN_SEED, CITYBRAIN_DEMO_DIR, CITYBRAIN_STATE_DIR.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line instead of usage + error
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _settings(args) -> Settings:
+    settings = Settings.from_env()
+    overrides = {k: getattr(args, k) for k in ("seed", "days", "scale") if getattr(args, k, None) is not None}
+    return settings.with_(**overrides) if overrides else settings
+
+
+def cmd_demo(args) -> int:
+    from citybrain.pipeline import run_demo
+
+    settings = _settings(args)
+    result = run_demo(settings, _say, fresh=args.fresh)
+    _say("")
+    _say(f"done in {result.seconds:.0f} s. Lake: {settings.lake_root}")
+    for name, rows in result.table_rows.items():
+        _say(f"  {name:<24} {rows:>10,} rows")
+    _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from citybrain.democity import generate
+
+    settings = _settings(args)
+    out = args.out or settings.demo_dir
+    started = time.monotonic()
+    manifest = generate(out, seed=settings.seed, days=settings.days, scale=settings.scale, progress=lambda m: _say(f"  {m}"))
+    _say(f"demo city written to {out} in {time.monotonic() - started:.1f} s ({manifest.get('totals', {})})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from citybrain import engine
+    from citybrain.pipeline import pipeline_dag_ids, run_dags
+
+    settings = _settings(args)
+    known = pipeline_dag_ids()
+    dag_ids = args.dag or known
+    unknown = [d for d in dag_ids if d not in known]
+    if unknown:
+        raise SystemExit(f"citybrain: unknown DAG {', '.join(unknown)}; known DAGs: {', '.join(known)}")
+    _, started = (None, False) if settings.spark_remote else engine.start(settings)
+    try:
+        run_dags(settings, dag_ids, _say)
+    finally:
+        if started:
+            engine.stop(settings)
+    return 0
+
+
+def cmd_engine(args) -> int:
+    from citybrain import engine
+
+    settings = _settings(args)
+    if settings.spark_remote:
+        _say(f"cluster profile: the engine is {settings.spark_remote}, not managed by citybrain")
+        engine.check_healthy(settings.spark_remote)
+        return 0
+    if args.action == "start":
+        info, started = engine.start(settings)
+        _say(f"{'started' if started else 'already running'}: {info.remote} (pid {info.pid}, log {info.log})")
+    elif args.action == "stop":
+        _say("stopped" if engine.stop(settings) else "no engine was running")
+    else:
+        info = engine.status(settings)
+        _say(f"running: {info.remote} (pid {info.pid}, log {info.log})" if info else "not running")
+        return 0 if info else 1
+    return 0
+
+
+def cmd_tables(args) -> int:
+    from citybrain import engine, lake
+    from citybrain.schemas import all_contracts
+
+    settings = _settings(args)
+    with engine.session_scope(settings) as spark:
+        for name in sorted(all_contracts()):
+            if lake.exists(settings, name):
+                rows = lake.read(spark, settings, name).count()
+                _say(f"{name:<24} {rows:>10,} rows  version {lake.version(settings, name):<4} {lake.table_location(settings, name)}")
+            else:
+                _say(f"{name:<24} {'-':>10}       (not built yet)")
+    return 0
+
+
+def cmd_table(args) -> int:
+    from citybrain import lake
+    from citybrain.schemas import get_contract
+
+    settings = _settings(args)
+    get_contract(args.name)  # a clear error for an unknown table
+    if args.action == "history":
+        for commit in lake.history(settings, args.name, args.limit):
+            metrics = commit.get("operationMetrics", {})
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(commit["timestamp"] / 1000))
+            _say(f"v{commit['version']:<4} {stamp} UTC  {commit['operation']:<14} rows {metrics.get('numOutputRows', '-')}")
+    elif args.action == "optimize":
+        _say(json.dumps(lake.optimize(settings, args.name), default=str))
+    else:
+        files = lake.vacuum(settings, args.name, retention_hours=args.retention_hours, dry_run=not args.apply)
+        _say(f"{'deleted' if args.apply else 'would delete'} {len(files)} file(s)")
+    return 0
+
+
+def cmd_contracts(args) -> int:
+    from citybrain.schemas import all_contracts, get_contract
+
+    contracts = [get_contract(args.name)] if args.name else all_contracts().values()
+    for c in contracts:
+        _say(
+            f"{c.name} — {c.description}\n  grain: {c.grain}\n  keys: {', '.join(c.keys) or '-'}; partitioned by: {', '.join(c.partition_by) or '-'}; owner: {c.owner}"
+        )
+        for col in c.columns:
+            flags = ("" if col.nullable else " not null") + (f" PII:{col.pii}" if col.pii else "")
+            _say(f"    {col.name:<20} {col.type:<10}{flags:<18} {col.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="citybrain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def city_options(p):
+        p.add_argument("--seed", type=int, help="demo city seed (default CITYBRAIN_SEED or 20260831)")
+        p.add_argument("--days", type=int, help="demo city length in days (default CITYBRAIN_DAYS or 84 = 12 weeks)")
+        p.add_argument("--scale", type=float, help="demo city volume multiplier (default CITYBRAIN_SCALE or 1.0)")
+
+    p = sub.add_parser("demo", help="generate the demo city and run the whole pipeline on it (the main job)")
+    city_options(p)
+    p.add_argument("--fresh", action="store_true", help="delete the demo city and the local lake first")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("generate", help="write the demo city's department drops and planted truth")
+    city_options(p)
+    p.add_argument("--out", type=_path, help="folder to write to (default CITYBRAIN_DEMO_DIR or ./demo_city)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="run pipeline DAGs through Airflow on the drops already there")
+    p.add_argument("--dag", action="append", metavar="DAG_ID", help="run only this DAG (repeatable); default: all, in order")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser("tables", help="list the lake's tables with row counts and versions")
+    p.set_defaults(func=cmd_tables)
+
+    p = sub.add_parser("table", help="Delta maintenance of one table: history, optimize, vacuum")
+    p.add_argument("action", choices=["history", "optimize", "vacuum"])
+    p.add_argument("name", help="logical table name, e.g. bronze.hotline")
+    p.add_argument("--limit", type=int, default=20, help="history: newest commits to show (default 20)")
+    p.add_argument("--retention-hours", type=int, default=168, help="vacuum: keep unreferenced files younger than this (default 168)")
+    p.add_argument("--apply", action="store_true", help="vacuum: really delete (default: dry run)")
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("contracts", help="print table contracts: columns, types, keys, grain, PII tags")
+    p.add_argument("name", nargs="?", help="one table (default: all)")
+    p.set_defaults(func=cmd_contracts)
+    return parser
+
+
+def _path(value: str):
+    from pathlib import Path
+
+    return Path(value).resolve()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SettingsError, KeyError, FileNotFoundError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"citybrain: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("citybrain: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,7 +24,9 @@ INGEST_COLUMNS = (
 
 
 def bronze_contract(spec: SourceSpec) -> Contract:
-    raw = tuple(Column(name, "string", True, f"raw field {' / '.join(aliases)}", spec.pii.get(name)) for name, aliases in spec.columns.items())
+    raw = tuple(
+        Column(name, "string", True, f"raw field {' / '.join(aliases)}", spec.pii.get(name)) for name, aliases in spec.columns.items()
+    )
     return Contract(
         name=f"bronze.{spec.name}",
         columns=raw + INGEST_COLUMNS,

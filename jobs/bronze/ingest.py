@@ -208,7 +208,11 @@ def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None
         if written != report.records:
             raise IngestError(f"bronze.{source}: batch {batch_id} read {report.records} records but {written} rows are in the table")
         ledger = get_contract("ops.ingest_ledger")
-        pq.write_table(pa.Table.from_pylist(ledger_rows, schema=ledger.arrow_schema()), f"{staging_path}/ledger/part-00000.parquet", filesystem=filesystem)
+        pq.write_table(
+            pa.Table.from_pylist(ledger_rows, schema=ledger.arrow_schema()),
+            f"{staging_path}/ledger/part-00000.parquet",
+            filesystem=filesystem,
+        )
         lake.write(spark, settings, "ops.ingest_ledger", spark.read.schema(ledger.ddl()).parquet(f"{staging}/ledger"))
     finally:
         filesystem.delete_dir(staging_path)

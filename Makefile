@@ -1,0 +1,55 @@
+# CityBrain — the few targets people expect. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.citybrain-installed
+
+.PHONY: setup demo test test-fast lint format up down bench lock clean
+
+setup: $(STAMP)
+
+# A fresh virtual environment with the pinned set (infra/constraints.txt) and citybrain itself.
+$(STAMP): infra/constraints.txt setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"CityBrain needs Python 3.11, found {sys.version.split()[0]} at {sys.executable}; set PYTHON=/path/to/python3.11"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@start=$$(date +%s); \
+	if $(BIN)/python -m pip install -q "uv==$(UV_VERSION)" 2>/dev/null; then \
+	  $(BIN)/uv pip install -q --python $(BIN)/python -r infra/constraints.txt -c infra/constraints.txt -e .; \
+	else \
+	  echo "uv unavailable: installing with pip"; \
+	  $(BIN)/python -m pip install -q -r infra/constraints.txt -c infra/constraints.txt -e .; \
+	fi && echo "environment ready in $$(( $$(date +%s) - start )) s ($(VENV))"
+	@touch $@
+
+demo: setup
+	$(BIN)/citybrain demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+up: setup
+	$(BIN)/citybrain engine start
+
+down: setup
+	$(BIN)/citybrain engine stop
+
+bench: setup
+	$(BIN)/python infra/bench.py
+
+# Re-resolve the pinned set after editing infra/requirements.in.
+lock: setup
+	$(BIN)/uv pip compile --python-version 3.11 --no-header infra/requirements.in -o infra/constraints.txt
+
+clean: down
+	rm -rf lake demo_city .citybrain

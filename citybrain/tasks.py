@@ -1,0 +1,42 @@
+"""What an Airflow task calls: settings from the environment, a health-checked session, a job.
+
+DAG files only wire these functions; each returns a small JSON-able summary for XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from citybrain import engine
+from citybrain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def check_engine() -> str:
+    """Fail fast, with a clear message, when the Spark Connect engine cannot be reached."""
+    settings = Settings.from_env()
+    remote = engine.remote_url(settings)
+    engine.check_healthy(remote)
+    return remote
+
+
+def ingest_source(source: str) -> dict:
+    """Take the source's new drop files into bronze.<source>."""
+    from citybrain.jobs.bronze import ingest
+
+    settings = Settings.from_env()
+    spark = engine.get_session(settings)
+    report = ingest.run(spark, settings, source, progress=log.info)
+    log.info(report.summary())
+    return {
+        "source": source,
+        "batch_id": report.batch_id,
+        "files_new": len(report.files),
+        "files_already_ingested": report.files_already_ingested,
+        "records": report.records,
+        "parse_errors": report.parse_errors,
+        "files": [asdict(f) for f in report.files],
+        "summary": report.summary(),
+    }

@@ -1,0 +1,44 @@
+"""Shared fixtures: one embedded engine and one Spark session per test run, in a temporary lake."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from citybrain import engine
+from citybrain.settings import Settings
+
+SHARED_REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    """Settings pointing at a temporary lake, state folder and demo folder."""
+    root = tmp_path_factory.mktemp("citybrain")
+    return Settings.from_env().with_(
+        lake_root=str(root / "lake"),
+        state_dir=root / "state",
+        demo_dir=root / "demo_city",
+        spark_remote=os.environ.get("CITYBRAIN_TEST_SPARK_REMOTE", ""),
+    )
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    """The shared Spark Connect session; the embedded engine is stopped when the run ends."""
+    started = False
+    if not settings.spark_remote:
+        _, started = engine.start(settings)
+    session = engine.get_session(settings)
+    yield session
+    session.stop()
+    if started:
+        engine.stop(settings)
+
+
+@pytest.fixture
+def lake_settings(settings, tmp_path) -> Settings:
+    """Settings with a lake of the test's own (the engine stays shared)."""
+    return settings.with_(lake_root=str(tmp_path / "lake"))
