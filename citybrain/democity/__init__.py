@@ -1,0 +1,12 @@
+"""Deterministic demo city: the local stand-in for a city's department systems.
+
+    from citybrain.democity import generate, CITY_BBOX
+    manifest = generate(Path("demo_city"), seed=20260831, days=84, scale=1.0)
+
+See README.md in this folder for every drop, the planted truth and the planted dirt.
+"""
+
+from .city import CITY_BBOX
+from .generate import generate
+
+__all__ = ["CITY_BBOX", "generate"]

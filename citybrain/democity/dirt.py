@@ -1,0 +1,137 @@
+"""Planted dirt: defects real department exports have, each recorded for truth/dirt.json.
+
+Every source frame carries the internal columns ``_drop`` (drop-day index of the file
+the row goes to), ``_event_day`` (day the record happened), ``_ord`` (order inside the
+file) and ``_key`` (record key).  Defects are applied to the frame; the entries keep the
+row label so that the file name is resolved after all rows have moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: str
+    time_col: str
+    date_only: bool = False
+    coords: tuple[str, str] | None = None
+    numeric_coords: bool = False
+    late: bool = False
+    pii: tuple[str, ...] = ()
+
+
+RATES = {"duplicate_in_file": 0.005, "duplicate_across_files": 0.003, "late_arriving": 0.01,
+         "malformed_timestamp": 0.002, "coordinates_outside_city": 0.003}
+
+
+def _count(n_eligible: int, rate: float) -> int:
+    return min(n_eligible, max(1, int(round(rate * n_eligible)))) if n_eligible else 0
+
+
+def _malformed(value: str, k: int, date_only: bool) -> str:
+    """One of four malformed renderings of a 'YYYY-MM-DD[ HH:MM:SS]' value."""
+    y, mo, d = int(value[0:4]), int(value[5:7]), int(value[8:10])
+    if date_only:
+        return [f"{y}/{mo}/{d}", f"{y}{mo:02d}{d:02d}", "9999-99-99", "N/A"][k]
+    hh, mm = int(value[11:13]), int(value[14:16])
+    return [f"{y}/{mo}/{d} {hh}:{mm:02d}", value.replace("-", "").replace(" ", "").replace(":", ""),
+            "9999-99-99 25:61:00", "N/A"][k]
+
+
+class Dirt:
+    def __init__(self, rng: np.random.Generator, spec: Spec, days: int):
+        self.rng, self.spec, self.days = rng, spec, days
+        self.entries: list[tuple[str, int, object]] = []  # (kind, row label, detail)
+
+    def apply(self, df: pd.DataFrame) -> pd.DataFrame:
+        df = df.reset_index(drop=True)
+        dirty = np.zeros(len(df), bool)
+        if self.spec.late:
+            dirty |= self._late(df)
+        self._malformed(df, dirty)
+        if self.spec.coords:
+            self._outside(df, dirty)
+        df = self._dup_across(df)
+        df = self._dup_in_file(df)
+        return df.sort_values(["_drop", "_ord"], kind="stable")
+
+    def _choose(self, eligible: np.ndarray, kind: str) -> np.ndarray:
+        idx = np.flatnonzero(eligible)
+        k = _count(idx.size, RATES[kind])
+        return np.sort(self.rng.choice(idx, size=k, replace=False)) if k else idx[:0]
+
+    def _late(self, df: pd.DataFrame) -> np.ndarray:
+        lag = self.rng.integers(2, 6, len(df))
+        ok = (df["_event_day"].to_numpy() + lag) < self.days
+        pick = self._choose(ok, "late_arriving")
+        df.loc[pick, "_drop"] = df["_event_day"].to_numpy()[pick] + lag[pick]
+        df.loc[pick, "_ord"] = 1e9 + df["_ord"].to_numpy()[pick]
+        for i in pick:
+            self.entries.append(("late_arriving", int(i), {"event_day_offset": -int(lag[i]), "column": self.spec.time_col}))
+        out = np.zeros(len(df), bool)
+        out[pick] = True
+        return out
+
+    def _malformed(self, df: pd.DataFrame, dirty: np.ndarray) -> None:
+        col = df[self.spec.time_col].to_numpy(dtype=object)
+        pick = self._choose(~dirty & (col != ""), "malformed_timestamp")
+        forms = self.rng.integers(0, 4, pick.size)
+        for i, k in zip(pick.tolist(), forms.tolist()):
+            bad = _malformed(col[i], k, self.spec.date_only)
+            df.at[i, self.spec.time_col] = bad
+            self.entries.append(("malformed_timestamp", i, {"column": self.spec.time_col, "value": bad}))
+        dirty[pick] = True
+
+    def _outside(self, df: pd.DataFrame, dirty: np.ndarray) -> None:
+        cx, cy = self.spec.coords
+        has = (df[cx] != "").to_numpy() if not self.spec.numeric_coords else np.ones(len(df), bool)
+        pick = self._choose(~dirty & has, "coordinates_outside_city")
+        modes = self.rng.integers(0, 3, pick.size)
+        for i, m in zip(pick.tolist(), modes.tolist()):
+            lon, lat = float(df.at[i, cx]), float(df.at[i, cy])
+            new, how = {0: ((0.0, 0.0), "zero"), 1: ((lat, lon), "swapped"), 2: ((lon + 3.2, lat + 0.1), "300km_away")}[m]
+            if self.spec.numeric_coords:
+                df.at[i, cx], df.at[i, cy] = round(new[0], 6), round(new[1], 6)
+            else:
+                df.at[i, cx], df.at[i, cy] = f"{new[0]:.6f}", f"{new[1]:.6f}"
+            self.entries.append(("coordinates_outside_city", i, {"how": how, "lon": round(new[0], 6),
+                                                                 "lat": round(new[1], 6)}))
+        dirty[pick] = True
+
+    def _dup_across(self, df: pd.DataFrame) -> pd.DataFrame:
+        pick = self._choose(df["_drop"].to_numpy() < self.days - 1, "duplicate_across_files")
+        cp = df.loc[pick].copy()
+        cp["_drop"] += 1
+        cp["_ord"] = -1e9 + cp["_ord"]
+        start = len(df)
+        df = pd.concat([df, cp], ignore_index=True)
+        for j, i in enumerate(pick.tolist()):
+            self.entries.append(("duplicate_across_files", start + j, {"first_sent_in_row_of": int(i)}))
+        return df
+
+    def _dup_in_file(self, df: pd.DataFrame) -> pd.DataFrame:
+        pick = self._choose(np.ones(len(df), bool), "duplicate_in_file")
+        cp = df.loc[pick].copy()
+        cp["_ord"] = cp["_ord"] + 0.5
+        start = len(df)
+        df = pd.concat([df, cp], ignore_index=True)
+        for j in range(pick.size):
+            self.entries.append(("duplicate_in_file", start + j, {"copies": 2}))
+        return df
+
+    def resolve(self, df: pd.DataFrame, file_of_day) -> list[dict]:
+        """Entries with file and key, given the final frame (labels unchanged since apply)."""
+        out = []
+        drop = df["_drop"]
+        key = df["_key"]
+        for kind, i, detail in self.entries:
+            if kind == "duplicate_across_files":
+                detail = {"previous_file": file_of_day(int(drop.loc[detail["first_sent_in_row_of"]]))}
+            out.append({"kind": kind, "source": self.spec.source, "file": file_of_day(int(drop.loc[i])),
+                        "key": str(key.loc[i]), "detail": detail})
+        return out
