@@ -108,7 +108,7 @@ def generate(out_dir: Path, *, seed: int = 20260831, days: int = 84, scale: floa
             entries += [{"kind": "coordinates_missing", "source": source, "file": rel(source, int(df.at[i, "_drop"])),
                          "key": str(df.at[i, "_key"]), "detail": {"columns": ["经度", "纬度"], "社区": df.at[i, "社区"]}}
                         for i in miss.tolist()]
-        entries.append({"kind": "pii_in_clear", "source": source, "file": rel(source, 0), "key": None,
+        entries.append({"kind": "pii_in_clear", "source": source, "file": rel(source, int(df["_drop"].min())), "key": None,
                         "detail": {"columns": list(spec.pii)}})
         if source == "hotline":
             entries.append({"kind": "gbk_encoding", "source": source, "file": rel(source, gbk_day(days)), "key": None,
