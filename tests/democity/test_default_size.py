@@ -1,0 +1,22 @@
+"""The default demo city (84 days, scale 1) generates well inside a minute."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from citybrain.democity import generate
+
+
+@pytest.mark.slow
+def test_default_size_is_fast_and_has_the_stated_volumes(tmp_path):
+    t0 = time.perf_counter()
+    m = generate(tmp_path)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 60, elapsed
+    rows = {s: v["rows"] / m["days"] for s, v in m["sources"].items()}
+    assert 7_000 <= rows["ridehailing"] <= 9_500
+    assert 200 <= rows["police"] <= 300
+    assert 15 <= rows["petitions"] <= 25
+    assert 900 <= rows["hotline"] <= 1_300  # ~560 tickets/day plus their status-change rows
