@@ -170,15 +170,27 @@ def check_healthy(remote: str) -> None:
         raise EngineError(f"the Spark Connect server at {remote} does not answer")
 
 
-def get_session(settings: Settings):
-    """A Spark Connect session on the configured engine (health-checked)."""
+_sessions: dict[str, object] = {}
+
+
+def get_session(settings: Settings, *, new: bool = False):
+    """A Spark Connect session on the configured engine (health-checked).
+
+    Sessions are shared per server address within a process unless ``new`` is asked for;
+    a session whose server went away is replaced rather than handed out again.
+    """
     from pyspark.sql import SparkSession
 
     remote = remote_url(settings)
     check_healthy(remote)
-    session = SparkSession.builder.remote(remote).getOrCreate()
-    # Timestamps are written and shown in the city's own zone (DOMAIN: China time).
+    cached = _sessions.get(remote)
+    if cached is not None and not new and not getattr(cached, "is_stopped", False):
+        return cached
+    session = SparkSession.builder.remote(remote).create()
+    # Timestamps are shown in the city's own zone (DOMAIN: China time).
     session.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
+    if not new:
+        _sessions[remote] = session
     return session
 
 
@@ -188,7 +200,7 @@ def session_scope(settings: Settings) -> Iterator:
     started_here = False
     if not settings.spark_remote:
         _, started_here = start(settings)
-    spark = get_session(settings)
+    spark = get_session(settings, new=True)
     try:
         yield spark
     finally:

@@ -17,13 +17,14 @@ INGEST_LEDGER = Contract(
         Column("parse_errors", "bigint", False, "records kept with a _parse_error"),
         Column("unknown_fields", "string", True, "comma-separated fields the mapping does not know (kept in _extra)"),
         Column("missing_fields", "string", True, "comma-separated mapped fields absent from the file"),
+        Column("duplicate_of", "string", True, "an earlier file with the same checksum: this copy added no rows"),
         Column("batch_id", "string", False),
         Column("ingested_at", "timestamp", False),
     ),
-    grain="one row per drop file ingested",
+    grain="one row per drop file taken in (file x checksum)",
     description="Every drop file taken into bronze, with its checksum and what was found in it.",
     owner="data-engineering",
-    keys=("file_sha256",),
+    keys=("file", "file_sha256"),
 )
 
 OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER,)}

@@ -154,19 +154,29 @@ def to_bronze_table(drop: DecodedDrop, spec: SourceSpec, meta: dict) -> tuple[pa
     return table, result
 
 
-def _already_ingested(spark, settings: Settings, source: str) -> set[str]:
-    seen: set[str] = set()
-    if lake.exists(settings, f"bronze.{source}"):
-        rows = lake.read(spark, settings, f"bronze.{source}").select("_file_sha256").distinct().collect()
-        seen.update(r[0] for r in rows)
+def _lake_state(spark, settings: Settings, source: str) -> tuple[dict[str, str], set[tuple[str, str]]]:
+    """(checksum -> first file with it, {(file, checksum)} already in the ledger)."""
+    first_file: dict[str, str] = {}
+    in_ledger: set[tuple[str, str]] = set()
     if lake.exists(settings, "ops.ingest_ledger"):
         ledger = lake.read(spark, settings, "ops.ingest_ledger").where(f"source = '{source}'")
-        seen.update(r[0] for r in ledger.select("file_sha256").collect())
-    return seen
+        for file, sha, duplicate_of in ledger.select("file", "file_sha256", "duplicate_of").orderBy("ingested_at", "file").collect():
+            in_ledger.add((file, sha))
+            first_file.setdefault(sha, duplicate_of or file)
+    if lake.exists(settings, f"bronze.{source}"):
+        # Bronze is the truth should a run have stopped between its bronze and ledger commits.
+        for file, sha in lake.read(spark, settings, f"bronze.{source}").select("_source_file", "_file_sha256").distinct().collect():
+            first_file.setdefault(sha, file)
+    return first_file, in_ledger
 
 
 def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None, progress=None) -> IngestReport:
-    """Take every new drop file of ``source`` into ``bronze.<source>``; a no-op when there is none."""
+    """Take every new drop file of ``source`` into ``bronze.<source>``; a no-op when there is none.
+
+    A file is identified by its checksum: a file already in the lake is skipped; a new
+    file whose bytes equal an earlier one's (a re-sent export) adds no rows and is
+    recorded in the ledger as a copy of it.
+    """
     started = time.monotonic()
     spec = get_source(source)
     drops_dir = Path(drops_dir or settings.demo_dir / "drops")
@@ -175,16 +185,20 @@ def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None
     report = IngestReport(source, batch_id)
     files = discover(drops_dir, spec)
     report.files_found = len(files)
-    seen = _already_ingested(spark, settings, source)
+    first_file, in_ledger = _lake_state(spark, settings, source)
     todo: list[DropFile] = []
+    ledger_rows = []
     for f in files:
-        if f.sha256 in seen:
+        if (f.relative, f.sha256) in in_ledger or first_file.get(f.sha256) == f.relative:
             report.files_already_ingested += 1
-        elif any(t.sha256 == f.sha256 for t in todo):
+        elif f.sha256 in first_file:
             report.files_identical_to_another.append(f.relative)
+            copy = FileResult(f.relative, 0, 0, "-", [], [])
+            ledger_rows.append(_ledger_row(source, f, copy, batch_id, now, duplicate_of=first_file[f.sha256]))
         else:
+            first_file[f.sha256] = f.relative
             todo.append(f)
-    if not todo:
+    if not todo and not ledger_rows:
         report.seconds = time.monotonic() - started
         return report
 
@@ -193,7 +207,6 @@ def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None
     for part in ("bronze", "ledger"):
         filesystem.create_dir(f"{staging_path}/{part}", recursive=True)
     try:
-        ledger_rows = []
         for i, f in enumerate(todo):
             meta = {"drop_date": f.drop_date, "batch_id": batch_id, "file": f.relative, "sha256": f.sha256, "ingested_at": now}
             table, result = to_bronze_table(read_drop(f.path.read_bytes(), spec), spec, meta)
@@ -202,11 +215,12 @@ def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None
             ledger_rows.append(_ledger_row(source, f, result, batch_id, now))
             if progress and (i + 1) % 20 == 0:
                 progress(f"{source}: read {i + 1}/{len(todo)} files")
-        staged = spark.read.schema(get_contract(f"bronze.{source}").ddl()).parquet(f"{staging}/bronze")
-        lake.write(spark, settings, f"bronze.{source}", staged)
-        written = lake.read(spark, settings, f"bronze.{source}").where(f"_batch_id = '{batch_id}'").count()
-        if written != report.records:
-            raise IngestError(f"bronze.{source}: batch {batch_id} read {report.records} records but {written} rows are in the table")
+        if todo:
+            staged = spark.read.schema(get_contract(f"bronze.{source}").ddl()).parquet(f"{staging}/bronze")
+            lake.write(spark, settings, f"bronze.{source}", staged)
+            written = lake.read(spark, settings, f"bronze.{source}").where(f"_batch_id = '{batch_id}'").count()
+            if written != report.records:
+                raise IngestError(f"bronze.{source}: batch {batch_id} read {report.records} records but {written} rows are in the table")
         ledger = get_contract("ops.ingest_ledger")
         pq.write_table(
             pa.Table.from_pylist(ledger_rows, schema=ledger.arrow_schema()),
@@ -220,7 +234,7 @@ def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None
     return report
 
 
-def _ledger_row(source: str, f: DropFile, result: FileResult, batch_id: str, now: datetime) -> dict:
+def _ledger_row(source: str, f: DropFile, result: FileResult, batch_id: str, now: datetime, duplicate_of: str | None = None) -> dict:
     return {
         "source": source,
         "file": f.relative,
@@ -232,6 +246,7 @@ def _ledger_row(source: str, f: DropFile, result: FileResult, batch_id: str, now
         "parse_errors": result.parse_errors,
         "unknown_fields": ",".join(result.unknown_fields) or None,
         "missing_fields": ",".join(result.missing_fields) or None,
+        "duplicate_of": duplicate_of,
         "batch_id": batch_id,
         "ingested_at": now,
     }

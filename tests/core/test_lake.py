@@ -7,7 +7,7 @@ import pytest
 from citybrain import lake
 from citybrain.schemas import ContractViolation, get_contract
 
-LEDGER_ROW = ("hotline", "hotline/a.csv", "abc", 10, date(2026, 9, 1), "utf-8", 3, 0, None, None, "b1", datetime(2026, 9, 1, 8))
+LEDGER_ROW = ("hotline", "hotline/a.csv", "abc", 10, date(2026, 9, 1), "utf-8", 3, 0, None, None, None, "b1", datetime(2026, 9, 1, 8))
 
 
 def _ledger(spark, rows):

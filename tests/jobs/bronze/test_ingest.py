@@ -38,10 +38,12 @@ def test_ingest_keeps_every_record_and_is_idempotent(spark, lake_settings, tmp_p
     ledger = {r.file: r for r in lake.read(spark, lake_settings, "ops.ingest_ledger").collect()}
     assert ledger["ridehailing/ridehailing_20260902.csv"].unknown_fields == "surge_multiplier"
     assert "order_status" in ledger["ridehailing/ridehailing_20260901.csv"].missing_fields
+    copy = ledger["ridehailing/ridehailing_20260903.csv"]
+    assert (copy.records, copy.duplicate_of) == (0, "ridehailing/ridehailing_20260901.csv")
 
     version = lake.version(lake_settings, "bronze.ridehailing")
     again = ingest.run(spark, lake_settings, "ridehailing", drops_dir=drops)
-    assert again.files == [] and again.files_already_ingested == 3  # the copy too: same checksum
+    assert again.files == [] and again.files_already_ingested == 3  # the copy is in the ledger too
     assert lake.version(lake_settings, "bronze.ridehailing") == version
 
     _write(drops / "ridehailing", "ridehailing_20260904.csv", HEADER + "A4,2026-09-04 10:00:00,12\n")
