@@ -26,8 +26,14 @@ for _name, _a, _b in [
 ]:
     for _k in range((_b - _a).days + 1):
         HOLIDAYS_2026[_a + dt.timedelta(days=_k)] = _name
-MAKEUP_WORKDAYS_2026 = {dt.date(2026, 1, 4), dt.date(2026, 2, 14), dt.date(2026, 2, 28),
-                        dt.date(2026, 5, 9), dt.date(2026, 9, 20), dt.date(2026, 10, 10)}
+MAKEUP_WORKDAYS_2026 = {
+    dt.date(2026, 1, 4),
+    dt.date(2026, 2, 14),
+    dt.date(2026, 2, 28),
+    dt.date(2026, 5, 9),
+    dt.date(2026, 9, 20),
+    dt.date(2026, 10, 10),
+}
 
 WEATHERS = ["晴", "多云", "阴", "小雨", "中雨", "大雨"]
 RAIN_MM = {"晴": (0, 0), "多云": (0, 0), "阴": (0, 0.5), "小雨": (0.5, 9.9), "中雨": (10, 24.9), "大雨": (25, 49.9)}
@@ -48,8 +54,21 @@ EVENT_KINDS = [
     ("{y}秋季汽车博览会", "示范国际博览中心", 9.0, 8.0, (15_000, 25_000), 2),
 ]
 
-CAL_COLUMNS = ["date", "weekday", "is_workday", "holiday_name", "weather", "temp_max_c", "temp_min_c",
-               "precipitation_mm", "aqi", "event_name", "event_lon", "event_lat", "event_attendance"]
+CAL_COLUMNS = [
+    "date",
+    "weekday",
+    "is_workday",
+    "holiday_name",
+    "weather",
+    "temp_max_c",
+    "temp_min_c",
+    "precipitation_mm",
+    "aqi",
+    "event_name",
+    "event_lon",
+    "event_lat",
+    "event_attendance",
+]
 
 
 def build_calendar(rng: np.random.Generator, start: dt.date, days: int) -> tuple[pd.DataFrame, list[dict]]:
@@ -60,8 +79,16 @@ def build_calendar(rng: np.random.Generator, start: dt.date, days: int) -> tuple
     makeup = np.array([d in MAKEUP_WORKDAYS_2026 for d in dates])
     workday = ((weekday <= 5) & (holiday == "")) | makeup
     # weather: a first-order Markov chain over the six states
-    trans = np.array([[.55, .25, .08, .09, .02, .01], [.25, .40, .15, .15, .04, .01], [.15, .30, .25, .20, .07, .03],
-                      [.20, .30, .20, .20, .07, .03], [.20, .25, .20, .20, .10, .05], [.25, .25, .20, .15, .10, .05]])
+    trans = np.array(
+        [
+            [0.55, 0.25, 0.08, 0.09, 0.02, 0.01],
+            [0.25, 0.40, 0.15, 0.15, 0.04, 0.01],
+            [0.15, 0.30, 0.25, 0.20, 0.07, 0.03],
+            [0.20, 0.30, 0.20, 0.20, 0.07, 0.03],
+            [0.20, 0.25, 0.20, 0.20, 0.10, 0.05],
+            [0.25, 0.25, 0.20, 0.15, 0.10, 0.05],
+        ]
+    )
     state = np.zeros(days, dtype=int)
     for d in range(1, days):
         state[d] = rng.choice(6, p=trans[state[d - 1]])
@@ -94,10 +121,22 @@ def build_calendar(rng: np.random.Generator, start: dt.date, days: int) -> tuple
         att = int(rng.integers(a, b) // 100 * 100)
         vx, vy = VENUES[venue]
         lon, lat = to_lonlat(vx, vy)
-        events.append({"name": tmpl.format(y=dates[d0].year), "venue": venue, "first_day": d0, "days": ndays,
-                       "start_hour": h0, "duration_h": dur, "attendance": att,
-                       "lon": round(float(lon), 6), "lat": round(float(lat), 6), "x": vx, "y": vy,
-                       "date": dates[d0].isoformat()})
+        events.append(
+            {
+                "name": tmpl.format(y=dates[d0].year),
+                "venue": venue,
+                "first_day": d0,
+                "days": ndays,
+                "start_hour": h0,
+                "duration_h": dur,
+                "attendance": att,
+                "lon": round(float(lon), 6),
+                "lat": round(float(lat), 6),
+                "x": vx,
+                "y": vy,
+                "date": dates[d0].isoformat(),
+            }
+        )
     ev_name = np.full(days, "", dtype=object)
     ev_lon = np.full(days, "", dtype=object)
     ev_lat = np.full(days, "", dtype=object)
@@ -107,12 +146,23 @@ def build_calendar(rng: np.random.Generator, start: dt.date, days: int) -> tuple
             d = e["first_day"] + k
             ev_name[d], ev_lon[d], ev_lat[d] = e["name"], f"{e['lon']:.6f}", f"{e['lat']:.6f}"
             ev_att[d] = str(e["attendance"])
-    cal = pd.DataFrame({
-        "date": [d.isoformat() for d in dates], "weekday": weekday, "is_workday": workday.astype(int),
-        "holiday_name": holiday, "weather": weather, "temp_max_c": np.maximum(tmax, tmin + 2), "temp_min_c": tmin,
-        "precipitation_mm": precip, "aqi": aqi, "event_name": ev_name, "event_lon": ev_lon,
-        "event_lat": ev_lat, "event_attendance": ev_att,
-    })
+    cal = pd.DataFrame(
+        {
+            "date": [d.isoformat() for d in dates],
+            "weekday": weekday,
+            "is_workday": workday.astype(int),
+            "holiday_name": holiday,
+            "weather": weather,
+            "temp_max_c": np.maximum(tmax, tmin + 2),
+            "temp_min_c": tmin,
+            "precipitation_mm": precip,
+            "aqi": aqi,
+            "event_name": ev_name,
+            "event_lon": ev_lon,
+            "event_lat": ev_lat,
+            "event_attendance": ev_att,
+        }
+    )
     return cal, events
 
 

@@ -37,8 +37,22 @@ DISTRICTS = [
     ("329904", "北山区", (40, 82, 50, 99)),
 ]
 STREET_NAMES = [
-    "湖滨", "望江", "翠屏", "凤凰", "梧桐", "锦绣", "长乐", "安澜",
-    "清源", "云台", "新桥", "金沙", "龙山", "柳营", "松涛", "白鹭",
+    "湖滨",
+    "望江",
+    "翠屏",
+    "凤凰",
+    "梧桐",
+    "锦绣",
+    "长乐",
+    "安澜",
+    "清源",
+    "云台",
+    "新桥",
+    "金沙",
+    "龙山",
+    "柳营",
+    "松涛",
+    "白鹭",
 ]
 _COMM_A = list("金银翠锦华兴安康和福瑞祥新丰泰宁庆嘉德永春秋明清")
 _COMM_B = list("苑园庭湾坊里城居桥岸港林湖山泉溪")
@@ -47,10 +61,18 @@ NS_ROADS = ["西岭大道", "文昌路", "青年路", "胜利路", "工农路", 
 
 LAKE = (10_300.0, 6_200.0, 900.0, 600.0)  # 东湖: centre x, y and semi-axes (m)
 PARKS = [(2_500.0, 7_800.0, 350.0), (6_400.0, 3_000.0, 300.0), (5_200.0, 8_700.0, 450.0), (8_900.0, 1_800.0, 250.0)]
-CENTRES = [(6_100.0, 4_950.0, 2_600.0, 1.0), (2_200.0, 3_500.0, 1_500.0, 0.5),
-           (10_000.0, 3_200.0, 1_500.0, 0.45), (6_500.0, 8_000.0, 1_400.0, 0.4)]
-COMMERCE = [(6_100.0, 5_000.0, 900.0, 1.0), (2_400.0, 3_300.0, 600.0, 0.5),
-            (9_800.0, 3_000.0, 700.0, 0.6), (4_300.0, 1_200.0, 300.0, 0.7)]  # last: railway station
+CENTRES = [
+    (6_100.0, 4_950.0, 2_600.0, 1.0),
+    (2_200.0, 3_500.0, 1_500.0, 0.5),
+    (10_000.0, 3_200.0, 1_500.0, 0.45),
+    (6_500.0, 8_000.0, 1_400.0, 0.4),
+]
+COMMERCE = [
+    (6_100.0, 5_000.0, 900.0, 1.0),
+    (2_400.0, 3_300.0, 600.0, 0.5),
+    (9_800.0, 3_000.0, 700.0, 0.6),
+    (4_300.0, 1_200.0, 300.0, 0.7),
+]  # last: railway station
 STATION = (4_300.0, 1_200.0)
 
 
@@ -65,14 +87,14 @@ def to_xy(lon, lat):
 
 def _splits(lo: int, hi: int, k: int) -> list[tuple[int, int]]:
     edges = np.linspace(lo, hi, k + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=False)]
 
 
 @dataclass
 class City:
-    grids: pd.DataFrame       # one row per grid (registry columns + col,row,x,y,landuse,commerce)
+    grids: pd.DataFrame  # one row per grid (registry columns + col,row,x,y,landuse,commerce)
     communities: pd.DataFrame  # community_code, names, street/district, population
-    points: pd.DataFrame      # address points: grid index, lon, lat, h3_8, address, weights
+    points: pd.DataFrame  # address points: grid index, lon, lat, h3_8, address, weights
 
 
 def build_city(rng: np.random.Generator) -> City:
@@ -99,8 +121,9 @@ def build_city(rng: np.random.Generator) -> City:
                 comm_idx[mask] = len(comm_rows)
                 comm_rows.append((ccode, cname, scode, sname, dcode, dname))
     assert (comm_idx >= 0).all()
-    comms = pd.DataFrame(comm_rows, columns=["community_code", "community_name", "street_code",
-                                             "street_name", "district_code", "district_name"])
+    comms = pd.DataFrame(
+        comm_rows, columns=["community_code", "community_name", "street_code", "street_name", "district_code", "district_name"]
+    )
     x = (col + 0.5) * GRID_M
     y = (row + 0.5) * GRID_M
 
@@ -108,12 +131,12 @@ def build_city(rng: np.random.Generator) -> City:
     lake = ((x - LAKE[0]) / LAKE[2]) ** 2 + ((y - LAKE[1]) / LAKE[3]) ** 2 <= 1.0
     park = np.zeros(n, dtype=bool)
     for px, py, pr in PARKS:
-        park |= (x - px) ** 2 + (y - py) ** 2 <= pr ** 2
+        park |= (x - px) ** 2 + (y - py) ** 2 <= pr**2
     hill = (y > 9_000 - 0.25 * x) & (x < 3_600)
     landuse = np.where(lake, "water", np.where(park, "park", np.where(hill, "hill", "built")))
     dens = np.zeros(n)
     for cx, cy, s, a in CENTRES:
-        dens += a * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s ** 2))
+        dens += a * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s**2))
     dens = (0.08 + dens) * rng.lognormal(0.0, 0.45, n)
     dens[landuse == "water"] = 0.0
     dens[landuse == "park"] = 0.0
@@ -124,7 +147,7 @@ def build_city(rng: np.random.Generator) -> City:
     pop[np.argsort(-(raw - pop), kind="stable")[:short]] += 1
     com = np.zeros(n)
     for cx, cy, s, a in COMMERCE:
-        com += a * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s ** 2))
+        com += a * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s**2))
     com = (0.02 + com) * rng.lognormal(0.0, 0.35, n)
     com[landuse == "water"] = 0.0
     com[landuse == "park"] *= 0.3
@@ -136,18 +159,28 @@ def build_city(rng: np.random.Generator) -> City:
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     gno[order] = np.arange(n) - np.repeat(starts, counts) + 1
     c = comms.iloc[comm_idx].reset_index(drop=True)
-    grids = pd.DataFrame({
-        "grid_code": c["community_code"].to_numpy(dtype=object) + np.array([f"{g:03d}" for g in gno], dtype=object),
-        "grid_name": c["community_name"].to_numpy(dtype=object) + np.array([f"第{g:03d}单元网格" for g in gno], dtype=object),
-        "community_code": c["community_code"], "community_name": c["community_name"],
-        "street_code": c["street_code"], "street_name": c["street_name"],
-        "district_code": c["district_code"], "district_name": c["district_name"],
-        "population": pop,
-        "households": np.round(pop / 2.62).astype(np.int64),
-        "area_m2": np.full(n, int(GRID_M * GRID_M)),
-        "col": col, "row": row, "x": x, "y": y, "landuse": landuse, "commerce": com,
-        "comm_idx": comm_idx,
-    })
+    grids = pd.DataFrame(
+        {
+            "grid_code": c["community_code"].to_numpy(dtype=object) + np.array([f"{g:03d}" for g in gno], dtype=object),
+            "grid_name": c["community_name"].to_numpy(dtype=object) + np.array([f"第{g:03d}单元网格" for g in gno], dtype=object),
+            "community_code": c["community_code"],
+            "community_name": c["community_name"],
+            "street_code": c["street_code"],
+            "street_name": c["street_name"],
+            "district_code": c["district_code"],
+            "district_name": c["district_name"],
+            "population": pop,
+            "households": np.round(pop / 2.62).astype(np.int64),
+            "area_m2": np.full(n, int(GRID_M * GRID_M)),
+            "col": col,
+            "row": row,
+            "x": x,
+            "y": y,
+            "landuse": landuse,
+            "commerce": com,
+            "comm_idx": comm_idx,
+        }
+    )
     grids = grids.iloc[order].reset_index(drop=True)  # registry order: by community, NW first
     comms["population"] = grids.groupby("comm_idx")["population"].sum().reindex(range(len(comms))).to_numpy()
     return City(grids=grids, communities=comms, points=_address_points(rng, grids))
@@ -161,7 +194,7 @@ def _address_points(rng: np.random.Generator, grids: pd.DataFrame) -> pd.DataFra
     lon, lat = to_lonlat(px, py)
     lon, lat = np.round(lon, 6), np.round(lat, 6)
     px, py = to_xy(lon, lat)
-    cells = np.array([h3.latlng_to_cell(a, b, 8) for a, b in zip(lat, lon)], dtype=object)
+    cells = np.array([h3.latlng_to_cell(a, b, 8) for a, b in zip(lat, lon, strict=False)], dtype=object)
     # nearest road line: east-west roads every 900 m, north-south roads every 1,100 m
     ew = np.clip(np.round(py / 900.0), 0, len(EW_ROADS) - 1).astype(int)
     ns = np.clip(np.round(px / 1_100.0), 0, len(NS_ROADS) - 1).astype(int)
@@ -174,12 +207,21 @@ def _address_points(rng: np.random.Generator, grids: pd.DataFrame) -> pd.DataFra
     num = (np.floor(along / 24.0).astype(int) * 2 + 1 + side).astype(int)
     pop = grids["population"].to_numpy(dtype=float)[gi] / k
     com = grids["commerce"].to_numpy(dtype=float)[gi] / k
-    return pd.DataFrame({
-        "grid": gi, "lon": lon, "lat": lat, "x": px, "y": py, "h3_8": cells,
-        "road": road, "address": road + np.array([f"{v}号" for v in num], dtype=object),
-        "w_pop": pop, "w_com": com,
-        "comm_idx": grids["comm_idx"].to_numpy()[gi],
-    })
+    return pd.DataFrame(
+        {
+            "grid": gi,
+            "lon": lon,
+            "lat": lat,
+            "x": px,
+            "y": py,
+            "h3_8": cells,
+            "road": road,
+            "address": road + np.array([f"{v}号" for v in num], dtype=object),
+            "w_pop": pop,
+            "w_com": com,
+            "comm_idx": grids["comm_idx"].to_numpy()[gi],
+        }
+    )
 
 
 def registry_geojson(city: City) -> tuple[bytes, int]:
@@ -189,15 +231,25 @@ def registry_geojson(city: City) -> tuple[bytes, int]:
     y0 = g["row"].to_numpy() * GRID_M
     lon0, lat0 = to_lonlat(x0, y0)
     lon1, lat1 = to_lonlat(x0 + GRID_M, y0 + GRID_M)
-    props = ["grid_code", "grid_name", "community_code", "community_name", "street_code", "street_name",
-             "district_code", "district_name", "population", "households", "area_m2"]
+    props = [
+        "grid_code",
+        "grid_name",
+        "community_code",
+        "community_name",
+        "street_code",
+        "street_name",
+        "district_code",
+        "district_name",
+        "population",
+        "households",
+        "area_m2",
+    ]
     recs = g[props].to_dict("records")
     lines = []
     for i, p in enumerate(recs):
         a, b, c, d = (f"{lon0[i]:.6f}", f"{lat0[i]:.6f}", f"{lon1[i]:.6f}", f"{lat1[i]:.6f}")
         ring = f"[[{a},{b}],[{c},{b}],[{c},{d}],[{a},{d}],[{a},{b}]]"
         pj = ",".join(f'"{k}":' + (f'"{p[k]}"' if isinstance(p[k], str) else str(int(p[k]))) for k in props)
-        lines.append('{"type":"Feature","geometry":{"type":"Polygon","coordinates":[' + ring + ']},'
-                     '"properties":{' + pj + "}}")
+        lines.append('{"type":"Feature","geometry":{"type":"Polygon","coordinates":[' + ring + ']},"properties":{' + pj + "}}")
     text = '{"type":"FeatureCollection","name":"grid_registry","features":[\n' + ",\n".join(lines) + "\n]}\n"
     return text.encode("utf-8"), len(lines)

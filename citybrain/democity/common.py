@@ -48,7 +48,7 @@ def fmt_times(sec: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
     epoch = dt.date(1970, 1, 1)
     dates = [(epoch + dt.timedelta(days=d0 + k)).isoformat() + " " for k in range(int(day.max()) - d0 + 1 if day.size else 0)]
     hms = _hms()
-    out = np.array([dates[d] + hms[s] for d, s in zip((day - d0).tolist(), (sec - day * DAY).tolist())], dtype=object)
+    out = np.array([dates[d] + hms[s] for d, s in zip((day - d0).tolist(), (sec - day * DAY).tolist(), strict=False)], dtype=object)
     if missing is not None:
         out[np.asarray(missing, dtype=bool)] = ""
     return out
@@ -56,7 +56,7 @@ def fmt_times(sec: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
 
 def fmt_fixed(values: np.ndarray, decimals: int, missing: np.ndarray | None = None) -> np.ndarray:
     """Floats -> fixed-decimal strings (object array)."""
-    fmt = "{:.%df}" % decimals
+    fmt = f"{{:.{decimals}f}}"
     out = np.array([fmt.format(v) for v in np.asarray(values, dtype=float).tolist()], dtype=object)
     if missing is not None:
         out[np.asarray(missing, dtype=bool)] = ""
@@ -64,7 +64,7 @@ def fmt_fixed(values: np.ndarray, decimals: int, missing: np.ndarray | None = No
 
 
 def fmt_int(values: np.ndarray, width: int = 0) -> np.ndarray:
-    fmt = "{:0%dd}" % width if width else "{:d}"
+    fmt = f"{{:0{width}d}}" if width else "{:d}"
     return np.array([fmt.format(v) for v in np.asarray(values, dtype=np.int64).tolist()], dtype=object)
 
 
@@ -80,7 +80,7 @@ def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
     """11-digit mainland mobile numbers 1[3-9]xxxxxxxxx."""
     second = rng.integers(13, 20, n).tolist()
     rest = rng.integers(0, 1_000_000_000, n).tolist()
-    return np.array([f"{a}{b:09d}" for a, b in zip(second, rest)], dtype=object)
+    return np.array([f"{a}{b:09d}" for a, b in zip(second, rest, strict=False)], dtype=object)
 
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
@@ -89,7 +89,7 @@ _ID_CHECK = "10X98765432"
 
 def id_check_digit(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of a resident ID number."""
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS))
+    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=False))
     return _ID_CHECK[total % 11]
 
 
@@ -101,7 +101,7 @@ def id_numbers(rng: np.random.Generator, n: int, region: str = "329901") -> np.n
     bstr = birth.strftime("%Y%m%d").to_numpy(dtype=object)
     seq = rng.integers(0, 1000, n)
     digits = np.zeros((n, 17), dtype=np.int64)
-    first = np.array([f"{r}{b}{s:03d}" for r, b, s in zip(reg, bstr, seq)], dtype=object)
+    first = np.array([f"{r}{b}{s:03d}" for r, b, s in zip(reg, bstr, seq, strict=False)], dtype=object)
     for j in range(17):
         digits[:, j] = [ord(x[j]) - 48 for x in first]
     check = (digits @ _ID_WEIGHTS) % 11

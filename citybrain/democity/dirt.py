@@ -25,8 +25,13 @@ class Spec:
     pii: tuple[str, ...] = ()
 
 
-RATES = {"duplicate_in_file": 0.005, "duplicate_across_files": 0.003, "late_arriving": 0.01,
-         "malformed_timestamp": 0.002, "coordinates_outside_city": 0.003}
+RATES = {
+    "duplicate_in_file": 0.005,
+    "duplicate_across_files": 0.003,
+    "late_arriving": 0.01,
+    "malformed_timestamp": 0.002,
+    "coordinates_outside_city": 0.003,
+}
 
 
 def _count(n_eligible: int, rate: float) -> int:
@@ -39,8 +44,7 @@ def _malformed(value: str, k: int, date_only: bool) -> str:
     if date_only:
         return [f"{y}/{mo}/{d}", f"{y}{mo:02d}{d:02d}", "9999-99-99", "N/A"][k]
     hh, mm = int(value[11:13]), int(value[14:16])
-    return [f"{y}/{mo}/{d} {hh}:{mm:02d}", value.replace("-", "").replace(" ", "").replace(":", ""),
-            "9999-99-99 25:61:00", "N/A"][k]
+    return [f"{y}/{mo}/{d} {hh}:{mm:02d}", value.replace("-", "").replace(" ", "").replace(":", ""), "9999-99-99 25:61:00", "N/A"][k]
 
 
 class Dirt:
@@ -81,7 +85,7 @@ class Dirt:
         col = df[self.spec.time_col].to_numpy(dtype=object)
         pick = self._choose(~dirty & (col != ""), "malformed_timestamp")
         forms = self.rng.integers(0, 4, pick.size)
-        for i, k in zip(pick.tolist(), forms.tolist()):
+        for i, k in zip(pick.tolist(), forms.tolist(), strict=False):
             bad = _malformed(col[i], k, self.spec.date_only)
             df.at[i, self.spec.time_col] = bad
             self.entries.append(("malformed_timestamp", i, {"column": self.spec.time_col, "value": bad}))
@@ -92,15 +96,14 @@ class Dirt:
         has = (df[cx] != "").to_numpy() if not self.spec.numeric_coords else np.ones(len(df), bool)
         pick = self._choose(~dirty & has, "coordinates_outside_city")
         modes = self.rng.integers(0, 3, pick.size)
-        for i, m in zip(pick.tolist(), modes.tolist()):
+        for i, m in zip(pick.tolist(), modes.tolist(), strict=False):
             lon, lat = float(df.at[i, cx]), float(df.at[i, cy])
             new, how = {0: ((0.0, 0.0), "zero"), 1: ((lat, lon), "swapped"), 2: ((lon + 3.2, lat + 0.1), "300km_away")}[m]
             if self.spec.numeric_coords:
                 df.at[i, cx], df.at[i, cy] = round(new[0], 6), round(new[1], 6)
             else:
                 df.at[i, cx], df.at[i, cy] = f"{new[0]:.6f}", f"{new[1]:.6f}"
-            self.entries.append(("coordinates_outside_city", i, {"how": how, "lon": round(new[0], 6),
-                                                                 "lat": round(new[1], 6)}))
+            self.entries.append(("coordinates_outside_city", i, {"how": how, "lon": round(new[0], 6), "lat": round(new[1], 6)}))
         dirty[pick] = True
 
     def _dup_across(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -132,6 +135,7 @@ class Dirt:
         for kind, i, detail in self.entries:
             if kind == "duplicate_across_files":
                 detail = {"previous_file": file_of_day(int(drop.loc[detail["first_sent_in_row_of"]]))}
-            out.append({"kind": kind, "source": self.spec.source, "file": file_of_day(int(drop.loc[i])),
-                        "key": str(key.loc[i]), "detail": detail})
+            out.append(
+                {"kind": kind, "source": self.spec.source, "file": file_of_day(int(drop.loc[i])), "key": str(key.loc[i]), "detail": detail}
+            )
         return out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,21 +18,43 @@ from .dirt import Dirt, Spec
 from .plan import RunCalendar, plan_hotspots, plan_stability, stability_extra_rate
 
 # one independent random stream per purpose; the order of this list is part of the contract
-STREAMS = ["city", "calendar", "plan", "hotline", "urban_cases", "ridehailing", "police", "petitions",
-           "dirt_hotline", "dirt_urban_cases", "dirt_ridehailing", "dirt_police", "dirt_petitions"]
+STREAMS = [
+    "city",
+    "calendar",
+    "plan",
+    "hotline",
+    "urban_cases",
+    "ridehailing",
+    "police",
+    "petitions",
+    "dirt_hotline",
+    "dirt_urban_cases",
+    "dirt_ridehailing",
+    "dirt_police",
+    "dirt_petitions",
+]
 SPECS = {
     "hotline": Spec("hotline", "受理时间", coords=("经度", "纬度"), pii=("来电人姓名", "来电号码", "身份证号")),
-    "urban_cases": Spec("urban_cases", "event_time", coords=("lon", "lat"), numeric_coords=True, late=True,
-                        pii=("reporter_name",)),
-    "ridehailing": Spec("ridehailing", "order_time", coords=("pickup_lon", "pickup_lat"), late=True,
-                        pii=("driver_name", "driver_phone", "driver_cert_no", "plate_no", "passenger_phone")),
+    "urban_cases": Spec("urban_cases", "event_time", coords=("lon", "lat"), numeric_coords=True, late=True, pii=("reporter_name",)),
+    "ridehailing": Spec(
+        "ridehailing",
+        "order_time",
+        coords=("pickup_lon", "pickup_lat"),
+        late=True,
+        pii=("driver_name", "driver_phone", "driver_cert_no", "plate_no", "passenger_phone"),
+    ),
     "police": Spec("police", "call_time", coords=("lon", "lat"), numeric_coords=True, pii=("caller_name", "alarm_phone")),
     "petitions": Spec("petitions", "登记日期", date_only=True, pii=("信访人姓名", "证件号码", "联系电话")),
 }
-FILE = {"hotline": "hotline/hotline_{d}.csv", "urban_cases": "urban_cases/urban_cases_{d}.jsonl",
-        "ridehailing": "ridehailing/ridehailing_{d}.csv", "police": "police/police_{d}.json",
-        "petitions": "petitions/petitions_{d}.csv", "calendar": "calendar/calendar_{d}.csv",
-        "registry": "registry/grid_registry_{d}.geojson"}
+FILE = {
+    "hotline": "hotline/hotline_{d}.csv",
+    "urban_cases": "urban_cases/urban_cases_{d}.jsonl",
+    "ridehailing": "ridehailing/ridehailing_{d}.csv",
+    "police": "police/police_{d}.json",
+    "petitions": "petitions/petitions_{d}.csv",
+    "calendar": "calendar/calendar_{d}.csv",
+    "registry": "registry/grid_registry_{d}.geojson",
+}
 
 
 def schema_change_day(days: int) -> int:
@@ -45,14 +67,21 @@ def gbk_day(days: int) -> int:
     return 29 if days > 40 else days // 2
 
 
-def generate(out_dir: Path, *, seed: int = 20260831, days: int = 84, scale: float = 1.0,
-             start: dt.date = dt.date(2026, 8, 31), progress: Callable[[str], None] | None = None) -> dict:
+def generate(
+    out_dir: Path,
+    *,
+    seed: int = 20260831,
+    days: int = 84,
+    scale: float = 1.0,
+    start: dt.date = dt.date(2026, 8, 31),
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Write the demo city's drops, truth and manifest under ``out_dir``; return the manifest."""
     if days < 7:
         raise ValueError("days must be at least 7")
     out_dir = Path(out_dir)
     say = progress or (lambda _msg: None)
-    rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STREAMS)))))
+    rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STREAMS))), strict=False))
     rc = RunCalendar(start, days)
     dstr = [d.strftime("%Y%m%d") for d in rc.dates]
 
@@ -64,9 +93,19 @@ def generate(out_dir: Path, *, seed: int = 20260831, days: int = 84, scale: floa
     day_types = calmod.day_type(cal)
     hs = plan_hotspots(rngs["plan"], city, rc, hotline.l2_cell_weight(city))
     stab = plan_stability(rngs["plan"], city, rc, {h["comm_idx"] for h in hs})
-    manifest: dict = {"generator": "citybrain.democity", "format_version": 1, "seed": seed, "days": days,
-                      "scale": scale, "start": start.isoformat(), "end": rc.dates[-1].isoformat(),
-                      "city_bbox": list(CITY_BBOX), "sources": {}, "truth": {}, "totals": {}}
+    manifest: dict = {
+        "generator": "citybrain.democity",
+        "format_version": 1,
+        "seed": seed,
+        "days": days,
+        "scale": scale,
+        "start": start.isoformat(),
+        "end": rc.dates[-1].isoformat(),
+        "city_bbox": list(CITY_BBOX),
+        "sources": {},
+        "truth": {},
+        "totals": {},
+    }
 
     def record(source: str, files: list[dict]) -> None:
         rows = sum(f["rows"] for f in files)
@@ -78,20 +117,24 @@ def generate(out_dir: Path, *, seed: int = 20260831, days: int = 84, scale: floa
     record("registry", [{"path": rel("registry", 0), "rows": n, **write_bytes(out_dir / rel("registry", 0), data)}])
     files = []
     for d in range(days):
-        files.append({"path": rel("calendar", d), "rows": 1,
-                      **write_bytes(out_dir / rel("calendar", d), csv_bytes(cal.iloc[[d]], bom=False))})
+        files.append(
+            {"path": rel("calendar", d), "rows": 1, **write_bytes(out_dir / rel("calendar", d), csv_bytes(cal.iloc[[d]], bom=False))}
+        )
     record("calendar", files)
 
     dirt_entries: list[dict] = []
     frames = {
-        "hotline": lambda: hotline.generate(rngs["hotline"], city, rc, cal, day_types, scale, hs, stab,
-                                            stability_extra_rate(stab, rc, "hotline", scale)),
+        "hotline": lambda: hotline.generate(
+            rngs["hotline"], city, rc, cal, day_types, scale, hs, stab, stability_extra_rate(stab, rc, "hotline", scale)
+        ),
         "urban_cases": lambda: urban_cases.generate(rngs["urban_cases"], city, rc, day_types, scale),
         "ridehailing": lambda: ridehailing.generate(rngs["ridehailing"], city, rc, cal, day_types, events, scale),
-        "police": lambda: police.generate(rngs["police"], city, rc, day_types, scale, stab,
-                                          stability_extra_rate(stab, rc, "police", scale)),
-        "petitions": lambda: petitions.generate(rngs["petitions"], city, rc, day_types, scale, stab,
-                                                stability_extra_rate(stab, rc, "petitions", scale)),
+        "police": lambda: police.generate(
+            rngs["police"], city, rc, day_types, scale, stab, stability_extra_rate(stab, rc, "police", scale)
+        ),
+        "petitions": lambda: petitions.generate(
+            rngs["petitions"], city, rc, day_types, scale, stab, stability_extra_rate(stab, rc, "petitions", scale)
+        ),
     }
     truths = {}
     for source, make in frames.items():
@@ -105,18 +148,49 @@ def generate(out_dir: Path, *, seed: int = 20260831, days: int = 84, scale: floa
         df = dirt.apply(res)
         entries = dirt.resolve(df, lambda d, s=source: rel(s, d))
         if source == "hotline":
-            entries += [{"kind": "coordinates_missing", "source": source, "file": rel(source, int(df.at[i, "_drop"])),
-                         "key": str(df.at[i, "_key"]), "detail": {"columns": ["经度", "纬度"], "社区": df.at[i, "社区"]}}
-                        for i in miss.tolist()]
-        entries.append({"kind": "pii_in_clear", "source": source, "file": rel(source, int(df["_drop"].min())), "key": None,
-                        "detail": {"columns": list(spec.pii)}})
+            entries += [
+                {
+                    "kind": "coordinates_missing",
+                    "source": source,
+                    "file": rel(source, int(df.at[i, "_drop"])),
+                    "key": str(df.at[i, "_key"]),
+                    "detail": {"columns": ["经度", "纬度"], "社区": df.at[i, "社区"]},
+                }
+                for i in miss.tolist()
+            ]
+        entries.append(
+            {
+                "kind": "pii_in_clear",
+                "source": source,
+                "file": rel(source, int(df["_drop"].min())),
+                "key": None,
+                "detail": {"columns": list(spec.pii)},
+            }
+        )
         if source == "hotline":
-            entries.append({"kind": "gbk_encoding", "source": source, "file": rel(source, gbk_day(days)), "key": None,
-                            "detail": {"encoding": "gbk", "bom": False}})
+            entries.append(
+                {
+                    "kind": "gbk_encoding",
+                    "source": source,
+                    "file": rel(source, gbk_day(days)),
+                    "key": None,
+                    "detail": {"encoding": "gbk", "bom": False},
+                }
+            )
         if source == "ridehailing":
-            entries.append({"kind": "schema_change", "source": source, "file": rel(source, schema_change_day(days)),
-                            "key": None, "detail": {"renamed": {"fare_yuan": "fare_amount"},
-                                                    "added": ["surge_multiplier"], "from_drop_day_index": schema_change_day(days)}})
+            entries.append(
+                {
+                    "kind": "schema_change",
+                    "source": source,
+                    "file": rel(source, schema_change_day(days)),
+                    "key": None,
+                    "detail": {
+                        "renamed": {"fare_yuan": "fare_amount"},
+                        "added": ["surge_multiplier"],
+                        "from_drop_day_index": schema_change_day(days),
+                    },
+                }
+            )
         dirt_entries += entries
         record(source, _write_source(out_dir, source, df, start, days, rel))
 
@@ -132,10 +206,11 @@ def generate(out_dir: Path, *, seed: int = 20260831, days: int = 84, scale: floa
     for name, tdf in tfiles.items():
         manifest["truth"][name] = {"rows": len(tdf), **write_bytes(tdir / name, csv_bytes(tdf, bom=False))}
     params = ridehailing.demand_params()
-    params["events"] = [{k: e[k] for k in ("name", "venue", "date", "days", "start_hour", "duration_h", "attendance",
-                                           "lon", "lat")} for e in events]
-    params["day_types"] = dict(zip(cal["date"], day_types.tolist()))
-    params["weather"] = dict(zip(cal["date"], cal["weather"]))
+    params["events"] = [
+        {k: e[k] for k in ("name", "venue", "date", "days", "start_hour", "duration_h", "attendance", "lon", "lat")} for e in events
+    ]
+    params["day_types"] = dict(zip(cal["date"], day_types.tolist(), strict=False))
+    params["weather"] = dict(zip(cal["date"], cal["weather"], strict=False))
     dirt_entries.sort(key=lambda e: (e["source"], e["kind"], e["file"], e["key"] or ""))
     for name, obj in (("demand_params.json", params), ("dirt.json", dirt_entries)):
         data = (json.dumps(obj, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
@@ -156,10 +231,9 @@ def _write_source(out_dir: Path, source: str, df: pd.DataFrame, start: dt.date, 
     bounds = np.searchsorted(drop, np.arange(days + 1))  # df is sorted by (_drop, _ord)
     files = []
     for d in range(days):
-        part = df.iloc[bounds[d]: bounds[d + 1]]
+        part = df.iloc[bounds[d] : bounds[d + 1]]
         if source == "hotline":
-            data = csv_bytes(part[hotline.COLUMNS], bom=d != gbk_day(days),
-                             encoding="gbk" if d == gbk_day(days) else "utf-8")
+            data = csv_bytes(part[hotline.COLUMNS], bom=d != gbk_day(days), encoding="gbk" if d == gbk_day(days) else "utf-8")
         elif source == "petitions":
             data = csv_bytes(part[petitions.COLUMNS], bom=True)
         elif source == "ridehailing":

@@ -9,9 +9,34 @@ from .city import City
 from .common import DAY, HOUR, MINUTE, fmt_times, id_numbers, mobiles, names, pick
 from .plan import RunCalendar
 
-COLUMNS = ["工单编号", "受理时间", "更新时间", "来源渠道", "诉求类型", "一级分类", "二级分类", "诉求内容", "来电人姓名",
-           "来电号码", "身份证号", "诉求地址", "区县", "街道", "社区", "经度", "纬度", "办理方式", "承办单位", "派单时间",
-           "签收时间", "办结时限", "办结时间", "回访时间", "满意度", "工单状态"]
+COLUMNS = [
+    "工单编号",
+    "受理时间",
+    "更新时间",
+    "来源渠道",
+    "诉求类型",
+    "一级分类",
+    "二级分类",
+    "诉求内容",
+    "来电人姓名",
+    "来电号码",
+    "身份证号",
+    "诉求地址",
+    "区县",
+    "街道",
+    "社区",
+    "经度",
+    "纬度",
+    "办理方式",
+    "承办单位",
+    "派单时间",
+    "签收时间",
+    "办结时限",
+    "办结时间",
+    "回访时间",
+    "满意度",
+    "工单状态",
+]
 TICKETS_PER_DAY = 600.0  # ~1.0M residents: ~17-18 requests per 1,000 residents per month
 DAY_FACTOR = {"workday": 1.0, "weekend": 0.8, "holiday": 0.7}
 COM_SHARE = 0.2  # share of tickets driven by commerce rather than residents
@@ -65,8 +90,10 @@ W_RES = np.array([c[2] for c in CATEGORIES], dtype=float)
 W_COM = np.array([c[3] for c in CATEGORIES], dtype=float)
 P_RES, P_COM = W_RES / W_RES.sum(), W_COM / W_COM.sum()
 
-CHANNELS = (["电话", "督查/巡查", "微信", "省平台转办", "APP", "网站", "视频", "邮件"],
-            [0.60, 0.31, 0.045, 0.025, 0.008, 0.006, 0.003, 0.003])
+CHANNELS = (
+    ["电话", "督查/巡查", "微信", "省平台转办", "APP", "网站", "视频", "邮件"],
+    [0.60, 0.31, 0.045, 0.025, 0.008, 0.006, 0.003, 0.003],
+)
 TYPES = ["咨询", "求助", "投诉", "举报", "建议", "表扬"]
 TYPE_P = [0.33, 0.22, 0.28, 0.08, 0.06, 0.03]
 DIRECT_P = np.array([0.88, 0.35, 0.20, 0.12, 0.60, 0.95])
@@ -79,10 +106,19 @@ TEMPLATES = {
     "建议": "来电人建议加强{a}周边{t}方面的管理。",
     "表扬": "来电人表扬相关部门及时处理{a}{t}问题，表示感谢。",
 }
-UNIT = {"城市管理": "{d}城市管理局", "环境保护": "{d}生态环境分局", "住房保障": "{d}住房和城乡建设局",
-        "交通出行": "市交通运输局", "市场监管": "{d}市场监督管理局", "社会保障": "{d}人力资源和社会保障局",
-        "公共安全": "{d}应急管理局", "教育卫生": "{d}教育和卫生健康局", "水电气": "市水务集团", "政务服务": "{d}政务服务中心"}
-HOUR_P = np.array([.4, .2, .15, .1, .1, .2, .6, 2.5, 6.5, 9, 9, 8, 5.5, 6.5, 8.5, 8.5, 8, 7.5, 5, 4.2, 3.6, 3, 2, 1])
+UNIT = {
+    "城市管理": "{d}城市管理局",
+    "环境保护": "{d}生态环境分局",
+    "住房保障": "{d}住房和城乡建设局",
+    "交通出行": "市交通运输局",
+    "市场监管": "{d}市场监督管理局",
+    "社会保障": "{d}人力资源和社会保障局",
+    "公共安全": "{d}应急管理局",
+    "教育卫生": "{d}教育和卫生健康局",
+    "水电气": "市水务集团",
+    "政务服务": "{d}政务服务中心",
+}
+HOUR_P = np.array([0.4, 0.2, 0.15, 0.1, 0.1, 0.2, 0.6, 2.5, 6.5, 9, 9, 8, 5.5, 6.5, 8.5, 8.5, 8, 7.5, 5, 4.2, 3.6, 3, 2, 1])
 HOUR_P = HOUR_P / HOUR_P.sum()
 
 
@@ -107,8 +143,17 @@ def l2_cell_weight(city: City) -> dict[str, pd.Series]:
     return out
 
 
-def generate(rng: np.random.Generator, city: City, rc: RunCalendar, cal: pd.DataFrame, day_types: np.ndarray,
-             scale: float, hotspots: list[dict], stab: list[dict], stab_rates: list[np.ndarray]):
+def generate(
+    rng: np.random.Generator,
+    city: City,
+    rc: RunCalendar,
+    cal: pd.DataFrame,
+    day_types: np.ndarray,
+    scale: float,
+    hotspots: list[dict],
+    stab: list[dict],
+    stab_rates: list[np.ndarray],
+):
     """Returns (rows DataFrame with _drop/_ord/_key, truth rates per (h3_8, day))."""
     days = rc.days
     pts = city.points
@@ -139,7 +184,7 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, cal: pd.Data
         w = P_RES[j] * wp[locus] + P_COM[j] * wc[locus]
         draw(extra, w, locus, j)
         truth_df.loc[h["h3_8"]] += extra
-    for s, extra in zip(stab, stab_rates):
+    for s, extra in zip(stab, stab_rates, strict=False):
         locus = np.flatnonzero((pts["comm_idx"].to_numpy() == s["comm_idx"]) & (pts["w_pop"].to_numpy() > 0))
         w = wp[locus]
         draw(extra, w, locus, L2_INDEX[s["drivers"]["hotline"]])
@@ -161,6 +206,7 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, cal: pd.Data
 
 def rc_day0(rc: RunCalendar) -> int:
     from .common import day_seconds
+
     return day_seconds(rc.start)
 
 
@@ -171,7 +217,7 @@ def _lifecycle(rng, city: City, rc: RunCalendar, day, pt, cat, t0) -> pd.DataFra
     g = city.grids.iloc[pts["grid"].to_numpy()[pt]]
     seq = np.arange(n) - np.searchsorted(day, day)  # per-day sequence (tickets sorted by time)
     dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
-    ticket_id = np.array([f"12345-{a}-{b + 1:06d}" for a, b in zip(dstr, seq)], dtype=object)
+    ticket_id = np.array([f"12345-{a}-{b + 1:06d}" for a, b in zip(dstr, seq, strict=False)], dtype=object)
     typ = rng.choice(len(TYPES), size=n, p=TYPE_P)
     direct = rng.random(n) < DIRECT_P[typ]
     district = g["district_name"].to_numpy(dtype=object)
@@ -181,10 +227,11 @@ def _lifecycle(rng, city: City, rc: RunCalendar, day, pt, cat, t0) -> pd.DataFra
     issues = np.array([c[4] for c in CATEGORIES], dtype=object)[cat]
     topics = np.array([c[5] for c in CATEGORIES], dtype=object)[cat]
     tnames = np.array(TYPES, dtype=object)[typ]
-    content = np.array([TEMPLATES[t].format(a=a, i=i, t=tp) for t, a, i, tp in zip(tnames, addr_short, issues, topics)],
-                       dtype=object)
+    content = np.array(
+        [TEMPLATES[t].format(a=a, i=i, t=tp) for t, a, i, tp in zip(tnames, addr_short, issues, topics, strict=False)], dtype=object
+    )
     l1 = L1[cat]
-    unit = np.array([UNIT[a].format(d=d) for a, d in zip(l1, district)], dtype=object)
+    unit = np.array([UNIT[a].format(d=d) for a, d in zip(l1, district, strict=False)], dtype=object)
     street_office = (l1 == "城市管理") & (rng.random(n) < 0.5)
     unit[street_office] = street[street_office] + "办事处"
     unit[direct] = "市民热线服务中心"
@@ -197,13 +244,13 @@ def _lifecycle(rng, city: City, rc: RunCalendar, day, pt, cat, t0) -> pd.DataFra
     codes, sidx = np.unique(street_code, return_inverse=True)
     late_mult = rng.lognormal(0, 0.5, codes.size)[sidx]
     sign_late = rng.random(n) < 0.006 * late_mult
-    t2 = t1 + np.where(sign_late, rng.integers(125 * MINUTE, 20 * HOUR, n),
-                       np.minimum(rng.exponential(25 * MINUTE, n).astype(np.int64) + 60, 115 * MINUTE))
+    t2 = t1 + np.where(
+        sign_late, rng.integers(125 * MINUTE, 20 * HOUR, n), np.minimum(rng.exponential(25 * MINUTE, n).astype(np.int64) + 60, 115 * MINUTE)
+    )
     limit = LIMIT_DAYS[typ] * DAY
     deadline = t1 + limit
     late = rng.random(n) < 0.04 * late_mult
-    t3 = np.where(late, deadline + rng.integers(2 * HOUR, 3 * DAY, n),
-                  t2 + (rng.beta(2, 3, n) * (deadline - t2)).astype(np.int64))
+    t3 = np.where(late, deadline + rng.integers(2 * HOUR, 3 * DAY, n), t2 + (rng.beta(2, 3, n) * (deadline - t2)).astype(np.int64))
     called = rng.random(n) < 0.92
     t4 = t3 + rng.integers(6 * HOUR, 60 * HOUR, n)
     worst = np.zeros(codes.size)
@@ -214,16 +261,29 @@ def _lifecycle(rng, city: City, rc: RunCalendar, day, pt, cat, t0) -> pd.DataFra
     t_direct = t0 + rng.integers(2 * MINUTE, 15 * MINUTE, n)
 
     base = {
-        "工单编号": ticket_id, "受理时间": fmt_times(t0), "来源渠道": pick(rng, *CHANNELS, n), "诉求类型": tnames,
-        "一级分类": l1, "二级分类": L2[cat], "诉求内容": content, "来电人姓名": names(rng, n),
-        "来电号码": mobiles(rng, n), "身份证号": idno, "诉求地址": addr, "区县": district, "街道": street,
+        "工单编号": ticket_id,
+        "受理时间": fmt_times(t0),
+        "来源渠道": pick(rng, *CHANNELS, n),
+        "诉求类型": tnames,
+        "一级分类": l1,
+        "二级分类": L2[cat],
+        "诉求内容": content,
+        "来电人姓名": names(rng, n),
+        "来电号码": mobiles(rng, n),
+        "身份证号": idno,
+        "诉求地址": addr,
+        "区县": district,
+        "街道": street,
         "社区": g["community_name"].to_numpy(dtype=object),
         "经度": np.where(no_coord, "", np.array([f"{v:.6f}" for v in pts["lon"].to_numpy()[pt]], dtype=object)),
         "纬度": np.where(no_coord, "", np.array([f"{v:.6f}" for v in pts["lat"].to_numpy()[pt]], dtype=object)),
-        "办理方式": np.where(direct, "直接答复", "派单").astype(object), "承办单位": unit,
+        "办理方式": np.where(direct, "直接答复", "派单").astype(object),
+        "承办单位": unit,
     }
-    tf = {k: fmt_times(v) for k, v in (("派单时间", t1), ("签收时间", t2), ("办结时限", deadline),
-                                       ("办结时间", t3), ("回访时间", t4), ("直接", t_direct))}
+    tf = {
+        k: fmt_times(v)
+        for k, v in (("派单时间", t1), ("签收时间", t2), ("办结时限", deadline), ("办结时间", t3), ("回访时间", t4), ("直接", t_direct))
+    }
     ev_times = [t0, t1, t2, t3, t4]
     status = ["已受理", "已派单", "已签收", "已办结", "已回访"]
     day0 = rc_day0(rc)

@@ -9,8 +9,26 @@ from .city import City
 from .common import id_numbers, mobiles, names, pick
 from .plan import RunCalendar
 
-COLUMNS = ["信访件编号", "登记日期", "信访形式", "访别", "人数", "是否重复访", "是否越级访", "信访人姓名", "证件号码",
-           "联系电话", "区县", "街道", "社区", "问题类别", "反映内容", "到访层级", "办理状态", "办结日期"]
+COLUMNS = [
+    "信访件编号",
+    "登记日期",
+    "信访形式",
+    "访别",
+    "人数",
+    "是否重复访",
+    "是否越级访",
+    "信访人姓名",
+    "证件号码",
+    "联系电话",
+    "区县",
+    "街道",
+    "社区",
+    "问题类别",
+    "反映内容",
+    "到访层级",
+    "办理状态",
+    "办结日期",
+]
 PETITIONS_PER_DAY = 20.0
 CATEGORIES = {  # category: (weight, content)
     "征地拆迁": (10, "反映房屋征收补偿标准过低，安置房迟迟未交付"),
@@ -28,8 +46,15 @@ FORMS = (["来信", "来访", "网上信访", "电话"], [0.15, 0.30, 0.45, 0.10
 LEVELS = ["街道", "区", "市", "省", "国家"]
 
 
-def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: np.ndarray, scale: float,
-             stab: list[dict], stab_rates: list[np.ndarray]) -> pd.DataFrame:
+def generate(
+    rng: np.random.Generator,
+    city: City,
+    rc: RunCalendar,
+    day_types: np.ndarray,
+    scale: float,
+    stab: list[dict],
+    stab_rates: list[np.ndarray],
+) -> pd.DataFrame:
     days = rc.days
     comms = city.communities
     cw = comms["population"].to_numpy(float)
@@ -41,7 +66,7 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     comm = [rng.choice(len(comms), size=day[0].size, p=cw / cw.sum())]
     cat = [rng.choice(len(cats), size=day[0].size, p=catw / catw.sum())]
     risky = [np.zeros(day[0].size, bool)]
-    for s, extra in zip(stab, stab_rates):
+    for s, extra in zip(stab, stab_rates, strict=False):
         d = np.repeat(np.arange(days), rng.poisson(extra))
         day.append(d), comm.append(np.full(d.size, s["comm_idx"]))
         cat.append(np.full(d.size, cats.index(s["drivers"]["petitions"]))), risky.append(np.ones(d.size, bool))
@@ -62,20 +87,33 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     c = comms.iloc[comm]
     seq = np.arange(n) - np.searchsorted(day, day) + 1
     dcode = c["district_code"].to_numpy(dtype=object)
-    ids = np.array([f"XF{a}{b.replace('-', '')}{s:04d}" for a, b, s in zip(dcode.tolist(), dates.tolist(), seq.tolist())],
-                   dtype=object)
+    ids = np.array(
+        [f"XF{a}{b.replace('-', '')}{s:04d}" for a, b, s in zip(dcode.tolist(), dates.tolist(), seq.tolist(), strict=False)], dtype=object
+    )
     content = np.array([CATEGORIES[cats[k]][1] for k in cat.tolist()], dtype=object)
     content = np.where(collective, np.array([f"{p}名群众集体" for p in people.tolist()], dtype=object) + content, content)
-    df = pd.DataFrame({
-        "信访件编号": ids, "登记日期": dates, "信访形式": form, "访别": np.where(collective, "集体访", "个体访").astype(object),
-        "人数": people.astype(str).astype(object), "是否重复访": np.where(repeat, "是", "否").astype(object),
-        "是否越级访": np.where(skip, "是", "否").astype(object), "信访人姓名": names(rng, n),
-        "证件号码": id_numbers(rng, n), "联系电话": mobiles(rng, n),
-        "区县": c["district_name"].to_numpy(dtype=object), "街道": c["street_name"].to_numpy(dtype=object),
-        "社区": c["community_name"].to_numpy(dtype=object), "问题类别": np.array(cats, dtype=object)[cat],
-        "反映内容": content, "到访层级": level, "办理状态": status,
-        "办结日期": np.where(status == "已办结", dates, "").astype(object),
-    })
+    df = pd.DataFrame(
+        {
+            "信访件编号": ids,
+            "登记日期": dates,
+            "信访形式": form,
+            "访别": np.where(collective, "集体访", "个体访").astype(object),
+            "人数": people.astype(str).astype(object),
+            "是否重复访": np.where(repeat, "是", "否").astype(object),
+            "是否越级访": np.where(skip, "是", "否").astype(object),
+            "信访人姓名": names(rng, n),
+            "证件号码": id_numbers(rng, n),
+            "联系电话": mobiles(rng, n),
+            "区县": c["district_name"].to_numpy(dtype=object),
+            "街道": c["street_name"].to_numpy(dtype=object),
+            "社区": c["community_name"].to_numpy(dtype=object),
+            "问题类别": np.array(cats, dtype=object)[cat],
+            "反映内容": content,
+            "到访层级": level,
+            "办理状态": status,
+            "办结日期": np.where(status == "已办结", dates, "").astype(object),
+        }
+    )
     df["_drop"] = day
     df["_event_day"] = day
     df["_ord"] = np.arange(n, dtype=float)

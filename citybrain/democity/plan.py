@@ -33,7 +33,7 @@ class RunCalendar:
     days: int
     dates: list[dt.date] = field(init=False)
     week_of_day: np.ndarray = field(init=False)  # 0-based run week of each day (ISO weeks)
-    week_labels: list[str] = field(init=False)   # ISO 'YYYY-Www' per run week
+    week_labels: list[str] = field(init=False)  # ISO 'YYYY-Www' per run week
 
     def __post_init__(self) -> None:
         self.dates = [self.start + dt.timedelta(days=d) for d in range(self.days)]
@@ -61,8 +61,7 @@ def week_index_spread(n_weeks: int, k: int, lo: float, hi: float) -> list[int]:
     return [min(max(i, 1), top) for i in idx]
 
 
-def plan_hotspots(rng: np.random.Generator, city: City, rc: RunCalendar,
-                  l2_cell_weight: dict[str, pd.Series]) -> list[dict]:
+def plan_hotspots(rng: np.random.Generator, city: City, rc: RunCalendar, l2_cell_weight: dict[str, pd.Series]) -> list[dict]:
     """~6 (cell, community, category) hotspots emerging over weeks 4–10 of 12."""
     pts = city.points
     comms = city.communities
@@ -76,13 +75,19 @@ def plan_hotspots(rng: np.random.Generator, city: City, rc: RunCalendar,
         used.add(cell)
         in_cell = pts[pts["h3_8"] == cell]
         ci = int(in_cell.groupby("comm_idx")["w_pop"].sum().idxmax())
-        out.append({
-            "h3_8": cell, "comm_idx": ci, "community_code": comms.loc[ci, "community_code"],
-            "community_name": comms.loc[ci, "community_name"], "category_l2": l2,
-            "emerge_week_index": emerge[i], "emerge_week": rc.week_labels[min(emerge[i], rc.n_weeks - 1)],
-            "emerge_day": rc.first_day_of_week(emerge[i]),
-            "multiplier": round(float(rng.uniform(3.0, 6.0)), 2),
-        })
+        out.append(
+            {
+                "h3_8": cell,
+                "comm_idx": ci,
+                "community_code": comms.loc[ci, "community_code"],
+                "community_name": comms.loc[ci, "community_name"],
+                "category_l2": l2,
+                "emerge_week_index": emerge[i],
+                "emerge_week": rc.week_labels[min(emerge[i], rc.n_weeks - 1)],
+                "emerge_day": rc.first_day_of_week(emerge[i]),
+                "multiplier": round(float(rng.uniform(3.0, 6.0)), 2),
+            }
+        )
     return out
 
 
@@ -97,13 +102,19 @@ def plan_stability(rng: np.random.Generator, city: City, rc: RunCalendar, avoid:
         s = starts[k]
         peak = min(s + int(rng.integers(2, 5)), max(rc.n_weeks - 2, s))
         drv = STABILITY_DRIVERS[k]
-        out.append({
-            "comm_idx": ci, "community_code": comms.loc[ci, "community_code"],
-            "community_name": comms.loc[ci, "community_name"],
-            "start_week_index": s, "peak_week_index": peak,
-            "start_week": rc.week_labels[min(s, rc.n_weeks - 1)], "peak_week": rc.week_labels[min(peak, rc.n_weeks - 1)],
-            "peak_multiplier": round(float(rng.uniform(3.0, 6.0)), 2), "drivers": drv,
-        })
+        out.append(
+            {
+                "comm_idx": ci,
+                "community_code": comms.loc[ci, "community_code"],
+                "community_name": comms.loc[ci, "community_name"],
+                "start_week_index": s,
+                "peak_week_index": peak,
+                "start_week": rc.week_labels[min(s, rc.n_weeks - 1)],
+                "peak_week": rc.week_labels[min(peak, rc.n_weeks - 1)],
+                "peak_multiplier": round(float(rng.uniform(3.0, 6.0)), 2),
+                "drivers": drv,
+            }
+        )
     return out
 
 

@@ -9,31 +9,53 @@ from .city import City
 from .common import DAY, HOUR, MINUTE, day_seconds, fmt_times, json_dumps, mobiles, names
 from .plan import RunCalendar
 
-KEYS = ["incident_no", "call_time", "alarm_phone", "caller_name", "type_code", "type_name", "severity", "lon", "lat",
-        "address", "district", "street", "dispatch_unit", "arrive_time", "closed_time", "disposal_result"]
+KEYS = [
+    "incident_no",
+    "call_time",
+    "alarm_phone",
+    "caller_name",
+    "type_code",
+    "type_name",
+    "severity",
+    "lon",
+    "lat",
+    "address",
+    "district",
+    "street",
+    "dispatch_unit",
+    "arrive_time",
+    "closed_time",
+    "disposal_result",
+]
 INCIDENTS_PER_DAY = 250.0
 # name, code, weight, severity probabilities (1..4), unit kind, disposal results
 TYPES = [
-    ("治安纠纷", "0301", 10, (.35, .45, .17, .03), "pcs", ["调解成功", "当事人协商解决", "移交派出所进一步处理"]),
-    ("家庭纠纷", "0302", 7, (.45, .40, .13, .02), "pcs", ["调解成功", "劝解后双方离开", "告知诉讼途径"]),
-    ("邻里纠纷", "0303", 6, (.55, .38, .07, 0), "pcs", ["调解成功", "移交社区调解", "告知诉讼途径"]),
-    ("盗窃", "0201", 7, (.10, .50, .35, .05), "pcs", ["已受案登记", "已立案侦查", "现场勘查完毕"]),
-    ("诈骗", "0202", 6, (.05, .45, .40, .10), "pcs", ["已受案登记", "已立案侦查", "指导止付"]),
-    ("交通事故", "0401", 20, (.50, .35, .12, .03), "traffic", ["当事人自行协商", "简易程序处理", "移交事故处理中队"]),
-    ("噪音扰民", "0304", 7, (.80, .20, 0, 0), "pcs", ["现场劝解，噪音停止", "告知相关部门"]),
-    ("求助", "0501", 22, (.70, .25, .05, 0), "pcs", ["救助完毕", "已联系家属", "移交相关部门"]),
-    ("火警", "0601", 2, (0, .30, .50, .20), "fire", ["明火已扑灭", "无人员伤亡，现场处置完毕", "误报"]),
-    ("斗殴", "0305", 2, (0, .20, .55, .25), "pcs", ["已控制当事人", "已立案侦查", "调解成功"]),
-    ("可疑情况", "0306", 5, (.60, .35, .05, 0), "pcs", ["现场查看无异常", "已盘查", "持续关注"]),
+    ("治安纠纷", "0301", 10, (0.35, 0.45, 0.17, 0.03), "pcs", ["调解成功", "当事人协商解决", "移交派出所进一步处理"]),
+    ("家庭纠纷", "0302", 7, (0.45, 0.40, 0.13, 0.02), "pcs", ["调解成功", "劝解后双方离开", "告知诉讼途径"]),
+    ("邻里纠纷", "0303", 6, (0.55, 0.38, 0.07, 0), "pcs", ["调解成功", "移交社区调解", "告知诉讼途径"]),
+    ("盗窃", "0201", 7, (0.10, 0.50, 0.35, 0.05), "pcs", ["已受案登记", "已立案侦查", "现场勘查完毕"]),
+    ("诈骗", "0202", 6, (0.05, 0.45, 0.40, 0.10), "pcs", ["已受案登记", "已立案侦查", "指导止付"]),
+    ("交通事故", "0401", 20, (0.50, 0.35, 0.12, 0.03), "traffic", ["当事人自行协商", "简易程序处理", "移交事故处理中队"]),
+    ("噪音扰民", "0304", 7, (0.80, 0.20, 0, 0), "pcs", ["现场劝解，噪音停止", "告知相关部门"]),
+    ("求助", "0501", 22, (0.70, 0.25, 0.05, 0), "pcs", ["救助完毕", "已联系家属", "移交相关部门"]),
+    ("火警", "0601", 2, (0, 0.30, 0.50, 0.20), "fire", ["明火已扑灭", "无人员伤亡，现场处置完毕", "误报"]),
+    ("斗殴", "0305", 2, (0, 0.20, 0.55, 0.25), "pcs", ["已控制当事人", "已立案侦查", "调解成功"]),
+    ("可疑情况", "0306", 5, (0.60, 0.35, 0.05, 0), "pcs", ["现场查看无异常", "已盘查", "持续关注"]),
 ]
 TYPE_INDEX = {t[0]: i for i, t in enumerate(TYPES)}
-HOUR_P = np.array([3, 2.2, 1.6, 1.1, .9, 1, 1.6, 3, 4, 4.5, 4.6, 4.8, 4.6, 4.4, 4.5, 4.7, 5, 5.5, 5.8, 6, 6.1, 5.8,
-                   5, 4])
+HOUR_P = np.array([3, 2.2, 1.6, 1.1, 0.9, 1, 1.6, 3, 4, 4.5, 4.6, 4.8, 4.6, 4.4, 4.5, 4.7, 5, 5.5, 5.8, 6, 6.1, 5.8, 5, 4])
 HOUR_P = HOUR_P / HOUR_P.sum()
 
 
-def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: np.ndarray, scale: float,
-             stab: list[dict], stab_rates: list[np.ndarray]) -> pd.DataFrame:
+def generate(
+    rng: np.random.Generator,
+    city: City,
+    rc: RunCalendar,
+    day_types: np.ndarray,
+    scale: float,
+    stab: list[dict],
+    stab_rates: list[np.ndarray],
+) -> pd.DataFrame:
     days = rc.days
     pts = city.points
     w = 0.6 * pts["w_pop"].to_numpy() / pts["w_pop"].sum() + 0.4 * pts["w_com"].to_numpy() / pts["w_com"].sum()
@@ -49,7 +71,7 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
 
     wt = np.array([t[2] for t in TYPES], dtype=float)
     draw(lam, np.arange(len(pts)), w, lambda m: rng.choice(len(TYPES), size=m, p=wt / wt.sum()))
-    for s, extra in zip(stab, stab_rates):
+    for s, extra in zip(stab, stab_rates, strict=False):
         ids = np.flatnonzero(pts["comm_idx"].to_numpy() == s["comm_idx"])
         kinds = [TYPE_INDEX[x] for x in s["drivers"]["police"]]
         draw(extra, ids, w[ids] + 1e-12, lambda m, kinds=kinds: np.array(kinds)[rng.integers(0, len(kinds), m)])
@@ -66,26 +88,42 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     district = g["district_name"].to_numpy(dtype=object)
     street = g["street_name"].to_numpy(dtype=object)
     kind = np.array([TYPES[t][4] for t in ty.tolist()], dtype=object)
-    unit = np.where(kind == "traffic", district + "交警大队",
-                    np.where(kind == "fire", district + "消防救援大队",
-                             district + "公安分局" + np.array([s[:2] for s in street.tolist()], dtype=object) + "派出所"))
-    res = np.array([TYPES[t][5][k % len(TYPES[t][5])] for t, k in zip(ty.tolist(), rng.integers(0, 6, n).tolist())],
-                   dtype=object)
+    unit = np.where(
+        kind == "traffic",
+        district + "交警大队",
+        np.where(
+            kind == "fire",
+            district + "消防救援大队",
+            district + "公安分局" + np.array([s[:2] for s in street.tolist()], dtype=object) + "派出所",
+        ),
+    )
+    res = np.array(
+        [TYPES[t][5][k % len(TYPES[t][5])] for t, k in zip(ty.tolist(), rng.integers(0, 6, n).tolist(), strict=False)], dtype=object
+    )
     dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
     seq = np.arange(n) - np.searchsorted(day, day) + 1
     caller = names(rng, n)
     caller[rng.random(n) < 0.12] = "匿名"
-    df = pd.DataFrame({
-        "incident_no": np.array([f"J{a}{b:05d}" for a, b in zip(dstr.tolist(), seq.tolist())], dtype=object),
-        "call_time": fmt_times(t0), "alarm_phone": mobiles(rng, n), "caller_name": caller,
-        "type_code": np.array([TYPES[t][1] for t in ty.tolist()], dtype=object),
-        "type_name": np.array([TYPES[t][0] for t in ty.tolist()], dtype=object), "severity": sev,
-        "lon": pts["lon"].to_numpy()[pt], "lat": pts["lat"].to_numpy()[pt],
-        "address": district + street + pts["address"].to_numpy(dtype=object)[pt], "district": district,
-        "street": street, "dispatch_unit": unit,
-        "arrive_time": fmt_times(t_arr, t_arr > export), "closed_time": fmt_times(t_close, t_close > export),
-        "disposal_result": np.where(t_close > export, "处置中", res).astype(object),
-    })
+    df = pd.DataFrame(
+        {
+            "incident_no": np.array([f"J{a}{b:05d}" for a, b in zip(dstr.tolist(), seq.tolist(), strict=False)], dtype=object),
+            "call_time": fmt_times(t0),
+            "alarm_phone": mobiles(rng, n),
+            "caller_name": caller,
+            "type_code": np.array([TYPES[t][1] for t in ty.tolist()], dtype=object),
+            "type_name": np.array([TYPES[t][0] for t in ty.tolist()], dtype=object),
+            "severity": sev,
+            "lon": pts["lon"].to_numpy()[pt],
+            "lat": pts["lat"].to_numpy()[pt],
+            "address": district + street + pts["address"].to_numpy(dtype=object)[pt],
+            "district": district,
+            "street": street,
+            "dispatch_unit": unit,
+            "arrive_time": fmt_times(t_arr, t_arr > export),
+            "closed_time": fmt_times(t_close, t_close > export),
+            "disposal_result": np.where(t_close > export, "处置中", res).astype(object),
+        }
+    )
     df["_drop"] = day
     df["_event_day"] = day
     df["_ord"] = np.arange(n, dtype=float)

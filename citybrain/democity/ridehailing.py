@@ -5,31 +5,55 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .city import City, STATION
-from .common import DAY, HOUR, MINUTE, day_seconds, fmt_fixed, fmt_int, fmt_times, id_numbers, mobiles, names
+from .city import STATION, City
+from .common import HOUR, MINUTE, day_seconds, fmt_fixed, fmt_int, fmt_times, id_numbers, mobiles, names
 from .plan import RunCalendar
 
-COLUMNS = ["order_id", "platform_code", "platform_name", "driver_cert_no", "driver_name", "driver_phone", "plate_no",
-           "vehicle_cert_no", "driver_cert_valid", "vehicle_cert_valid", "order_time", "pickup_time", "dropoff_time",
-           "pickup_lon", "pickup_lat", "dropoff_lon", "dropoff_lat", "distance_km", "duration_min", "fare_yuan",
-           "passenger_phone", "order_status", "upload_time"]
+COLUMNS = [
+    "order_id",
+    "platform_code",
+    "platform_name",
+    "driver_cert_no",
+    "driver_name",
+    "driver_phone",
+    "plate_no",
+    "vehicle_cert_no",
+    "driver_cert_valid",
+    "vehicle_cert_valid",
+    "order_time",
+    "pickup_time",
+    "dropoff_time",
+    "pickup_lon",
+    "pickup_lat",
+    "dropoff_lon",
+    "dropoff_lat",
+    "distance_km",
+    "duration_min",
+    "fare_yuan",
+    "passenger_phone",
+    "order_status",
+    "upload_time",
+]
 COLUMNS_V2 = [c if c != "fare_yuan" else "fare_amount" for c in COLUMNS] + ["surge_multiplier"]
 ORDERS_PER_DAY = 7_400.0  # ~8,000/day on average once weekends, holidays and rain are applied
 # code, name, market share, order compliance rate (driver licence and vehicle certificate both valid)
-PLATFORMS = [("P3299001", "优途出行", 0.62, 0.86), ("P3299002", "快马约车", 0.12, 0.78),
-             ("P3299003", "星程出行", 0.09, 0.82), ("P3299004", "和风打车", 0.07, 0.74),
-             ("P3299005", "云驰专车", 0.06, 0.90), ("P3299006", "城际通约车", 0.04, 0.70)]
+PLATFORMS = [
+    ("P3299001", "优途出行", 0.62, 0.86),
+    ("P3299002", "快马约车", 0.12, 0.78),
+    ("P3299003", "星程出行", 0.09, 0.82),
+    ("P3299004", "和风打车", 0.07, 0.74),
+    ("P3299005", "云驰专车", 0.06, 0.90),
+    ("P3299006", "城际通约车", 0.04, 0.70),
+]
 DRIVERS = 6_000
 DAY_FACTOR = {"workday": 1.0, "weekend": 1.08, "holiday": 1.15}
 RAIN_UPLIFT = {"晴": 1.0, "多云": 1.0, "阴": 1.03, "小雨": 1.15, "中雨": 1.30, "大雨": 1.45}
 PROFILE = {
-    "workday": [1.2, .7, .45, .35, .4, .8, 2.6, 6.2, 7.6, 5.2, 4.2, 4.3, 4.6, 4.3, 4.2, 4.5, 5.3, 7.2, 7.4, 5.8,
-                4.9, 4.3, 3.4, 2.1],
-    "weekend": [1.8, 1.2, .8, .55, .5, .6, 1.1, 2.2, 3.6, 4.6, 5.2, 5.4, 5.5, 5.4, 5.3, 5.4, 5.6, 5.9, 6.0, 5.6,
-                5.2, 4.8, 3.9, 2.7],
+    "workday": [1.2, 0.7, 0.45, 0.35, 0.4, 0.8, 2.6, 6.2, 7.6, 5.2, 4.2, 4.3, 4.6, 4.3, 4.2, 4.5, 5.3, 7.2, 7.4, 5.8, 4.9, 4.3, 3.4, 2.1],
+    "weekend": [1.8, 1.2, 0.8, 0.55, 0.5, 0.6, 1.1, 2.2, 3.6, 4.6, 5.2, 5.4, 5.5, 5.4, 5.3, 5.4, 5.6, 5.9, 6.0, 5.6, 5.2, 4.8, 3.9, 2.7],
 }
 CANCEL_P = {"cancelled_by_passenger": 0.10, "cancelled_by_driver": 0.05}
-EVENT_PRE_RATE = 0.008   # extra pickups (city-wide, towards the venue) per attendee, 2 h before start
+EVENT_PRE_RATE = 0.008  # extra pickups (city-wide, towards the venue) per attendee, 2 h before start
 EVENT_POST_RATE = 0.012  # extra pickups near the venue per attendee, 2 h after the end
 EVENT_RADIUS_M = 1_200.0
 STATION_RADIUS_M = 300.0
@@ -38,15 +62,17 @@ STATION_RADIUS_M = 300.0
 def demand_params() -> dict:
     return {
         "orders_per_day_at_scale_1": ORDERS_PER_DAY,
-        "day_type_factor": DAY_FACTOR, "rain_uplift_by_weather": RAIN_UPLIFT,
+        "day_type_factor": DAY_FACTOR,
+        "rain_uplift_by_weather": RAIN_UPLIFT,
         "hour_profile_share": {k: list(np.round(np.array(v) / sum(v), 5)) for k, v in PROFILE.items()},
         "hour_profile_note": "holidays use the weekend profile; makeup working days the workday profile",
         "spatial_weight": "0.55 x residents share + 0.35 x commerce share + 0.10 railway station (points within 300 m)",
-        "event_pre_pickups_per_attendee": EVENT_PRE_RATE, "event_post_pickups_per_attendee": EVENT_POST_RATE,
+        "event_pre_pickups_per_attendee": EVENT_PRE_RATE,
+        "event_post_pickups_per_attendee": EVENT_POST_RATE,
         "event_pre_hours": "the 2 hours before start (60%/40% split towards start), pickups city-wide, drop-offs at the venue",
         "event_post_hours": "the 2 hours from the end hour (60%/40%), pickups within 1.2 km of the venue",
-        "cancel_probability": CANCEL_P, "platforms": [
-            {"code": c, "name": n, "share": s, "compliance_rate": r} for c, n, s, r in PLATFORMS],
+        "cancel_probability": CANCEL_P,
+        "platforms": [{"code": c, "name": n, "share": s, "compliance_rate": r} for c, n, s, r in PLATFORMS],
     }
 
 
@@ -54,7 +80,7 @@ def point_weights(city: City) -> np.ndarray:
     pts = city.points
     wp = pts["w_pop"].to_numpy() / pts["w_pop"].sum()
     wc = pts["w_com"].to_numpy() / pts["w_com"].sum()
-    st = ((pts["x"] - STATION[0]) ** 2 + (pts["y"] - STATION[1]) ** 2 <= STATION_RADIUS_M ** 2).to_numpy(float)
+    st = ((pts["x"] - STATION[0]) ** 2 + (pts["y"] - STATION[1]) ** 2 <= STATION_RADIUS_M**2).to_numpy(float)
     w = 0.55 * wp + 0.35 * wc + 0.10 * st / st.sum()
     return w / w.sum()
 
@@ -72,7 +98,7 @@ def event_components(city: City, events: list[dict], days: int, scale: float):
     pts = city.points
     comps = []
     for ei, e in enumerate(events):
-        near = np.flatnonzero(((pts["x"] - e["x"]) ** 2 + (pts["y"] - e["y"]) ** 2 <= EVENT_RADIUS_M ** 2).to_numpy())
+        near = np.flatnonzero(((pts["x"] - e["x"]) ** 2 + (pts["y"] - e["y"]) ** 2 <= EVENT_RADIUS_M**2).to_numpy())
         pre = np.zeros(days * 24)
         post = np.zeros(days * 24)
         for k in range(e["days"]):
@@ -89,8 +115,9 @@ def event_components(city: City, events: list[dict], days: int, scale: float):
     return comps
 
 
-def generate(rng: np.random.Generator, city: City, rc: RunCalendar, cal: pd.DataFrame, day_types: np.ndarray,
-             events: list[dict], scale: float):
+def generate(
+    rng: np.random.Generator, city: City, rc: RunCalendar, cal: pd.DataFrame, day_types: np.ndarray, events: list[dict], scale: float
+):
     days = rc.days
     pts = city.points
     w = point_weights(city)
@@ -159,9 +186,19 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
     d_name, d_phone, d_cert = names(rng, DRIVERS), mobiles(rng, DRIVERS), id_numbers(rng, DRIVERS)
     letters = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ"), dtype=object)
     ev = rng.random(DRIVERS) < 0.55  # new-energy plates: 苏A·D12345
-    plate = np.array([f"苏A·D{a}{b % 10000:04d}" if e else f"苏A·{l}{b % 10000:04d}"
-                      for e, a, b, l in zip(ev, rng.integers(0, 10, DRIVERS), rng.integers(0, 100000, DRIVERS),
-                                            letters[rng.integers(0, len(letters), DRIVERS)])], dtype=object)
+    plate = np.array(
+        [
+            f"苏A·D{a}{b % 10000:04d}" if e else f"苏A·{lt}{b % 10000:04d}"
+            for e, a, b, lt in zip(
+                ev,
+                rng.integers(0, 10, DRIVERS),
+                rng.integers(0, 100000, DRIVERS),
+                letters[rng.integers(0, len(letters), DRIVERS)],
+                strict=False,
+            )
+        ],
+        dtype=object,
+    )
     v_cert = np.array([f"329900{x:06d}" for x in rng.choice(1_000_000, DRIVERS, replace=False)], dtype=object)
     # orders: platform by market share, then a driver of that platform
     plat = rng.choice(len(PLATFORMS), size=n, p=[p[2] for p in PLATFORMS])
@@ -171,8 +208,11 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
         m = plat == k
         drv[m] = ids[rng.integers(0, ids.size, m.sum())]
     u = rng.random(n)
-    status = np.where(u < CANCEL_P["cancelled_by_passenger"], "cancelled_by_passenger",
-                      np.where(u < sum(CANCEL_P.values()), "cancelled_by_driver", "completed")).astype(object)
+    status = np.where(
+        u < CANCEL_P["cancelled_by_passenger"],
+        "cancelled_by_passenger",
+        np.where(u < sum(CANCEL_P.values()), "cancelled_by_driver", "completed"),
+    ).astype(object)
     done = status == "completed"
     px, py = pts["x"].to_numpy(), pts["y"].to_numpy()
     straight = np.hypot(px[pick_pt] - px[drop_pt], py[pick_pt] - py[drop_pt]) / 1000.0
@@ -181,8 +221,11 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
     speed = np.where(peak, 18.0, np.where((hod >= 22) | (hod < 6), 35.0, 26.0)) * rng.uniform(0.8, 1.2, n)
     dur = np.maximum(3, np.round(dist / speed * 60)).astype(np.int64)
     wet = np.isin(cal["weather"].to_numpy()[day], ["中雨", "大雨"]) & peak
-    surge = np.where(surge_flag, rng.choice([1.5, 1.6, 1.8, 2.0], n),
-                     np.where(wet, rng.choice([1.2, 1.3, 1.4], n), np.where(rng.random(n) < 0.03, 1.1, 1.0)))
+    surge = np.where(
+        surge_flag,
+        rng.choice([1.5, 1.6, 1.8, 2.0], n),
+        np.where(wet, rng.choice([1.2, 1.3, 1.4], n), np.where(rng.random(n) < 0.03, 1.1, 1.0)),
+    )
     night = (hod >= 23) | (hod < 5)
     fare = (11.0 + 2.4 * np.maximum(dist - 3.0, 0) + 0.5 * dur) * np.where(night, 1.2, 1.0) * surge
     t_pick = t_order + rng.integers(2 * MINUTE, 12 * MINUTE, n)
@@ -191,23 +234,37 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
     seq = np.arange(n) - np.searchsorted(day, day)
     dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
     pcode = np.array([p[0] for p in PLATFORMS], dtype=object)
-    oid = np.array([f"{c[-3:]}{a}{b:07d}" for c, a, b in zip(pcode[plat].tolist(), dstr.tolist(), seq.tolist())],
-                   dtype=object)
+    oid = np.array(
+        [f"{c[-3:]}{a}{b:07d}" for c, a, b in zip(pcode[plat].tolist(), dstr.tolist(), seq.tolist(), strict=False)], dtype=object
+    )
     lonf = lambda a: fmt_fixed(a, 6)  # noqa: E731
-    df = pd.DataFrame({
-        "order_id": oid, "platform_code": pcode[plat],
-        "platform_name": np.array([p[1] for p in PLATFORMS], dtype=object)[plat],
-        "driver_cert_no": d_cert[drv], "driver_name": d_name[drv], "driver_phone": d_phone[drv],
-        "plate_no": plate[drv], "vehicle_cert_no": v_cert[drv],
-        "driver_cert_valid": fmt_int(d_valid[drv]), "vehicle_cert_valid": fmt_int(v_valid[drv]),
-        "order_time": fmt_times(t_order), "pickup_time": fmt_times(t_pick, ~done), "dropoff_time": fmt_times(t_drop, ~done),
-        "pickup_lon": lonf(pts["lon"].to_numpy()[pick_pt]), "pickup_lat": lonf(pts["lat"].to_numpy()[pick_pt]),
-        "dropoff_lon": lonf(pts["lon"].to_numpy()[drop_pt]), "dropoff_lat": lonf(pts["lat"].to_numpy()[drop_pt]),
-        "distance_km": fmt_fixed(np.where(done, dist, 0.0), 1),
-        "duration_min": fmt_int(np.where(done, dur, 0)),
-        "fare_yuan": fmt_fixed(np.where(done, fare, 0.0), 2),
-        "passenger_phone": mobiles(rng, n), "order_status": status, "upload_time": fmt_times(t_up),
-    })
+    df = pd.DataFrame(
+        {
+            "order_id": oid,
+            "platform_code": pcode[plat],
+            "platform_name": np.array([p[1] for p in PLATFORMS], dtype=object)[plat],
+            "driver_cert_no": d_cert[drv],
+            "driver_name": d_name[drv],
+            "driver_phone": d_phone[drv],
+            "plate_no": plate[drv],
+            "vehicle_cert_no": v_cert[drv],
+            "driver_cert_valid": fmt_int(d_valid[drv]),
+            "vehicle_cert_valid": fmt_int(v_valid[drv]),
+            "order_time": fmt_times(t_order),
+            "pickup_time": fmt_times(t_pick, ~done),
+            "dropoff_time": fmt_times(t_drop, ~done),
+            "pickup_lon": lonf(pts["lon"].to_numpy()[pick_pt]),
+            "pickup_lat": lonf(pts["lat"].to_numpy()[pick_pt]),
+            "dropoff_lon": lonf(pts["lon"].to_numpy()[drop_pt]),
+            "dropoff_lat": lonf(pts["lat"].to_numpy()[drop_pt]),
+            "distance_km": fmt_fixed(np.where(done, dist, 0.0), 1),
+            "duration_min": fmt_int(np.where(done, dur, 0)),
+            "fare_yuan": fmt_fixed(np.where(done, fare, 0.0), 2),
+            "passenger_phone": mobiles(rng, n),
+            "order_status": status,
+            "upload_time": fmt_times(t_up),
+        }
+    )
     df["_surge"] = fmt_fixed(surge, 1)
     df["_drop"] = day
     df["_event_day"] = day

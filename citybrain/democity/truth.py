@@ -20,31 +20,45 @@ def ride_rates(truth: pd.DataFrame, rc: RunCalendar) -> pd.DataFrame:
     hours = np.array([f"{d.isoformat()} {h:02d}:00" for d in rc.dates for h in range(24)], dtype=object)
     vals = truth.to_numpy()
     ci, hi = np.nonzero(vals > 0)
-    return pd.DataFrame({"h3_8": truth.index.to_numpy(dtype=object)[ci], "hour": hours[hi],
-                         "expected_pickups": fmt_fixed(vals[ci, hi], 6)})
+    return pd.DataFrame({"h3_8": truth.index.to_numpy(dtype=object)[ci], "hour": hours[hi], "expected_pickups": fmt_fixed(vals[ci, hi], 6)})
 
 
 def hotspots(hs: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "h3_8": h["h3_8"], "community_code": h["community_code"], "community_name": h["community_name"],
-        "category_l1": L1[L2_INDEX[h["category_l2"]]], "category_l2": h["category_l2"],
-        "emerge_week": h["emerge_week"], "emerge_week_index": h["emerge_week_index"] + 1,
-        "multiplier": f"{h['multiplier']:.2f}", "base_weekly_rate": f"{h['base_weekly_rate']:.4f}",
-    } for h in hs])
+    return pd.DataFrame(
+        [
+            {
+                "h3_8": h["h3_8"],
+                "community_code": h["community_code"],
+                "community_name": h["community_name"],
+                "category_l1": L1[L2_INDEX[h["category_l2"]]],
+                "category_l2": h["category_l2"],
+                "emerge_week": h["emerge_week"],
+                "emerge_week_index": h["emerge_week_index"] + 1,
+                "multiplier": f"{h['multiplier']:.2f}",
+                "base_weekly_rate": f"{h['base_weekly_rate']:.4f}",
+            }
+            for h in hs
+        ]
+    )
 
 
 def stability(stab: list[dict]) -> pd.DataFrame:
     rows = []
     for s in stab:
         d = s["drivers"]
-        rows.append({
-            "community_code": s["community_code"], "community_name": s["community_name"], "theme": d["theme"],
-            "start_week": s["start_week"], "peak_week": s["peak_week"],
-            "start_week_index": s["start_week_index"] + 1, "peak_week_index": s["peak_week_index"] + 1,
-            "peak_multiplier": f"{s['peak_multiplier']:.2f}",
-            "drivers": f"petitions:{d['petitions']}(集体访/重复访/越级访上升);police:{'|'.join(d['police'])};"
-                       f"hotline:{d['hotline']}",
-        })
+        rows.append(
+            {
+                "community_code": s["community_code"],
+                "community_name": s["community_name"],
+                "theme": d["theme"],
+                "start_week": s["start_week"],
+                "peak_week": s["peak_week"],
+                "start_week_index": s["start_week_index"] + 1,
+                "peak_week_index": s["peak_week_index"] + 1,
+                "peak_multiplier": f"{s['peak_multiplier']:.2f}",
+                "drivers": f"petitions:{d['petitions']}(集体访/重复访/越级访上升);police:{'|'.join(d['police'])};hotline:{d['hotline']}",
+            }
+        )
     return pd.DataFrame(rows)
 
 

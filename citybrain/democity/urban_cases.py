@@ -9,9 +9,28 @@ from .city import City
 from .common import DAY, HOUR, MINUTE, day_seconds, fmt_times, names, pick
 from .plan import RunCalendar
 
-KEYS = ["case_no", "event_seq", "event_type", "event_time", "source", "category", "major_type", "minor_type",
-        "description", "grid_code", "address", "lon", "lat", "reporter_id", "reporter_name", "handler_unit",
-        "deadline", "is_urgent", "is_overdue", "remark"]
+KEYS = [
+    "case_no",
+    "event_seq",
+    "event_type",
+    "event_time",
+    "source",
+    "category",
+    "major_type",
+    "minor_type",
+    "description",
+    "grid_code",
+    "address",
+    "lon",
+    "lat",
+    "reporter_id",
+    "reporter_name",
+    "handler_unit",
+    "deadline",
+    "is_urgent",
+    "is_overdue",
+    "remark",
+]
 CASES_PER_DAY = 150.0
 # category, major, minor, weight, time limit (hours), handler template, finding
 TYPES = [
@@ -35,8 +54,13 @@ TYPES = [
 ]
 SOURCES = (["监督员上报", "公众举报(微信)", "视频监控", "12345转办"], [0.91, 0.04, 0.03, 0.02])
 N_INSPECTORS = 140
-REMARKS = {"作废": "经核实不属于城管职责范围，不予立案", "延期": "需协调多个部门处置，申请延期",
-           "返工": "核查未通过：处置不彻底，退回重新处置", "结案": "核查通过，予以结案", "处置": "已处置完毕"}
+REMARKS = {
+    "作废": "经核实不属于城管职责范围，不予立案",
+    "延期": "需协调多个部门处置，申请延期",
+    "返工": "核查未通过：处置不彻底，退回重新处置",
+    "结案": "核查通过，予以结案",
+    "处置": "已处置完毕",
+}
 
 
 def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: np.ndarray, scale: float) -> pd.DataFrame:
@@ -59,22 +83,25 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     urgent = (rng.random(n) < 0.04) | ((np.isin(ty, [10, 11])) & (rng.random(n) < 0.3))
     limit = np.where(urgent, 2 * HOUR, np.array([t[4] for t in TYPES])[ty] * HOUR)
 
-    t1 = t0 + rng.integers(5 * MINUTE, 60 * MINUTE, n)            # 核实
+    t1 = t0 + rng.integers(5 * MINUTE, 60 * MINUTE, n)  # 核实
     void = rng.random(n) < 0.03
     t_void = t1 + rng.integers(5 * MINUTE, 30 * MINUTE, n)
-    t2 = t1 + rng.integers(5 * MINUTE, 30 * MINUTE, n)            # 立案
-    t3 = t2 + rng.integers(5 * MINUTE, 40 * MINUTE, n)            # 派遣
+    t2 = t1 + rng.integers(5 * MINUTE, 30 * MINUTE, n)  # 立案
+    t3 = t2 + rng.integers(5 * MINUTE, 40 * MINUTE, n)  # 派遣
     deadline = t3 + limit
     postpone = ~void & (rng.random(n) < 0.008)
     t_post = t3 + (rng.uniform(0.3, 0.8, n) * limit).astype(np.int64)
     deadline2 = np.where(postpone, deadline + limit, deadline)
     stuck = ~void & (rng.random(n) < 0.015)
     ontime = rng.random(n) < 0.91
-    t4 = np.where(ontime, t3 + (rng.uniform(0.1, 0.95, n) * (deadline2 - t3)).astype(np.int64),
-                  deadline2 + (rng.uniform(0.05, 1.5, n) * limit).astype(np.int64))
-    t5 = t4 + rng.integers(20 * MINUTE, 4 * HOUR, n)              # 核查
+    t4 = np.where(
+        ontime,
+        t3 + (rng.uniform(0.1, 0.95, n) * (deadline2 - t3)).astype(np.int64),
+        deadline2 + (rng.uniform(0.05, 1.5, n) * limit).astype(np.int64),
+    )
+    t5 = t4 + rng.integers(20 * MINUTE, 4 * HOUR, n)  # 核查
     rework = ~void & ~stuck & (rng.random(n) < 0.012)
-    t5r = t5 + rng.integers(5 * MINUTE, 20 * MINUTE, n)           # 返工
+    t5r = t5 + rng.integers(5 * MINUTE, 20 * MINUTE, n)  # 返工
     t6 = t5r + (rng.uniform(0.1, 0.5, n) * limit).astype(np.int64)
     t7 = t6 + rng.integers(20 * MINUTE, 4 * HOUR, n)
     t_close = np.where(rework, t7, t5) + rng.integers(5 * MINUTE, 60 * MINUTE, n)
@@ -82,11 +109,17 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     live = ~void
     done = live & ~stuck
     stages = [  # (event type, mask, time, has deadline, deadline)
-        ("上报", np.ones(n, bool), t0, False, deadline), ("核实", np.ones(n, bool), t1, False, deadline),
-        ("作废", void, t_void, False, deadline), ("立案", live, t2, True, deadline), ("派遣", live, t3, True, deadline),
-        ("延期", postpone, t_post, True, deadline2), ("处置", done, t4, True, deadline2),
-        ("核查", done, t5, True, deadline2), ("返工", rework, t5r, True, deadline2),
-        ("处置", rework, t6, True, deadline2), ("核查", rework, t7, True, deadline2),
+        ("上报", np.ones(n, bool), t0, False, deadline),
+        ("核实", np.ones(n, bool), t1, False, deadline),
+        ("作废", void, t_void, False, deadline),
+        ("立案", live, t2, True, deadline),
+        ("派遣", live, t3, True, deadline),
+        ("延期", postpone, t_post, True, deadline2),
+        ("处置", done, t4, True, deadline2),
+        ("核查", done, t5, True, deadline2),
+        ("返工", rework, t5r, True, deadline2),
+        ("处置", rework, t6, True, deadline2),
+        ("核查", rework, t7, True, deadline2),
         ("结案", done, t_close, True, deadline2),
     ]
     ci, et, tt, dl = [], [], [], []
@@ -109,40 +142,53 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     address = district + street.astype(str).astype(object) + pts["address"].to_numpy(dtype=object)[pt]
     dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
     cseq = np.arange(n) - np.searchsorted(day, day) + 1
-    case_no = np.array([f"CG{a}{b:05d}" for a, b in zip(dstr.tolist(), cseq.tolist())], dtype=object)
+    case_no = np.array([f"CG{a}{b:05d}" for a, b in zip(dstr.tolist(), cseq.tolist(), strict=False)], dtype=object)
     insp_id = np.array([f"JD{k:04d}" for k in range(1, N_INSPECTORS + 1)], dtype=object)
     insp_name = names(rng, N_INSPECTORS)
     k = rng.integers(0, N_INSPECTORS, n)
     rid = insp_id[k].copy()
     rname = insp_name[k].copy()
     pub = src == "公众举报(微信)"
-    rid[pub] = np.array([f"WX{v:09d}" for v in rng.integers(0, 10 ** 9, pub.sum()).tolist()], dtype=object)
+    rid[pub] = np.array([f"WX{v:09d}" for v in rng.integers(0, 10**9, pub.sum()).tolist()], dtype=object)
     rname[pub] = names(rng, int(pub.sum()))
     cam = src == "视频监控"
     rid[cam] = np.array([f"SP{v:05d}" for v in rng.integers(0, 2000, cam.sum()).tolist()], dtype=object)
     rname[cam] = "视频智能识别"
     hot = src == "12345转办"
-    rid[hot] = np.array([f"12345-{a}-{v:06d}" for a, v in zip(dstr[hot].tolist(), rng.integers(1, 600, hot.sum()).tolist())],
-                        dtype=object)
+    rid[hot] = np.array(
+        [f"12345-{a}-{v:06d}" for a, v in zip(dstr[hot].tolist(), rng.integers(1, 600, hot.sum()).tolist(), strict=False)], dtype=object
+    )
     rname[hot] = "市民热线服务中心"
-    unit = np.array([TYPES[t][5].format(s=s, d=d) for t, s, d in zip(ty.tolist(), street.tolist(), district.tolist())],
-                    dtype=object)
+    unit = np.array(
+        [TYPES[t][5].format(s=s, d=d) for t, s, d in zip(ty.tolist(), street.tolist(), district.tolist(), strict=False)], dtype=object
+    )
     desc = pts["address"].to_numpy(dtype=object)[pt] + "附近" + np.array([t[6] for t in TYPES], dtype=object)[ty]
 
     dl_str = fmt_times(np.maximum(dl, 0), dl < 0)
-    df = pd.DataFrame({
-        "case_no": case_no[ci], "event_seq": seq, "event_type": et, "event_time": fmt_times(tt),
-        "source": src[ci], "category": np.array([t[0] for t in TYPES], dtype=object)[ty][ci],
-        "major_type": np.array([t[1] for t in TYPES], dtype=object)[ty][ci],
-        "minor_type": np.array([t[2] for t in TYPES], dtype=object)[ty][ci],
-        "description": desc[ci], "grid_code": g["grid_code"].to_numpy(dtype=object)[ci], "address": address[ci],
-        "lon": pts["lon"].to_numpy()[pt][ci], "lat": pts["lat"].to_numpy()[pt][ci],
-        "reporter_id": rid[ci], "reporter_name": rname[ci],
-        "handler_unit": np.where(np.isin(et, ["上报", "核实", "作废", "立案"]), None, unit[ci]),
-        "deadline": np.where(dl < 0, None, dl_str).astype(object),
-        "is_urgent": urgent[ci], "is_overdue": (dl >= 0) & (tt > dl),
-        "remark": np.array([REMARKS.get(e, "") for e in et.tolist()], dtype=object),
-    })
+    df = pd.DataFrame(
+        {
+            "case_no": case_no[ci],
+            "event_seq": seq,
+            "event_type": et,
+            "event_time": fmt_times(tt),
+            "source": src[ci],
+            "category": np.array([t[0] for t in TYPES], dtype=object)[ty][ci],
+            "major_type": np.array([t[1] for t in TYPES], dtype=object)[ty][ci],
+            "minor_type": np.array([t[2] for t in TYPES], dtype=object)[ty][ci],
+            "description": desc[ci],
+            "grid_code": g["grid_code"].to_numpy(dtype=object)[ci],
+            "address": address[ci],
+            "lon": pts["lon"].to_numpy()[pt][ci],
+            "lat": pts["lat"].to_numpy()[pt][ci],
+            "reporter_id": rid[ci],
+            "reporter_name": rname[ci],
+            "handler_unit": np.where(np.isin(et, ["上报", "核实", "作废", "立案"]), None, unit[ci]),
+            "deadline": np.where(dl < 0, None, dl_str).astype(object),
+            "is_urgent": urgent[ci],
+            "is_overdue": (dl >= 0) & (tt > dl),
+            "remark": np.array([REMARKS.get(e, "") for e in et.tolist()], dtype=object),
+        }
+    )
     df["_drop"] = eday
     df["_event_day"] = eday
     df["_ord"] = np.lexsort((seq, tt)).argsort().astype(float)
@@ -153,6 +199,7 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
 
 def jsonl_bytes(df: pd.DataFrame) -> bytes:
     from .common import json_dumps
+
     recs = df[KEYS].to_dict("records")
     lines = []
     for r in recs:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from citybrain.democity import generate
-
 from conftest import SMALL
+
+from citybrain.democity import generate
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_same_seed_gives_byte_identical_files(small, tmp_path):
@@ -27,7 +26,7 @@ def test_same_seed_gives_byte_identical_files(small, tmp_path):
 def test_manifest_hashes_match_the_files(small_drops):
     m = small_drops.manifest
     assert (m["seed"], m["days"], m["scale"], m["start"]) == (20260831, 14, 0.05, "2026-08-31")
-    for source, info in m["sources"].items():
+    for _source, info in m["sources"].items():
         assert info["rows"] == sum(f["rows"] for f in info["files"])
         for f in info["files"]:
             data = (small_drops.root / f["path"]).read_bytes()

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
 from citybrain.democity import CITY_BBOX
 from citybrain.democity.common import id_check_digit
 
-KINDS = {"duplicate_in_file", "duplicate_across_files", "late_arriving", "malformed_timestamp",
-         "coordinates_outside_city", "coordinates_missing", "schema_change", "gbk_encoding", "pii_in_clear"}
+KINDS = {
+    "duplicate_in_file",
+    "duplicate_across_files",
+    "late_arriving",
+    "malformed_timestamp",
+    "coordinates_outside_city",
+    "coordinates_missing",
+    "schema_change",
+    "gbk_encoding",
+    "pii_in_clear",
+}
 KEY = {"hotline": "工单编号", "ridehailing": "order_id", "police": "incident_no", "petitions": "信访件编号"}
-COORDS = {"hotline": ("经度", "纬度"), "ridehailing": ("pickup_lon", "pickup_lat"), "urban_cases": ("lon", "lat"),
-          "police": ("lon", "lat")}
+COORDS = {"hotline": ("经度", "纬度"), "ridehailing": ("pickup_lon", "pickup_lat"), "urban_cases": ("lon", "lat"), "police": ("lon", "lat")}
 PII_SOURCES = {"hotline", "ridehailing", "police", "petitions", "urban_cases"}
 
 
@@ -23,7 +31,7 @@ def _key(source: str, rec: dict) -> str:
 
 
 def _checker(drops):
-    @lru_cache(maxsize=None)
+    @cache
     def by_key(source: str, rel: str) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}
         for rec in drops.records(rel):

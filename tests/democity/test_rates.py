@@ -77,6 +77,5 @@ def test_ridehailing_compliance_and_cancellations(mid_drops):
     assert 0.82 <= status["completed"] <= 0.88
     cancelled = orders[orders["order_status"] != "completed"]
     assert (cancelled["pickup_time"] == "").all() and (cancelled["dropoff_time"] == "").all()
-    fare = cancelled["fare_yuan"].where(cancelled["fare_yuan"].notna() & (cancelled["fare_yuan"] != ""),
-                                        cancelled["fare_amount"])
+    fare = cancelled["fare_yuan"].where(cancelled["fare_yuan"].notna() & (cancelled["fare_yuan"] != ""), cancelled["fare_amount"])
     assert (fare.astype(float) == 0).all()

@@ -37,8 +37,19 @@ def test_registry_tiles_the_city(small_drops):
 def test_registry_codes_and_population(small_drops):
     (rel,) = small_drops.files("registry")
     props = [f["properties"] for f in json.loads((small_drops.root / rel).read_text(encoding="utf-8"))["features"]]
-    assert list(props[0]) == ["grid_code", "grid_name", "community_code", "community_name", "street_code",
-                              "street_name", "district_code", "district_name", "population", "households", "area_m2"]
+    assert list(props[0]) == [
+        "grid_code",
+        "grid_name",
+        "community_code",
+        "community_name",
+        "street_code",
+        "street_name",
+        "district_code",
+        "district_name",
+        "population",
+        "households",
+        "area_m2",
+    ]
     for p in props:
         assert len(p["district_code"]) == 6 and p["street_code"][:6] == p["district_code"]
         assert len(p["street_code"]) == 9 and p["community_code"][:9] == p["street_code"]
@@ -56,8 +67,10 @@ def test_registry_codes_and_population(small_drops):
 
 def test_calendar_holidays(small_drops, tmp_path):
     from citybrain.democity import generate
+
     generate(tmp_path, days=42, scale=0.01, start=__import__("datetime").date(2026, 9, 14))
     import pandas as pd
+
     cal = pd.concat(pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted((tmp_path / "drops/calendar").glob("*.csv")))
     cal = cal.set_index("date")
     assert cal.loc["2026-10-01", "holiday_name"] == "国庆节" and cal.loc["2026-10-01", "is_workday"] == "0"

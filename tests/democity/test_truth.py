@@ -25,7 +25,7 @@ def tickets(mid_drops) -> pd.DataFrame:
     lon0, lat0, lon1, lat1 = CITY_BBOX
     ok = lon.between(lon0, lon1) & lat.between(lat0, lat1)
     located = rows[ok].assign(lon=lon[ok], lat=lat[ok]).drop_duplicates("工单编号")
-    located["h3_8"] = [h3.latlng_to_cell(a, b, 8) for a, b in zip(located["lat"], located["lon"])]
+    located["h3_8"] = [h3.latlng_to_cell(a, b, 8) for a, b in zip(located["lat"], located["lon"], strict=False)]
     located["week"] = [_iso_week(t.split("-")[1]) for t in located["工单编号"]]
     return located
 
@@ -47,6 +47,7 @@ def test_ride_demand_follows_the_hour_profile_and_events(mid_drops):
     hod = hourly.groupby(hourly.index.str[11:13]).mean()
     assert hod["08"] > 3 * hod["03"] and hod["18"] > 3 * hod["03"]
     import json
+
     params = json.loads((mid_drops.root / "truth" / "demand_params.json").read_text(encoding="utf-8"))
     assert params["events"] and {"hour_profile_share", "rain_uplift_by_weather", "day_type_factor"} <= params.keys()
 
