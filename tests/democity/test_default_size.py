@@ -1,8 +1,9 @@
-"""The default demo city (84 days, scale 1) generates well inside a minute."""
+"""The default demo city (84 days, scale 1) has the volumes the README states.
+
+Its generation time is measured by `make bench` (infra/bench.py), not asserted here.
+"""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -10,11 +11,8 @@ from citybrain.democity import generate
 
 
 @pytest.mark.slow
-def test_default_size_is_fast_and_has_the_stated_volumes(tmp_path):
-    t0 = time.perf_counter()
+def test_default_size_has_the_stated_volumes(tmp_path):
     m = generate(tmp_path)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 60, elapsed
     rows = {s: v["rows"] / m["days"] for s, v in m["sources"].items()}
     assert 7_000 <= rows["ridehailing"] <= 9_500
     assert 200 <= rows["police"] <= 300

@@ -1,0 +1,50 @@
+"""The README's main command on a small demo city: every department lands in bronze, nothing is left running."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from deltalake import DeltaTable
+
+from citybrain.schemas.sources import all_sources
+
+pytestmark = pytest.mark.slow
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    out = subprocess.run(["pgrep", "-af", text], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "pgrep" not in line]
+
+
+def test_demo_command_builds_every_bronze_table(tmp_path):
+    env = {
+        **os.environ,
+        "CITYBRAIN_LAKE_ROOT": str(tmp_path / "lake"),
+        "CITYBRAIN_STATE_DIR": str(tmp_path / "state"),
+        "CITYBRAIN_DEMO_DIR": str(tmp_path / "demo_city"),
+        "CITYBRAIN_SPARK_REMOTE": "",
+    }
+    cmd = [sys.executable, "-m", "citybrain.cli", "demo", "--days", "14", "--scale", "0.05"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "done in" in done.stdout
+
+    manifest = json.loads((tmp_path / "demo_city" / "manifest.json").read_text())
+    for source in all_sources():
+        table = DeltaTable(str(tmp_path / "lake" / "bronze" / source)).to_pyarrow_table(columns=["_source_file"])
+        # every record the department sent is in bronze, duplicates and bad rows included
+        sent = manifest["sources"][source]["rows"]
+        assert table.num_rows == sent, f"bronze.{source}: {table.num_rows} rows, the drops hold {sent}"
+        assert f"bronze.{source}" in done.stdout
+
+    # a second run finds nothing new and changes no table
+    versions = {s: DeltaTable(str(tmp_path / "lake" / "bronze" / s)).version() for s in all_sources()}
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already generated" in again.stdout
+    assert {s: DeltaTable(str(tmp_path / "lake" / "bronze" / s)).version() for s in all_sources()} == versions
+
+    assert _processes_mentioning(str(tmp_path)) == []
+    assert not (tmp_path / "state" / "engine.json").exists()
