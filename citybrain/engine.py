@@ -133,6 +133,7 @@ def stop(settings: Settings) -> bool:
         return False
     was_alive = _pid_alive(pid)
     if was_alive:
+        close_sessions()  # a client left open on a dead server retries for minutes at exit
         _terminate(pid)
     path.unlink(missing_ok=True)
     return was_alive
@@ -171,6 +172,14 @@ def check_healthy(remote: str) -> None:
 
 
 _sessions: dict[str, object] = {}
+
+
+def close_sessions() -> None:
+    """Stop every session this process holds (before their server goes away)."""
+    while _sessions:
+        _, session = _sessions.popitem()
+        with contextlib.suppress(Exception):
+            session.stop()
 
 
 def get_session(settings: Settings, *, new: bool = False):
