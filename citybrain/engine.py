@@ -196,8 +196,9 @@ def get_session(settings: Settings, *, new: bool = False):
     if cached is not None and not new and not getattr(cached, "is_stopped", False):
         return cached
     session = SparkSession.builder.remote(remote).create()
-    # Timestamps are shown in the city's own zone (DOMAIN: China time).
-    session.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
+    # Jobs parse local times with the source's own zone (see the source mappings), so the
+    # session works in UTC and every stored timestamp is an unambiguous instant.
+    session.conf.set("spark.sql.session.timeZone", "UTC")
     if not new:
         _sessions[remote] = session
     return session

@@ -1,0 +1,103 @@
+"""Personal data never reaches silver in clear: keyed tokens, display masks, scrubbed free text.
+
+``token`` is HMAC-SHA256 computed in Spark SQL (sha2 over the key pads), so it runs on
+any Spark Connect engine and the same person gets the same token in every department's
+table: joins across departments still work on the token. The key comes only from
+``CITYBRAIN_PII_KEY``; the local and CI profiles fall back to a published development key
+(and say so), the cluster profile refuses to run without one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from citybrain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEVELOPMENT_KEY = "citybrain-development-key-not-secret"
+
+# Patterns of personal data in free text, each with the placeholder that replaces it.
+# Written for both Spark (Java) and Sail (Rust) regex engines: no look-around, no \b
+# (a word boundary never falls between a Chinese character and a digit).
+TEXT_PATTERNS: tuple[tuple[str, str, str], ...] = (
+    ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}", "[email]"),
+    ("cn_id_number", r"(^|[^0-9])[1-9][0-9]{5}(19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx]([^0-9]|$)", "$1[id]$3"),
+    ("card_number", r"(^|[^0-9])[3-6][0-9]{3}[ -]?[0-9]{4,6}[ -]?[0-9]{4,5}([ -]?[0-9]{1,4})?([^0-9]|$)", "$1[card]$3"),
+    ("cn_mobile", r"(^|[^0-9])(\+?86[ -]?)?1[3-9][0-9]{9}([^0-9]|$)", "$1[phone]$3"),
+    ("us_ssn", r"(^|[^0-9])[0-9]{3}-[0-9]{2}-[0-9]{4}([^0-9]|$)", "$1[ssn]$2"),
+    ("phone", r"(^|[^0-9])(\+?1[ .-]?)?\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}([^0-9]|$)", "$1[phone]$3"),
+)
+
+# What a clear value looks like, per PII kind, for checks that silver holds none.
+CLEAR_VALUE_PATTERNS = {
+    "phone": re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])"),
+    "id_number": re.compile(r"(?<![0-9])[1-9][0-9]{5}(19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx](?![0-9])"),
+    "plate": re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]·?[A-Z0-9]{5,6}"),
+    "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
+    "us_ssn": re.compile(r"(?<![0-9])[0-9]{3}-[0-9]{2}-[0-9]{4}(?![0-9])"),
+    "us_phone": re.compile(r"(?<![0-9])[0-9]{3}-[0-9]{3}-[0-9]{4}(?![0-9])"),
+}
+
+
+class PrivacyKeyMissing(RuntimeError):
+    """The cluster profile needs CITYBRAIN_PII_KEY."""
+
+
+def pii_key(settings: Settings) -> str:
+    if settings.pii_key:
+        return settings.pii_key
+    if settings.profile == "cluster":
+        raise PrivacyKeyMissing("CITYBRAIN_PII_KEY is not set: the cluster profile will not tokenise personal data with a public key")
+    log.warning("CITYBRAIN_PII_KEY is not set: using the development key (tokens are reproducible by anyone)")
+    return DEVELOPMENT_KEY
+
+
+def _pads(key: str) -> tuple[str, str]:
+    raw = key.encode()
+    if len(raw) > 64:
+        raw = hashlib.sha256(raw).digest()
+    raw = raw.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in raw).hex(), bytes(b ^ 0x5C for b in raw).hex()
+
+
+def token(col: Column | str, key: str) -> Column:
+    """HMAC-SHA256 (hex) of the trimmed value; empty and null give null."""
+    ipad, opad = _pads(key)
+    value = F.nullif(F.trim(F.col(col) if isinstance(col, str) else col), F.lit(""))
+    inner = F.unhex(F.sha2(F.concat(F.unhex(F.lit(ipad)), F.encode(value, "UTF-8")), 256))
+    return F.sha2(F.concat(F.unhex(F.lit(opad)), inner), 256)
+
+
+def mask_phone(col: Column | str) -> Column:
+    """138****1234: the first three and last four digits; null when fewer than 7 digits."""
+    return _mask_digits(F.regexp_replace(F.col(col) if isinstance(col, str) else col, "[^0-9]", ""))
+
+
+def _mask_digits(digits: Column) -> Column:
+    n = F.length(digits)
+    return F.when(n >= 7, F.concat(F.substring(digits, 1, 3), F.lit("****"), F.substring(digits, -4, 4)))
+
+
+def mask_name(col: Column | str) -> Column:
+    """张** : the family name and one star per other character."""
+    name = F.nullif(F.trim(F.col(col) if isinstance(col, str) else col), F.lit(""))
+    return F.concat(F.substring(name, 1, 1), F.regexp_replace(F.substring(name, 2, 100), ".", "*"))
+
+
+def scrub_text(col: Column | str) -> Column:
+    """Free text with e-mails, ID, card, phone and SSN numbers replaced by placeholders."""
+    out = F.col(col) if isinstance(col, str) else col
+    for _, pattern, placeholder in TEXT_PATTERNS:
+        out = F.regexp_replace(out, pattern, placeholder)
+    return out
+
+
+def find_clear_pii(text: str) -> list[str]:
+    """Kinds of clear personal data found in a string (for tests and audits)."""
+    return [kind for kind, pattern in CLEAR_VALUE_PATTERNS.items() if pattern.search(text or "")]
