@@ -50,8 +50,22 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
     writer.save(table_location(settings, name))
 
 
-def merge(spark, settings: Settings, name: str, df, *, keys: tuple[str, ...] | None = None) -> None:
-    """Upsert on the contract's keys (SQL MERGE INTO: Sail has no DeltaTable API)."""
+def merge(
+    spark,
+    settings: Settings,
+    name: str,
+    df,
+    *,
+    keys: tuple[str, ...] | None = None,
+    update_when: str | None = None,
+    insert_only: bool = False,
+) -> None:
+    """Upsert on the contract's keys (SQL MERGE INTO: Sail has no DeltaTable API).
+
+    ``update_when`` is an extra SQL condition over ``t`` (target) and ``s`` (source) for
+    replacing a matched row, e.g. ``s.updated_at >= t.updated_at`` so that a late, older
+    version never overwrites a newer one; ``insert_only`` leaves matched rows alone.
+    """
     contract: Contract = get_contract(name)
     keys = keys or contract.keys
     if not keys:
@@ -63,10 +77,10 @@ def merge(spark, settings: Settings, name: str, df, *, keys: tuple[str, ...] | N
     view = f"_merge_{uuid.uuid4().hex[:12]}"
     df.createOrReplaceTempView(view)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    matched = "" if insert_only else f"WHEN MATCHED{f' AND ({update_when})' if update_when else ''} THEN UPDATE SET * "
     try:
         spark.sql(
-            f"MERGE INTO delta.`{table_location(settings, name)}` AS t USING {view} AS s ON {on} "
-            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+            f"MERGE INTO delta.`{table_location(settings, name)}` AS t USING {view} AS s ON {on} {matched}WHEN NOT MATCHED THEN INSERT *"
         )
     finally:
         spark.catalog.dropTempView(view)

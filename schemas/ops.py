@@ -27,4 +27,24 @@ INGEST_LEDGER = Contract(
     keys=("file", "file_sha256"),
 )
 
-OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER,)}
+BATCH_AUDIT = Contract(
+    name="ops.batch_audit",
+    columns=(
+        Column("batch_id", "string", False, "bronze batch that was refined"),
+        Column("source", "string", False),
+        Column("entity", "string", False, "silver entity it was refined into"),
+        Column("refine_id", "string", False, "the refine run"),
+        Column("records_in", "bigint", False, "bronze rows of the batch"),
+        Column("accepted", "bigint", False, "rows that became the current version of a silver row"),
+        Column("quarantined", "bigint", False, "rows refused, in quarantine.<entity> with the reason"),
+        Column("collapsed", "bigint", False, "valid rows superseded by a later version or an identical copy"),
+        Column("balanced", "boolean", False, "records_in = accepted + quarantined + collapsed"),
+        Column("refined_at", "timestamp", False),
+    ),
+    grain="one row per bronze batch per silver entity",
+    description="Reconciliation: every bronze record is accounted for as accepted, quarantined or collapsed.",
+    owner="data-engineering",
+    keys=("batch_id", "entity"),
+)
+
+OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER, BATCH_AUDIT)}

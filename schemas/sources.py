@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from citybrain.schemas.mapping import SilverMapping, parse_mapping
+
 FORMATS = ("csv", "jsonl", "json_records", "geojson")
 _DIR = Path(__file__).parent / "sources"
 
@@ -26,10 +28,12 @@ class SourceSpec:
     glob: str
     format: str
     encodings: tuple[str, ...]
-    drop_date: re.Pattern
+    drop_date: re.Pattern | None  # where the drop date is in the file name; None = the ingest date
     columns: dict[str, tuple[str, ...]]  # bronze column -> accepted field names in the drop
     pii: dict[str, str]
     records_path: str = ""
+    silver: SilverMapping | None = None
+    delimiter: str = ","
 
     def field_lookup(self) -> dict[str, str]:
         """Drop field name -> bronze column."""
@@ -49,10 +53,12 @@ def _load(path: Path) -> SourceSpec:
         glob=src["glob"],
         format=src["format"],
         encodings=tuple(src.get("encodings", ["utf-8"])),
-        drop_date=re.compile(src["drop_date"]),
+        drop_date=re.compile(src["drop_date"]) if src.get("drop_date") else None,
         columns=columns,
         pii=dict(raw.get("pii", {})),
         records_path=src.get("records_path", ""),
+        silver=parse_mapping(raw["silver"], src["name"]) if "silver" in raw else None,
+        delimiter=src.get("delimiter", ","),
     )
 
 

@@ -98,15 +98,21 @@ def discover(drops_dir: Path, spec: SourceSpec) -> list[DropFile]:
     folder = drops_dir / spec.name
     found = []
     for path in sorted(folder.glob(spec.glob)) if folder.is_dir() else []:
-        match = spec.drop_date.search(path.name)
-        if not match:
-            raise IngestError(f"{path}: cannot find the drop date in the file name (pattern {spec.drop_date.pattern})")
-        try:
-            drop_date = datetime.strptime(match.group(1), "%Y%m%d").date()
-        except ValueError:
-            raise IngestError(f"{path}: {match.group(1)!r} in the file name is not a date (YYYYMMDD)") from None
+        drop_date = _drop_date(path, spec)
         found.append(DropFile(path, str(path.relative_to(drops_dir)), sha256_of(path), path.stat().st_size, drop_date))
     return sorted(found, key=lambda f: (f.drop_date, f.relative))
+
+
+def _drop_date(path: Path, spec: SourceSpec) -> date:
+    if spec.drop_date is None:  # the mapping says the file names carry no date
+        return datetime.now(UTC).date()
+    match = spec.drop_date.search(path.name)
+    if not match:
+        raise IngestError(f"{path}: cannot find the drop date in the file name (pattern {spec.drop_date.pattern})")
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%d").date()
+    except ValueError:
+        raise IngestError(f"{path}: {match.group(1)!r} in the file name is not a date (YYYYMMDD)") from None
 
 
 def to_bronze_table(drop: DecodedDrop, spec: SourceSpec, meta: dict) -> tuple[pa.Table, FileResult]:

@@ -51,8 +51,8 @@ def as_text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _csv_records(text: str) -> tuple[list[str], Iterator[Record]]:
-    rows = csv.reader(io.StringIO(text, newline=""))
+def _csv_records(text: str, delimiter: str = ",") -> tuple[list[str], Iterator[Record]]:
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(rows, [])
     header = [h.strip() for h in header]
 
@@ -111,7 +111,7 @@ def _document_records(text: str, spec: SourceSpec) -> Iterator[Record]:
 def read_drop(data: bytes, spec: SourceSpec) -> DecodedDrop:
     text, encoding, warning = decode(data, spec.encodings)
     if spec.format == "csv":
-        header, records = _csv_records(text)
+        header, records = _csv_records(text, spec.delimiter)
         out = DecodedDrop(encoding, list(records), header, warning)
     else:
         source = _json_line_records(text) if spec.format == "jsonl" else _document_records(text, spec)

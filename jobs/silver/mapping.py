@@ -1,0 +1,55 @@
+"""Compile a source mapping's silver fields (schemas/mapping.py) into Spark columns."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from citybrain import privacy
+from citybrain.schemas.mapping import FALSE_WORDS, TRUE_WORDS, FieldSpec, SilverMapping
+
+
+def _text(column: str) -> Column:
+    return F.nullif(F.trim(F.col(column)), F.lit(""))
+
+
+def parse_timestamp(column: str, formats: tuple[str, ...], timezone: str) -> Column:
+    local = F.coalesce(*(F.try_to_timestamp(_text(column), F.lit(fmt)) for fmt in formats))
+    return F.to_utc_timestamp(local, timezone)
+
+
+def field_column(spec: FieldSpec, mapping: SilverMapping, key: str) -> Column:
+    a = spec.argument
+    if spec.kind == "text":
+        return _text(a)
+    if spec.kind == "timestamp":
+        return parse_timestamp(a, mapping.timestamp_formats, mapping.timezone)
+    if spec.kind in ("double", "int"):
+        return F.expr(f"try_cast(nullif(trim(`{a}`), '') AS {'double' if spec.kind == 'double' else 'int'})")
+    if spec.kind == "bool":
+        value = F.lower(_text(a))
+        return F.when(value.isin(*TRUE_WORDS), F.lit(True)).when(value.isin(*FALSE_WORDS), F.lit(False))
+    if spec.kind == "code":
+        table = mapping.codes[spec.name]
+        value = _text(a)
+        out = F.lit(None).cast("string")
+        for raw_value, code in reversed(list(table.items())):
+            out = F.when(value == F.lit(raw_value), F.lit(code)).otherwise(out)
+        return out
+    if spec.kind == "const":
+        return F.lit(a)
+    if spec.kind == "sql":
+        return F.expr(a)
+    if spec.kind == "token":
+        return privacy.token(a, key)
+    if spec.kind == "mask_phone":
+        return privacy.mask_phone(a)
+    if spec.kind == "mask_name":
+        return privacy.mask_name(a)
+    return privacy.scrub_text(_text(a))
+
+
+def raw_present(spec: FieldSpec) -> Column | None:
+    """True where the bronze value behind a field is non-empty (None for const/sql fields)."""
+    column = spec.bronze_column
+    return None if column is None else _text(column).isNotNull()
