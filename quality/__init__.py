@@ -1,0 +1,43 @@
+"""The quality gate: row rules that quarantine records, table checks that stop a batch (see gate.py)."""
+
+from citybrain.quality.gate import (
+    CheckResult,
+    GateOutcome,
+    QualityGateFailed,
+    build_data_docs,
+    count_row_failures,
+    gate,
+    split_rows,
+    store_results,
+    validate,
+)
+from citybrain.quality.rules import (
+    ColumnChecks,
+    RowRule,
+    TableRule,
+    columns_match_contract,
+    max_null_share,
+    rules_from_contract,
+    unique_key,
+    volume_within_band,
+)
+
+__all__ = [
+    "CheckResult",
+    "ColumnChecks",
+    "GateOutcome",
+    "QualityGateFailed",
+    "RowRule",
+    "TableRule",
+    "build_data_docs",
+    "columns_match_contract",
+    "count_row_failures",
+    "gate",
+    "max_null_share",
+    "rules_from_contract",
+    "split_rows",
+    "store_results",
+    "unique_key",
+    "validate",
+    "volume_within_band",
+]

@@ -1,0 +1,465 @@
+"""The quality gate between bronze and silver: quarantine bad rows, check the batch, store the results.
+
+``gate`` does the whole thing for one batch of one table:
+
+1. ``split_rows``: each row is checked against the row rules in order; a row that breaks
+   one goes to quarantine once, with the first rule it broke, the reason and the
+   measured value; the others pass unchanged. One aggregate query counts the failures
+   per rule (``count_row_failures``).
+2. ``validate``: the accepted rows are validated by a great-expectations 1.x suite (an
+   ephemeral context, the Spark datasource, the DataFrame as the ``dataframe`` batch
+   parameter): expectations derived from the contract, the table rules' expectations and
+   hand-written ones. Each expectation result becomes a ``CheckResult`` with the measured
+   value beside the threshold.
+3. ``store_results``: every result, passed or failed, is appended to ``ops.quality_results``.
+4. If a table-level check failed, ``QualityGateFailed`` is raised (after storing), naming
+   table, rule, measured value and threshold of each failure.
+
+Writing the accepted and quarantined rows is the caller's job (silver jobs merge them).
+great-expectations is imported on first use only: importing it takes seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from citybrain.quality.rules import RowRule, RuleContext, TableRule, _gx, columns_match_contract, rules_from_contract
+from citybrain.schemas.contract import Contract
+from citybrain.schemas.quarantine import QUARANTINE_COLUMNS
+from citybrain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RESULTS_TABLE = "ops.quality_results"
+#: Lineage columns a batch may carry for quarantine; not part of the silver contract.
+LINEAGE_COLUMNS = ("_source_file", "_source_row")
+_FIRST_FAILED = "__qg_first_failed"
+_SAMPLE = 5
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check on one batch: what was measured against what was allowed.
+
+    level  ``row``: rows that broke the rule were quarantined (the batch goes on);
+           ``table``: a failure stops the batch.
+    """
+
+    table: str
+    batch_id: str
+    rule: str
+    level: str
+    success: bool
+    measured_value: str
+    threshold: str
+    unexpected_count: int | None = None
+    element_count: int | None = None
+    details: str = ""
+
+    def describe(self) -> str:
+        verdict = "passed" if self.success else "FAILED"
+        return f"{self.table} [{self.batch_id}] {self.rule} {verdict}: measured {self.measured_value}; threshold {self.threshold}"
+
+
+class QualityGateFailed(Exception):
+    """A table-level check failed; the batch must not be published."""
+
+    def __init__(self, table: str, batch_id: str, failures: Sequence[CheckResult]) -> None:
+        self.table = table
+        self.batch_id = batch_id
+        self.failures = list(failures)
+        lines = [f"- {f.rule}: measured {f.measured_value}; threshold {f.threshold}" + (f" ({f.details})" if f.details else "") for f in failures]
+        super().__init__(f"quality gate failed for {table}, batch {batch_id}: {len(failures)} table check(s) failed\n" + "\n".join(lines))
+
+
+@dataclass
+class GateOutcome:
+    valid_df: Any
+    quarantine_df: Any
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success]
+
+
+# --- row rules ----------------------------------------------------------------------------
+
+
+def _first_failed_expr(rules: Sequence[RowRule]) -> str:
+    whens = " ".join(f"WHEN NOT coalesce(({r.valid_when}), false) THEN {i}" for i, r in enumerate(rules))
+    return f"CASE {whens} END"
+
+
+def _case_on_index(rules: Sequence[RowRule], value) -> str:
+    whens = " ".join(f"WHEN {i} THEN {value(r)}" for i, r in enumerate(rules))
+    return f"CASE `{_FIRST_FAILED}` {whens} END"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def split_rows(df, rules: Sequence[RowRule], *, batch_id: str, now: dt.datetime, batch_date: dt.date | None = None):
+    """(valid_df, quarantine_df): rows that pass every rule, and the others with the first rule broken.
+
+    Lazy DataFrame code only. ``valid_df`` has the input's columns unchanged;
+    ``quarantine_df`` has exactly the quarantine contract's columns: the input row as JSON,
+    rule, reason, measured value, lineage (``_source_file``/``_source_row`` when the input
+    has them), the batch, ``now`` and ``dt`` (the input's ``dt``, else ``batch_date``,
+    else the date of ``now``).
+    """
+    from pyspark.sql import functions as F
+
+    columns = list(df.columns)
+    quarantine_columns = [c.name for c in QUARANTINE_COLUMNS]
+    if not rules:
+        empty = df.limit(0).select(
+            F.lit(None).cast("string").alias("record"),
+            *[F.lit(None).cast(c.type).alias(c.name) for c in QUARANTINE_COLUMNS if c.name != "record"],
+        )
+        return df, empty.select(*quarantine_columns)
+    flagged = df.withColumn(_FIRST_FAILED, F.expr(_first_failed_expr(rules)))
+    valid = flagged.where(F.col(_FIRST_FAILED).isNull()).select(*[F.col(f"`{c}`") for c in columns])
+    day = F.col("dt").cast("date") if "dt" in columns else F.lit(batch_date or now.date()).cast("date")
+    quarantine = flagged.where(F.col(_FIRST_FAILED).isNotNull()).select(
+        F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])).alias("record"),
+        F.expr(_case_on_index(rules, lambda r: _sql_string(r.name))).alias("rule"),
+        F.expr(_case_on_index(rules, lambda r: _sql_string(r.reason))).alias("reason"),
+        F.expr(_case_on_index(rules, lambda r: f"cast(({r.measured}) as string)")).alias("measured_value"),
+        (F.col("_source_file").cast("string") if "_source_file" in columns else F.lit(None).cast("string")).alias("source_file"),
+        (F.col("_source_row").cast("bigint") if "_source_row" in columns else F.lit(None).cast("bigint")).alias("source_row"),
+        F.lit(batch_id).alias("batch_id"),
+        F.lit(now).cast("timestamp").alias("quarantined_at"),
+        day.alias("dt"),
+    )
+    return valid, quarantine.select(*quarantine_columns)
+
+
+def count_row_failures(df, rules: Sequence[RowRule], *, table: str, batch_id: str) -> list[CheckResult]:
+    """Per rule: rows that broke it, and rows quarantined under it (it was the first they broke).
+
+    One aggregate query over the input, one small row collected.
+    """
+    from pyspark.sql import functions as F
+
+    if not rules:
+        return []
+    flagged = df.withColumn(_FIRST_FAILED, F.expr(_first_failed_expr(rules)))
+    aggs = [F.count(F.lit(1)).alias("total")]
+    for i, r in enumerate(rules):
+        aggs.append(F.sum(F.expr(f"CASE WHEN NOT coalesce(({r.valid_when}), false) THEN 1 ELSE 0 END")).alias(f"broke_{i}"))
+        aggs.append(F.sum(F.when(F.col(_FIRST_FAILED) == i, 1).otherwise(0)).alias(f"first_{i}"))
+    row = flagged.agg(*aggs).collect()[0]
+    total = int(row["total"])
+    results = []
+    for i, r in enumerate(rules):
+        broke, first = int(row[f"broke_{i}"] or 0), int(row[f"first_{i}"] or 0)
+        results.append(
+            CheckResult(
+                table=table,
+                batch_id=batch_id,
+                rule=r.name,
+                level="row",
+                success=broke == 0,
+                measured_value=_rows_text(broke, total),
+                threshold="0 rows (rows that break it are quarantined)",
+                unexpected_count=broke,
+                element_count=total,
+                details=f"{r.reason}; {first} row(s) quarantined under this rule (the first they broke)",
+            )
+        )
+    return results
+
+
+def _rows_text(unexpected: int, total: int) -> str:
+    share = unexpected / total if total else 0.0
+    return f"{unexpected} of {total} rows ({share:.2%})"
+
+
+# --- great-expectations suite ---------------------------------------------------------------
+
+
+@dataclass
+class SuiteRun:
+    checks: list[CheckResult]
+    gx_result: Any  # ExpectationSuiteValidationResult
+    suite: Any  # ExpectationSuite
+    seconds: float
+
+
+def _expectation_rule(expectation) -> str:
+    meta = expectation.meta or {}
+    if meta.get("rule"):
+        return meta["rule"]
+    return _default_rule_name(expectation.expectation_type, expectation.configuration.kwargs)
+
+
+def _default_rule_name(expectation_type: str, kwargs: dict) -> str:
+    target = kwargs.get("column") or "_".join(kwargs.get("column_list") or ())
+    short = expectation_type.removeprefix("expect_")
+    return f"{target}:{short}" if target else short
+
+
+def contract_expectations(contract: Contract, columns: Sequence[str]) -> list:
+    """Expectations every table gets from its contract: not-null, key unique, columns and types."""
+    _, expectations = rules_from_contract(contract)
+    ctx = RuleContext(contract.name, "", tuple(columns), contract)
+    return expectations + columns_match_contract().expectations(ctx)
+
+
+def run_suite(df, contract: Contract | None, *, expectations: Sequence = (), table_name: str, batch_id: str) -> SuiteRun:
+    """Validate ``df`` with one GX suite; expectations given here win over contract-derived ones of the same rule."""
+    gx = _gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults, ProgressBarsConfig
+
+    chosen: dict[str, Any] = {}
+    derived = contract_expectations(contract, df.columns) if contract is not None else []
+    for expectation in [*derived, *expectations]:
+        chosen[_expectation_rule(expectation)] = expectation
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            progress_bars=ProgressBarsConfig(globally=False),
+            analytics_enabled=False,
+        ),
+    )
+    batch = context.data_sources.add_spark(name="spark").add_dataframe_asset(name=table_name).add_batch_definition_whole_dataframe(batch_id)
+    suite = gx.ExpectationSuite(name=table_name, meta={"table": table_name})
+    for expectation in chosen.values():
+        # a fresh copy: an expectation object belongs to the suite it was added to
+        suite.add_expectation(expectation.configuration.to_domain_obj())
+    suite = context.suites.add(suite)
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=f"{table_name}:{batch_id}", data=batch, suite=suite))
+    started = time.perf_counter()
+    result = definition.run(batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=batch_id))
+    seconds = time.perf_counter() - started
+    order = {rule: i for i, rule in enumerate(chosen)}
+    checks = sorted((_check_from_gx(r, table_name, batch_id) for r in result.results), key=lambda c: order.get(c.rule, len(order)))
+    log.info("%s [%s]: %d expectations validated in %.2f s", table_name, batch_id, len(checks), seconds)
+    return SuiteRun(checks, result, suite, seconds)
+
+
+def validate(df, contract: Contract | None, *, expectations: Sequence = (), table_name: str, batch_id: str) -> list[CheckResult]:
+    """Run the GX suite (contract-derived + ``expectations``) on ``df``; one CheckResult per expectation."""
+    return run_suite(df, contract, expectations=expectations, table_name=table_name, batch_id=batch_id).checks
+
+
+def _exception_message(info) -> str | None:
+    if not info:
+        return None
+    if isinstance(info, dict) and "raised_exception" in info:
+        return info.get("exception_message") if info.get("raised_exception") else None
+    messages = {v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("raised_exception")}
+    messages.discard(None)
+    return "; ".join(sorted(messages)) or None
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_from_gx(r, table: str, batch_id: str) -> CheckResult:
+    config = r.expectation_config
+    meta = dict(config.meta or {})
+    kwargs = dict(config.kwargs)
+    rule = meta.get("rule") or _default_rule_name(config.type, kwargs)
+    threshold = meta.get("threshold") or _default_threshold(config.type, kwargs)
+    res = dict(r.result or {})
+    error = _exception_message(r.exception_info)
+    unexpected = res.get("unexpected_count")
+    elements = res.get("element_count")
+    details = ""
+    if error:
+        return CheckResult(table, batch_id, rule, "table", False, "not measured (error)", threshold, None, None, _short(error, 500))
+    if config.type == "expect_table_columns_to_match_set":
+        observed = list(res.get("observed_value") or [])
+        expected = list(kwargs.get("column_set") or [])
+        missing = [c for c in expected if c not in observed]
+        extra = [c for c in observed if c not in expected]
+        measured = "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "", f"extra {', '.join(extra)}" if extra else "") if p)
+        measured = measured or f"the {len(expected)} contract columns"
+    elif "observed_value" in res:
+        measured = _short(res["observed_value"])
+        if config.type == "expect_table_row_count_to_be_between":
+            elements = int(res["observed_value"])
+    elif unexpected is not None:
+        measured = _rows_text(int(unexpected), int(elements or 0))
+        sample = res.get("partial_unexpected_list") or []
+        if sample:
+            details = f"e.g. {_short(sample[:_SAMPLE])}"
+    else:
+        measured = _short(res) if res else "nothing measured"
+    return CheckResult(
+        table=table,
+        batch_id=batch_id,
+        rule=rule,
+        level="table",
+        success=bool(r.success),
+        measured_value=measured,
+        threshold=threshold,
+        unexpected_count=int(unexpected) if unexpected is not None else None,
+        element_count=int(elements) if elements is not None else None,
+        details=details,
+    )
+
+
+def _default_threshold(expectation_type: str, kwargs: dict) -> str:
+    skip = {"batch_id", "column", "column_list", "result_format", "catch_exceptions", "include_config"}
+    shown = {k: v for k, v in kwargs.items() if k not in skip and v is not None}
+    return _short(shown) if shown else expectation_type.removeprefix("expect_").replace("_", " ")
+
+
+# --- storing results ---------------------------------------------------------------------------
+
+
+def store_results(spark, settings: Settings, results: Sequence[CheckResult], *, checked_at: dt.datetime | None = None) -> None:
+    """Append results to ops.quality_results (through the contract)."""
+    from citybrain import lake
+    from citybrain.schemas import get_contract
+
+    if not results:
+        return
+    checked_at = checked_at or dt.datetime.now(dt.UTC)
+    contract = get_contract(RESULTS_TABLE)
+    rows = []
+    for r in results:
+        row = asdict(r)
+        row["table_name"] = row.pop("table")
+        row["checked_at"] = checked_at
+        rows.append(tuple(row[c] for c in contract.column_names))
+    lake.write(spark, settings, RESULTS_TABLE, spark.createDataFrame(rows, schema=contract.ddl()))
+
+
+# --- the gate --------------------------------------------------------------------------------------
+
+
+def gate(
+    spark,
+    settings: Settings,
+    *,
+    table: str,
+    df,
+    batch_id: str,
+    row_rules: Sequence[RowRule] = (),
+    table_rules: Sequence[TableRule] = (),
+    expectations: Sequence = (),
+    contract: Contract | None = None,
+    now: dt.datetime | None = None,
+    docs: bool = True,
+) -> GateOutcome:
+    """Quarantine bad rows, validate the rest, store every result; raise if a table check failed.
+
+    ``contract`` defaults to the registered contract of ``table`` (none: no contract-derived
+    checks). Lineage columns (``_source_file``, ``_source_row``) are left out of the
+    validated frame unless the contract has them. With ``docs`` the GX result is also
+    recorded for the Data Docs site (``build_data_docs``); a failure to record it is logged,
+    it does not change the gate's outcome.
+    """
+    from citybrain.schemas import get_contract
+
+    now = now or dt.datetime.now(dt.UTC)
+    if contract is None:
+        with contextlib.suppress(KeyError):
+            contract = get_contract(table)
+    valid, quarantine = split_rows(df, row_rules, batch_id=batch_id, now=now)
+    results = count_row_failures(df, row_rules, table=table, batch_id=batch_id)
+    keep = set(contract.column_names) if contract is not None else set()
+    checked = valid.drop(*[c for c in LINEAGE_COLUMNS if c in valid.columns and c not in keep])
+    ctx = RuleContext(table, batch_id, tuple(checked.columns), contract, spark, settings)
+    rule_expectations = [e for rule in table_rules for e in rule.expectations(ctx)]
+    run = run_suite(checked, contract, expectations=[*rule_expectations, *expectations], table_name=table, batch_id=batch_id)
+    results += run.checks
+    store_results(spark, settings, results, checked_at=now)
+    if docs:
+        try:
+            record_validation(settings, run)
+        except Exception:  # noqa: BLE001 - the docs site is a view of the results, not the gate
+            log.warning("could not record %s [%s] for the Data Docs site", table, batch_id, exc_info=True)
+    failed = [r for r in results if r.level == "table" and not r.success]
+    if failed:
+        raise QualityGateFailed(table, batch_id, failed)
+    return GateOutcome(valid, quarantine, results)
+
+
+# --- Data Docs ---------------------------------------------------------------------------------------
+
+
+def docs_dir(settings: Settings) -> Path:
+    return settings.state_dir / "data_docs"
+
+
+@contextlib.contextmanager
+def _docs_context(settings: Settings) -> Iterator:
+    """The file-based GX context under ``<state_dir>/gx`` (created on first use), locked.
+
+    Validation runs use ephemeral contexts; this one only keeps suites and results for the
+    Data Docs site, whose pages go to ``<state_dir>/data_docs``. The lock serialises
+    tasks of several processes that record at the same time.
+    """
+    gx = _gx()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.state_dir / "gx.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            context = gx.get_context(mode="file", project_root_dir=str(settings.state_dir))
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            site = {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir(settings))},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+            sites = context.list_data_docs_sites()
+            if "local_site" not in sites:
+                context.add_data_docs_site("local_site", site)
+            elif sites["local_site"] != site:
+                context.update_data_docs_site("local_site", site)
+            yield context
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _record(context, run: SuiteRun) -> None:
+    gx = _gx()
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier, ValidationResultIdentifier
+
+    result = run.gx_result
+    suite_doc = run.suite.to_json_dict()
+    suite_doc.pop("id", None)
+    context.suites.add_or_update(gx.ExpectationSuite(**suite_doc))
+    run_id = result.meta["run_id"]
+    key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=result.suite_name), run_id, run_id.run_name or "batch")
+    context.validation_results_store.set(key, result)
+
+
+def record_validation(settings: Settings, run: SuiteRun) -> None:
+    """Keep a suite run's GX result for the Data Docs site (pages are built by build_data_docs)."""
+    with _docs_context(settings) as context:
+        _record(context, run)
+
+
+def build_data_docs(settings: Settings, runs: Sequence[SuiteRun] = ()) -> Path:
+    """Build the GX Data Docs site from every recorded run (plus ``runs``); returns its index.html."""
+    with _docs_context(settings) as context:
+        for run in runs:
+            _record(context, run)
+        context.build_data_docs(site_names=["local_site"])
+    index = docs_dir(settings) / "index.html"
+    if not index.exists():
+        raise FileNotFoundError(f"great-expectations did not write {index}")
+    return index
