@@ -127,13 +127,14 @@ def stop(settings: Settings) -> bool:
     if not path.exists():
         return False
     try:
-        pid = json.loads(path.read_text())["pid"]
+        state = json.loads(path.read_text())
+        pid = state["pid"]
     except (ValueError, KeyError):
         path.unlink(missing_ok=True)
         return False
     was_alive = _pid_alive(pid)
     if was_alive:
-        close_sessions()  # a client left open on a dead server retries for minutes at exit
+        close_sessions(f"sc://{state.get('host')}:{state.get('port')}")  # a client left on a dead server retries for minutes
         _terminate(pid)
     path.unlink(missing_ok=True)
     return was_alive
@@ -174,12 +175,19 @@ def check_healthy(remote: str) -> None:
 _sessions: dict[str, object] = {}
 
 
-def close_sessions() -> None:
-    """Stop every session this process holds (before their server goes away)."""
-    while _sessions:
-        _, session = _sessions.popitem()
+def close_sessions(remote: str | None = None) -> None:
+    """Stop the sessions this process holds on ``remote`` (all when None), before their server goes away."""
+    for address in [a for a in _sessions if remote is None or a == remote]:
         with contextlib.suppress(Exception):
-            session.stop()
+            _sessions.pop(address).stop()
+
+
+def _make_active(session) -> None:
+    """Make ``session`` the one PySpark's helpers find (another session's stop() clears it)."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    if isinstance(session, ConnectSession):
+        ConnectSession._set_default_and_active_session(session)
 
 
 def get_session(settings: Settings, *, new: bool = False):
@@ -194,6 +202,7 @@ def get_session(settings: Settings, *, new: bool = False):
     check_healthy(remote)
     cached = _sessions.get(remote)
     if cached is not None and not new and not getattr(cached, "is_stopped", False):
+        _make_active(cached)
         return cached
     session = SparkSession.builder.remote(remote).create()
     # Jobs parse local times with the source's own zone (see the source mappings), so the
@@ -207,15 +216,20 @@ def get_session(settings: Settings, *, new: bool = False):
 @contextlib.contextmanager
 def session_scope(settings: Settings) -> Iterator:
     """A session for one command; stops the embedded engine afterwards if this scope started it."""
+    from pyspark.sql import SparkSession
+
     started_here = False
     if not settings.spark_remote:
         _, started_here = start(settings)
+    previous = SparkSession.getActiveSession()
     spark = get_session(settings, new=True)
     try:
         yield spark
     finally:
         with contextlib.suppress(Exception):
             spark.stop()
+        if previous is not None and not previous.is_stopped:
+            _make_active(previous)
         if started_here:
             stop(settings)
 
