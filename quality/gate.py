@@ -77,7 +77,9 @@ class QualityGateFailed(Exception):
         self.table = table
         self.batch_id = batch_id
         self.failures = list(failures)
-        lines = [f"- {f.rule}: measured {f.measured_value}; threshold {f.threshold}" + (f" ({f.details})" if f.details else "") for f in failures]
+        lines = [
+            f"- {f.rule}: measured {f.measured_value}; threshold {f.threshold}" + (f" ({f.details})" if f.details else "") for f in failures
+        ]
         super().__init__(f"quality gate failed for {table}, batch {batch_id}: {len(failures)} table check(s) failed\n" + "\n".join(lines))
 
 
@@ -289,7 +291,9 @@ def _check_from_gx(r, table: str, batch_id: str) -> CheckResult:
         expected = list(kwargs.get("column_set") or [])
         missing = [c for c in expected if c not in observed]
         extra = [c for c in observed if c not in expected]
-        measured = "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "", f"extra {', '.join(extra)}" if extra else "") if p)
+        measured = "; ".join(
+            p for p in (f"missing {', '.join(missing)}" if missing else "", f"extra {', '.join(extra)}" if extra else "") if p
+        )
         measured = measured or f"the {len(expected)} contract columns"
     elif "observed_value" in res:
         measured = _short(res["observed_value"])

@@ -121,9 +121,7 @@ def columns_match_contract(*, name: str = "columns_match_contract") -> TableRule
     return TableRule("columns_match_contract", name)
 
 
-def rules_from_contract(
-    contract: Contract, checks: Mapping[str, ColumnChecks] | None = None
-) -> tuple[list[RowRule], list]:
+def rules_from_contract(contract: Contract, checks: Mapping[str, ColumnChecks] | None = None) -> tuple[list[RowRule], list]:
     """Row rules and GX expectations a contract implies.
 
     Row rules (failing records are quarantined): every non-nullable column is present;
@@ -143,9 +141,7 @@ def rules_from_contract(
         if not column.nullable:
             rule = f"{column.name}_not_null"
             row_rules.append(RowRule(rule, f"{q} IS NOT NULL", f"{column.name} is missing", "'NULL'"))
-            expectations.append(
-                gx.expectations.ExpectColumnValuesToNotBeNull(column=column.name, meta=_meta(rule, "no nulls"))
-            )
+            expectations.append(gx.expectations.ExpectColumnValuesToNotBeNull(column=column.name, meta=_meta(rule, "no nulls")))
         check = checks.get(column.name)
         if check is None:
             continue
@@ -163,9 +159,7 @@ def rules_from_contract(
                 )
             )
             expectations.append(
-                gx.expectations.ExpectColumnValuesToBeInSet(
-                    column=column.name, value_set=allowed, meta=_meta(rule, f"in {{{shown}}}")
-                )
+                gx.expectations.ExpectColumnValuesToBeInSet(column=column.name, value_set=allowed, meta=_meta(rule, f"in {{{shown}}}"))
             )
         if check.min is not None or check.max is not None:
             rule = f"{column.name}_in_range"

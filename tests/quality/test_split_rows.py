@@ -6,10 +6,11 @@ import datetime as dt
 import json
 import re
 
+from quality_samples import CHECKS, CLOSED_AFTER_RECEIVED, CONTRACT, DAY, row, ts
+
 from citybrain.quality.gate import count_row_failures, split_rows
 from citybrain.quality.rules import RowRule, rules_from_contract
 from citybrain.schemas.quarantine import quarantine_contract
-from tests.quality.conftest import CHECKS, CLOSED_AFTER_RECEIVED, CONTRACT, DAY, row, ts
 
 NOW = dt.datetime(2026, 3, 3, 1, 0, tzinfo=dt.UTC)
 
@@ -71,7 +72,12 @@ def test_failure_counts_per_rule_in_one_query(complaints):
 def test_null_counts_as_a_failure_unless_the_rule_handles_it(complaints):
     df = complaints([row("c1", satisfaction=None), row("c2", satisfaction=3), row("c3", satisfaction=0)])
     strict = RowRule("satisfaction_scored", "satisfaction BETWEEN 1 AND 5", "no valid score", "cast(satisfaction as string)")
-    lenient = RowRule("satisfaction_in_scale", "satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5", "score off the scale", "cast(satisfaction as string)")
+    lenient = RowRule(
+        "satisfaction_in_scale",
+        "satisfaction IS NULL OR satisfaction BETWEEN 1 AND 5",
+        "score off the scale",
+        "cast(satisfaction as string)",
+    )
 
     valid, quarantine = split_rows(df, [strict], batch_id="b", now=NOW)
     assert sorted(r["complaint_id"] for r in valid.collect()) == ["c2"]
