@@ -211,20 +211,31 @@ class GridIndex:
         """Row of the grid each point falls on (edges count; the lowest grid_code wins), -1 for none."""
         shapely = _shapely()
         out = np.full(len(lon), -1, dtype=np.int64)
-        ok = np.isfinite(lon) & np.isfinite(lat)
-        if not ok.any():
+        where, codes, u_lon, u_lat = _unique_points(lon, lat)
+        if not len(where):
             return out
-        where = np.flatnonzero(ok)
-        hits = self.tree.query(shapely.points(lon[where], lat[where]), predicate="intersects")
-        best = np.full(len(where), np.iinfo(np.int64).max, dtype=np.int64)
+        hits = self.tree.query(shapely.points(u_lon, u_lat), predicate="intersects")
+        best = np.full(len(u_lon), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(best, hits[0], hits[1])
-        found = best != np.iinfo(np.int64).max
-        out[where[found]] = best[found]
+        best[best == np.iinfo(np.int64).max] = -1
+        out[where] = best[codes]
         return out
 
     def in_bbox(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         minx, miny, maxx, maxy = self.bbox
         return (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
+
+
+def _unique_points(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows with a finite point, each such row's index into the uniques, unique lon, unique lat).
+
+    Records repeat coordinates (address points, stations), so the lookups and H3 cells are
+    computed once per distinct point.
+    """
+    where = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+    codes, uniques = pd.factorize(lon[where] + 1j * lat[where])
+    uniques = np.asarray(uniques, dtype=complex)
+    return where, codes, uniques.real.copy(), uniques.imag.copy()
 
 
 def _shapely():
@@ -312,29 +323,37 @@ def locate(
     return df.mapInArrow(locate_batches, schema)
 
 
-def _numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(values with NaN where unusable, empty mask, not-a-number mask, the raw values)."""
+def _numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+    """(values with NaN where unusable, empty mask, not-a-number mask, the raw column)."""
+    import pyarrow.compute as pc
+
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        raw = column.to_pandas().to_numpy(object)
-        text = pd.Series(raw, dtype=object).str.strip()
-        empty = (text.isna() | (text == "")).to_numpy(bool)
-        values = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(float)
+        text = pc.utf8_trim_whitespace(column)
+        empty = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+        try:  # fast path: every non-empty text is a number
+            values = pc.cast(pc.if_else(empty, pa.scalar(None, text.type), text), pa.float64())
+            values = values.to_numpy(zero_copy_only=False).astype(float)
+        except pa.ArrowInvalid:
+            series = pd.Series(text.to_pandas(), dtype=object)
+            values = pd.to_numeric(series.where(~empty), errors="coerce").to_numpy(float)
         bad = ~empty & ~np.isfinite(values)
     else:
         values = column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(float)
-        raw = values.astype(object)
         empty = np.isnan(values)
         bad = np.isinf(values)
-    return np.where(empty | bad, np.nan, values), empty, bad, raw
+    return np.where(empty | bad, np.nan, values), empty, bad, column
 
 
-def _h3_cells(lon: np.ndarray, lat: np.ndarray, located: np.ndarray) -> dict[int, list]:
+def _h3_cells(lon: np.ndarray, lat: np.ndarray) -> dict[int, np.ndarray]:
+    """H3 cells of each finite point (None elsewhere), computed once per distinct point."""
     import h3
 
-    cells: dict[int, list] = {r: [None] * len(lon) for r in H3_RESOLUTIONS}
-    for i in np.flatnonzero(located):
-        for r in H3_RESOLUTIONS:
-            cells[r][i] = h3.latlng_to_cell(float(lat[i]), float(lon[i]), r)
+    cells = {r: np.full(len(lon), None, dtype=object) for r in H3_RESOLUTIONS}
+    where, codes, u_lon, u_lat = _unique_points(lon, lat)
+    for r in H3_RESOLUTIONS:
+        unique_cells = np.array([h3.latlng_to_cell(b, a, r) for a, b in zip(u_lon.tolist(), u_lat.tolist(), strict=True)], dtype=object)
+        if len(where):
+            cells[r][where] = unique_cells[codes]
     return cells
 
 
@@ -395,7 +414,7 @@ def locate_batch(
                 issue[i] = f"coordinates outside the city: {where}"
     issue[missing] = "coordinates missing"
     for i in np.flatnonzero(not_numbers):
-        bad = [v for v, b in ((x_raw[i], x_bad[i]), (y_raw[i], y_bad[i])) if b]
+        bad = [raw[i].as_py() for raw, b in ((x_raw, x_bad[i]), (y_raw, y_bad[i])) if b]
         issue[i] = "coordinates not numbers: " + ", ".join(repr(v) for v in bad)
 
     unplaced = np.flatnonzero(row < 0)
@@ -427,9 +446,9 @@ def locate_batch(
     new: dict[str, pa.Array] = {}
     for name, values in codes.items():
         new[name] = pa.array(np.where(placed, values[np.where(placed, row, 0)], None), type=pa.string())
-    cells = _h3_cells(out_x, out_y, placed)
+    cells = _h3_cells(np.where(placed, out_x, np.nan), np.where(placed, out_y, np.nan))
     for r in H3_RESOLUTIONS:
-        new[f"h3_r{r}"] = pa.array(cells[r], type=pa.string())
+        new[f"h3_r{r}"] = pa.array(cells[r], type=pa.string(), from_pandas=True)
     new["located_lon"] = pa.array(out_x, type=pa.float64(), mask=~placed)
     new["located_lat"] = pa.array(out_y, type=pa.float64(), mask=~placed)
     new["location_method"] = pa.array(method, type=pa.string())
