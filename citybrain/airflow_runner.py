@@ -28,11 +28,15 @@ choice here:
   different ``AIRFLOW_HOME`` or database, ``prepare_airflow_home`` raises
   ``AirflowConfiguredElsewhere`` instead of letting runs land in ``~/airflow``.
 
-The price is shared global state: Airflow configures the root logger on import, and
-``execution_timeout`` uses ``SIGALRM``, which only works when ``run_dag`` is called from
-the main thread (elsewhere Airflow logs a warning and runs *without* the timeout).
-Changing only the DAGs folder between calls is fine: the bundle config is re-read on
-every run. Use a fresh process to switch ``AIRFLOW_HOME``.
+The price is shared global state, handled here: Airflow configures the root logger on
+import (``run_dag`` points its handlers at the run's log file for the duration); its task
+runner installs SIGTERM and SIGALRM handlers and cancels pending alarms without undoing
+it (``run_dag`` restores them, so Ctrl-C/SIGTERM and pytest-timeout keep working);
+``execution_timeout`` uses SIGALRM, so it only works when ``run_dag`` is called from the
+main thread (elsewhere Airflow logs a warning and runs *without* the timeout). Changing
+only the DAGs folder between calls is fine: the bundle config is re-read on every run.
+Use a fresh process to switch ``AIRFLOW_HOME``. One home is one SQLite file: a file lock
+serialises migrations; for DAG runs in parallel processes give each its own home.
 
 What ``dag.test()`` does in Airflow 3.3 (read in ``airflow/sdk/definitions/dag.py`` and
 measured; see tests/dags/test_airflow_runner.py)
