@@ -419,13 +419,14 @@ def locate_batch(
 
     unplaced = np.flatnonzero(row < 0)
     if len(unplaced) and community is not None:
-        texts = {name: (batch.column(name).to_pylist() if name else None) for name in (community, street, district) if name is not None}
-        c_text = texts[community]
-        s_text = texts.get(street) if street else None
-        d_text = texts.get(district) if district else None
+        take = pa.array(unplaced)
+
+        def texts(name: str | None) -> list:
+            return batch.column(name).take(take).to_pylist() if name else [None] * len(unplaced)
+
         found: dict[tuple, tuple[CommunityPlace | None, str]] = {}
-        for i in unplaced:
-            key = (c_text[i], s_text[i] if s_text else None, d_text[i] if d_text else None)
+        for i, *key in zip(unplaced, texts(community), texts(street), texts(district), strict=True):
+            key = tuple(key)
             if key not in found:
                 found[key] = index.find_community(*key)
             place, why = found[key]

@@ -169,3 +169,12 @@ def test_demo_city_hotline_is_located(spark, lake_settings, tmp_path):
     off = [r for r in rows if (r._source_file, r.ticket_no) in planted]
     assert planted and len(off) >= len(planted)
     assert all(r.location_method in ("point_swapped", "community", None) for r in off)
+
+
+def test_a_point_in_a_gap_between_grids_is_on_no_grid(spark):
+    rows = [_grid("G1", "甲社区", "一街道", 118.70, 32.00, 100), _grid("G4", "丙社区", "二街道", 118.71, 32.01, 0)]
+    index = grid_index(spark.createDataFrame(rows, GRID_SCHEMA))
+    assert index.bbox == pytest.approx((118.70, 32.00, 118.72, 32.02))
+    a = _locate(spark, index, [("a", "118.715", "32.005", None, None, None)])["a"]
+    assert a.location_method is None
+    assert a.location_issue == "coordinates on no grid of the city: lon=118.715 lat=32.005; community missing"
