@@ -1,4 +1,8 @@
-"""The quality gate: row rules that quarantine records, table checks that stop a batch (see gate.py)."""
+"""The quality gate: row rules that quarantine records, table checks that stop a batch (see gate.py).
+
+``citybrain.quality.gate`` is the module; the gate itself is ``citybrain.quality.gate.gate``
+(not re-exported here, so the module name is never shadowed by the function).
+"""
 
 from citybrain.quality.gate import (
     CheckResult,
@@ -6,7 +10,6 @@ from citybrain.quality.gate import (
     QualityGateFailed,
     build_data_docs,
     count_row_failures,
-    gate,
     split_rows,
     store_results,
     validate,
@@ -32,7 +35,6 @@ __all__ = [
     "build_data_docs",
     "columns_match_contract",
     "count_row_failures",
-    "gate",
     "max_null_share",
     "rules_from_contract",
     "split_rows",

@@ -74,3 +74,14 @@ def test_null_share_reports_the_share_beside_the_limit(complaints, spark):
     share = results["closed_at_null_share"]
     assert not share.success
     assert (share.measured_value, share.threshold) == ("2 of 4 rows (50.00%)", "null share <= 25.00%")
+
+
+def test_an_expectation_that_cannot_run_fails_with_the_error(complaints):
+    import great_expectations as gx
+
+    df = complaints([row("c1")])
+    broken = gx.expectations.ExpectColumnValuesToBeInSet(column="nope", value_set=["x"])
+    [result] = validate(df, None, expectations=[broken], table_name=CONTRACT.name, batch_id="b-5")
+    assert result.rule == "nope:column_values_to_be_in_set"
+    assert not result.success and result.measured_value == "not measured (error)"
+    assert 'column "nope"' in result.details and "value_set" in result.threshold
