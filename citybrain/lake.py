@@ -37,6 +37,12 @@ def read(spark, settings: Settings, name: str):
     return spark.read.format("delta").load(table_location(settings, name))
 
 
+def ensure(spark, settings: Settings, name: str) -> None:
+    """Create the table, empty, with its contract's schema, unless it exists."""
+    if not exists(settings, name):
+        write(spark, settings, name, spark.createDataFrame([], get_contract(name).ddl().replace(" NOT NULL", "")))
+
+
 def write(spark, settings: Settings, name: str, df, *, mode: str = "append", replace_where: str | None = None) -> None:
     """Append to or overwrite a table; the contract is checked first."""
     if mode not in ("append", "overwrite"):

@@ -134,7 +134,9 @@ def split_rows(df, rules: Sequence[RowRule], *, batch_id: str, now: dt.datetime,
     valid = flagged.where(F.col(_FIRST_FAILED).isNull()).select(*[F.col(f"`{c}`") for c in columns])
     day = F.col("dt").cast("date") if "dt" in columns else F.lit(batch_date or now.date()).cast("date")
     quarantine = flagged.where(F.col(_FIRST_FAILED).isNotNull()).select(
-        F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns])).alias("record"),
+        # A frame that carries the original record (``_record``, JSON) quarantines that;
+        # otherwise the row as it is.
+        (F.col("_record") if "_record" in columns else F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns]))).alias("record"),
         F.expr(_case_on_index(rules, lambda r: _sql_string(r.name))).alias("rule"),
         F.expr(_case_on_index(rules, lambda r: _sql_string(r.reason))).alias("reason"),
         F.expr(_case_on_index(rules, lambda r: f"cast(({r.measured}) as string)")).alias("measured_value"),

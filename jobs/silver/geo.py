@@ -458,3 +458,55 @@ def locate_batch(
         [*batch.columns, *(new[c] for c, _ in LOCATION_COLUMNS)],
         names=[*batch.schema.names, *(c for c, _ in LOCATION_COLUMNS)],
     )
+
+
+def locate_without_registry(df, *, bbox: tuple[float, float, float, float], lon: str, lat: str, crs: str = "wgs84"):
+    """``df`` with the LOCATION_COLUMNS added for a city that has no grid registry here.
+
+    Records inside ``bbox`` (min_lon, min_lat, max_lon, max_lat) get their H3 cells and
+    ``location_method = 'h3_only'``; grid and administrative codes stay null. Records
+    outside it, or without usable coordinates, stay unplaced with the reason.
+    """
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+    if crs not in CRS:
+        raise ValueError(f"crs must be one of {', '.join(CRS)}, not {crs!r}")
+    types = {"string": StringType(), "double": DoubleType()}
+    schema = StructType([*df.schema.fields, *(StructField(c, types[t], True) for c, t in LOCATION_COLUMNS)])
+    min_lon, min_lat, max_lon, max_lat = bbox
+
+    def place(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            x, x_empty, x_bad, _ = _numbers(batch.column(lon))
+            y, y_empty, y_bad, _ = _numbers(batch.column(lat))
+            if crs == "gcj02":
+                x, y = gcj02_to_wgs84(x, y)
+            with np.errstate(invalid="ignore"):
+                inside = (x >= min_lon) & (x <= max_lon) & (y >= min_lat) & (y <= max_lat)
+            issue = np.full(batch.num_rows, None, dtype=object)
+            for i in np.flatnonzero(~inside):
+                if x_bad[i] or y_bad[i]:
+                    issue[i] = "coordinates not numbers"
+                elif x_empty[i] or y_empty[i]:
+                    issue[i] = "coordinates missing"
+                else:
+                    issue[i] = f"coordinates outside the city: lon={_fmt(x[i])} lat={_fmt(y[i])}"
+            cells = _h3_cells(np.where(inside, x, np.nan), np.where(inside, y, np.nan))
+            nothing = pa.nulls(batch.num_rows, pa.string())
+            new = {
+                "grid_code": nothing,
+                "community_code": nothing,
+                "street_code": nothing,
+                "district_code": nothing,
+                **{f"h3_r{r}": pa.array(cells[r], type=pa.string(), from_pandas=True) for r in H3_RESOLUTIONS},
+                "located_lon": pa.array(x, type=pa.float64(), mask=~inside),
+                "located_lat": pa.array(y, type=pa.float64(), mask=~inside),
+                "location_method": pa.array(np.where(inside, "h3_only", None), type=pa.string()),
+                "location_issue": pa.array(issue, type=pa.string()),
+            }
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, *(new[c] for c, _ in LOCATION_COLUMNS)],
+                names=[*batch.schema.names, *(c for c, _ in LOCATION_COLUMNS)],
+            )
+
+    return df.mapInArrow(place, schema)

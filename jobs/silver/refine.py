@@ -1,0 +1,323 @@
+"""Refine a source's new bronze batches into its silver entity, accounting for every record.
+
+extract   the bronze batches of ``source`` that ``ops.batch_audit`` has not seen yet
+transform type every field by the source mapping (schemas/sources/<source>.toml), tokenise
+          personal data, locate each record on the grid, split off the rows that break a
+          rule (quarantine.<entity>, with the reason), keep the latest version per key
+load      MERGE into silver.<entity> (a late, older version never overwrites a newer one),
+          append every version to the entity's history table, record the reconciliation
+          records in = accepted + quarantined + collapsed per batch, and fail if it does not hold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyarrow import fs as pafs
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from citybrain import lake, privacy
+from citybrain.jobs.silver import geo, urban_case
+from citybrain.jobs.silver.mapping import field_column
+from citybrain.quality.gate import count_row_failures, gate, split_rows, store_results
+from citybrain.quality.rules import RowRule, unique_key, volume_within_band
+from citybrain.schemas import get_contract
+from citybrain.schemas.mapping import SilverMapping
+from citybrain.schemas.sources import SourceSpec, get_source
+from citybrain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ReconciliationError(RuntimeError):
+    """Records in a batch do not add up to accepted + quarantined + collapsed."""
+
+
+@dataclass
+class RefineReport:
+    source: str
+    entity: str
+    refine_id: str
+    batches: list[str] = field(default_factory=list)
+    records_in: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    collapsed: int = 0
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if not self.batches:
+            return f"{self.source} -> silver.{self.entity}: nothing new"
+        rules = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantined_by_rule.items()) if v)
+        return (
+            f"{self.source} -> silver.{self.entity}: {self.records_in:,} in = {self.accepted:,} accepted"
+            f" + {self.quarantined:,} quarantined + {self.collapsed:,} collapsed"
+            + (f" (quarantined: {rules})" if rules else "")
+            + f" [{self.seconds:.1f} s]"
+        )
+
+
+def pending_batches(spark, settings: Settings, source: str, entity: str) -> list[str]:
+    """Bronze batches of ``source`` not yet refined into ``entity``."""
+    if not lake.exists(settings, f"bronze.{source}"):
+        return []
+    batches = {r[0] for r in lake.read(spark, settings, f"bronze.{source}").select("_batch_id").distinct().collect()}
+    if lake.exists(settings, "ops.batch_audit"):
+        audit = lake.read(spark, settings, "ops.batch_audit").where(F.col("entity") == entity)
+        batches -= {r[0] for r in audit.select("batch_id").collect()}
+    return sorted(batches)
+
+
+def typed(bronze: DataFrame, spec: SourceSpec, key: str) -> DataFrame:
+    """Bronze text -> the mapping's typed fields, plus lineage, the original record and raw values for messages."""
+    mapping = spec.silver
+    raw_columns = list(spec.columns)
+    raw_for_messages = {
+        f.name: F.col(f.bronze_column) for f in mapping.fields if f.kind in ("timestamp", "double", "int") and f.bronze_column
+    }
+    return bronze.select(
+        *(field_column(f, mapping, key).alias(f.name) for f in mapping.fields),
+        *(col.alias(f"_raw_{name}") for name, col in raw_for_messages.items()),
+        "_batch_id",
+        "_source_file",
+        "_source_row",
+        "_parse_error",
+        "dt",
+        F.to_json(F.struct(*raw_columns, "_extra", "_batch_id")).alias("_record"),
+    )
+
+
+def row_rules(spec: SourceSpec) -> list[RowRule]:
+    """Rules every record must meet, in the order they are checked (the first broken one is reported)."""
+    mapping: SilverMapping = spec.silver
+    rules = [RowRule("record_parsed", "_parse_error IS NULL", "the record could not be split into fields", "_parse_error")]
+    for name in mapping.required:
+        f = mapping.field(name)
+        measured = f"coalesce(`_raw_{name}`, '<empty>')" if f.kind in ("timestamp", "double", "int") else f"'<{name}>'"
+        rules.append(RowRule(f"{name}_present", f"`{name}` IS NOT NULL", f"{name} is missing or unreadable", measured))
+    located = set(mapping.locate.values())
+    for f in mapping.fields:
+        if f.kind in ("timestamp", "double", "int") and f.name not in mapping.required and f.name not in located:
+            rules.append(
+                RowRule(
+                    f"{f.name}_readable",
+                    f"`_raw_{f.name}` IS NULL OR trim(`_raw_{f.name}`) = '' OR `{f.name}` IS NOT NULL",
+                    f"{f.name} is not a readable {f.kind}",
+                    f"`_raw_{f.name}`",
+                )
+            )
+    for rule in mapping.rules:
+        rules.append(RowRule(rule["name"], rule["valid_when"], rule["reason"], rule["measured"]))
+    if mapping.partition_time:
+        t = mapping.partition_time
+        rules.append(
+            RowRule(
+                f"{t}_not_in_future", f"`{t}` <= current_timestamp() + INTERVAL 1 DAY", f"{t} is in the future", f"cast(`{t}` as string)"
+            )
+        )
+    if mapping.locate:
+        rules.append(
+            RowRule("located", "location_method IS NOT NULL", "the record could not be placed on the city's grid", "location_issue")
+        )
+    return rules
+
+
+def latest_versions(df: DataFrame, mapping: SilverMapping) -> DataFrame:
+    """One row per key: the latest version (ties: the later file and record)."""
+    order = Window.partitionBy(*mapping.key).orderBy(
+        F.col(mapping.version).desc(), F.col("_source_file").desc(), F.col("_source_row").desc()
+    )
+    return df.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
+
+
+def table_rules(mapping: SilverMapping) -> list:
+    """Checks on the whole batch of winners: volume against the trailing batches, keys unique."""
+    return [volume_within_band(0.2, 5.0), unique_key(list(mapping.key))]
+
+
+def run(spark, settings: Settings, source: str, *, progress=None) -> RefineReport:
+    started = time.monotonic()
+    spec = get_source(source)
+    if spec.silver is None:
+        raise ValueError(f"source {source} has no [silver] section in its mapping")
+    mapping = spec.silver
+    entity = mapping.entity
+    now = datetime.now(UTC)
+    refine_id = f"refine-{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    report = RefineReport(source, entity, refine_id)
+    report.batches = pending_batches(spark, settings, source, entity)
+    if not report.batches:
+        report.seconds = time.monotonic() - started
+        return report
+
+    bronze = lake.read(spark, settings, f"bronze.{source}").where(F.col("_batch_id").isin(report.batches))
+    rows = typed(bronze, spec, privacy.pii_key(settings))
+    if mapping.locate:
+        if mapping.registry:
+            rows = geo.locate(rows, geo.load_grid_index(spark, settings), crs=mapping.crs, **mapping.locate)
+        else:
+            rows = geo.locate_without_registry(
+                rows, bbox=mapping.bbox, crs=mapping.crs, lon=mapping.locate["lon"], lat=mapping.locate["lat"]
+            )
+    silver_name = f"silver.{entity}"
+    contract = get_contract(silver_name)
+    with staged(spark, settings, refine_id, rows) as rows:
+        rules = row_rules(spec)
+        valid, quarantine = split_rows(rows, rules, batch_id=refine_id, now=now)
+        row_results = count_row_failures(rows, rules, table=silver_name, batch_id=refine_id)
+        partition = (
+            F.to_date(F.from_utc_timestamp(F.col(mapping.partition_time), mapping.timezone)) if mapping.partition_time else F.col("dt")
+        )
+        valid = valid.withColumn("dt", partition).withColumn("_refined_at", F.lit(now).cast("timestamp"))
+        winners = latest_versions(valid, mapping)
+        # The gate checks the batch as it will enter silver; a failed table check stops here.
+        gate(
+            spark,
+            settings,
+            table=silver_name,
+            df=winners.select(*contract.column_names),
+            batch_id=refine_id,
+            table_rules=table_rules(mapping),
+        )
+        store_results(spark, settings, row_results, checked_at=now)
+        lake.merge(
+            spark,
+            settings,
+            silver_name,
+            winners.select(*contract.column_names),
+            update_when=f"s.`{mapping.version}` >= t.`{mapping.version}`",
+        )
+        if mapping.history:
+            history = get_contract(f"silver.{mapping.history}")
+            lake.merge(
+                spark, settings, history.name, valid.select(*history.column_names).dropDuplicates(list(history.keys)), insert_only=True
+            )
+        lake.ensure(spark, settings, f"quarantine.{entity}")
+        lake.merge(spark, settings, f"quarantine.{entity}", quarantine)
+        derive = DERIVED.get(entity)
+        if derive:
+            derive(spark, settings, valid)
+        _reconcile(spark, settings, report, bronze, valid, winners, refine_id)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+@contextlib.contextmanager
+def staged(spark, settings: Settings, refine_id: str, df):
+    """Write ``df`` once as Parquet beside the lake and hand back a frame reading it.
+
+    Every count, check and merge below reads the typed, located rows; without this each
+    of them would parse and locate the whole batch again (``cache()`` is a no-op on Sail).
+    """
+    path = f"{settings.lake_root}/_staging/{refine_id}"
+    df.write.mode("overwrite").parquet(path)
+    try:
+        yield spark.read.parquet(path)
+    finally:
+        filesystem, local = pafs.FileSystem.from_uri(path if "://" in path else f"file://{path}")
+        with contextlib.suppress(FileNotFoundError, OSError):
+            filesystem.delete_dir(local)
+
+
+def _derive_urban_cases(spark, settings: Settings, valid_events) -> None:
+    urban_case.run(spark, settings, valid_events.select("case_no"))
+
+
+# Entities with a second table built from the refined rows.
+DERIVED = {"urban_case_event": _derive_urban_cases}
+
+
+def _reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, winners, refine_id: str) -> None:
+    """Count each side independently (bronze, quarantine table, valid rows, winners) and check they add up."""
+    per_batch: dict[str, dict[str, int]] = {b: {"in": 0, "quarantined": 0, "valid": 0, "accepted": 0} for b in report.batches}
+    for batch, n in bronze.groupBy("_batch_id").count().collect():
+        per_batch[batch]["in"] = n
+    source_batches = F.col("_batch_id")
+    for batch, n in valid.groupBy(source_batches).count().collect():
+        per_batch[batch]["valid"] = n
+    for batch, n in winners.groupBy(source_batches).count().collect():
+        per_batch[batch]["accepted"] = n
+    quarantined = lake.read(spark, settings, f"quarantine.{report.entity}").where(F.col("batch_id") == refine_id)
+    report.quarantined_by_rule = dict(quarantined.groupBy("rule").count().collect())
+    for batch, n in quarantined.groupBy(F.get_json_object("record", "$._batch_id")).count().collect():
+        per_batch.setdefault(batch, {"in": 0, "quarantined": 0, "valid": 0, "accepted": 0})["quarantined"] = n
+    now = datetime.now(UTC)
+    rows, problems = [], []
+    for batch, c in sorted(per_batch.items()):
+        collapsed = c["valid"] - c["accepted"]
+        balanced = c["in"] == c["accepted"] + c["quarantined"] + collapsed
+        if not balanced:
+            problems.append(f"{batch}: {c['in']} in != {c['accepted']} accepted + {c['quarantined']} quarantined + {collapsed} collapsed")
+        rows.append((batch, report.source, report.entity, refine_id, c["in"], c["accepted"], c["quarantined"], collapsed, balanced, now))
+        report.records_in += c["in"]
+        report.accepted += c["accepted"]
+        report.quarantined += c["quarantined"]
+        report.collapsed += collapsed
+    audit = get_contract("ops.batch_audit")
+    lake.write(spark, settings, audit.name, spark.createDataFrame(rows, audit.ddl().replace(" NOT NULL", "")))
+    if problems:
+        raise ReconciliationError(f"silver.{report.entity} does not reconcile with bronze.{report.source}: " + "; ".join(problems))
+
+
+def run_registry(spark, settings: Settings) -> RefineReport:
+    """The grid registry is a full snapshot: rebuild silver.grid when a new drop arrived, and audit it."""
+    from citybrain.jobs.silver import grid
+
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    refine_id = f"refine-registry-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    report = RefineReport("registry", "grid", refine_id, pending_batches(spark, settings, "registry", "grid"))
+    if not report.batches:
+        return report
+    lake.ensure(spark, settings, "quarantine.grid")
+    counts = grid.run(spark, settings, refine_id)
+    bronze = lake.read(spark, settings, "bronze.registry")
+    file_batch = bronze.select("_source_file", "_batch_id").distinct()
+    per_batch = {b: {"in": n} for b, n in bronze.groupBy("_batch_id").count().collect()}
+    accepted = (
+        lake.read(spark, settings, "silver.grid")
+        .select("_source_file")
+        .join(file_batch, "_source_file")
+        .groupBy("_batch_id")
+        .count()
+        .collect()
+    )
+    refused = lake.read(spark, settings, "quarantine.grid").where(F.col("batch_id") == refine_id)
+    quarantined = (
+        refused.join(file_batch.withColumnRenamed("_source_file", "source_file"), "source_file").groupBy("_batch_id").count().collect()
+    )
+    for b, n in accepted:
+        per_batch[b]["accepted"] = n
+    for b, n in quarantined:
+        per_batch[b]["quarantined"] = n
+    rows = []
+    for batch in report.batches:
+        c = per_batch[batch]
+        acc, qua = c.get("accepted", 0), c.get("quarantined", 0)
+        collapsed = c["in"] - acc - qua  # grids superseded by a later registry drop
+        rows.append((batch, "registry", "grid", refine_id, c["in"], acc, qua, collapsed, collapsed >= 0, now))
+        report.records_in += c["in"]
+        report.accepted += acc
+        report.quarantined += qua
+        report.collapsed += collapsed
+    audit = get_contract("ops.batch_audit")
+    lake.write(spark, settings, audit.name, spark.createDataFrame(rows, audit.ddl().replace(" NOT NULL", "")))
+    total = sum(c["in"] for c in per_batch.values())
+    if total != counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"] or any(not r[8] for r in rows):
+        raise ReconciliationError(f"silver.grid does not reconcile with bronze.registry: {counts} from {total} rows")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def refine(spark, settings: Settings, source: str, *, progress=None) -> RefineReport:
+    """Refine one source into its silver entity (the registry rebuilds silver.grid)."""
+    if source == "registry":
+        return run_registry(spark, settings)
+    return run(spark, settings, source, progress=progress)
