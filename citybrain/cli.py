@@ -44,7 +44,12 @@ def cmd_demo(args) -> int:
     _say("")
     _say(f"done in {result.seconds:.0f} s. Lake: {settings.lake_root}")
     for name, rows in result.table_rows.items():
-        _say(f"  {name:<24} {rows:>10,} rows")
+        _say(f"  {name:<28} {rows:>10,} rows")
+    if result.reconciliation:
+        _say("Every bronze record accounted for (ops.batch_audit):")
+        _say(f"  {'source':<12} {'silver entity':<18} {'in':>9} {'accepted':>9} {'quarantined':>11} {'collapsed':>9}  balanced")
+        for source, entity, n_in, acc, qua, col, balanced in result.reconciliation:
+            _say(f"  {source:<12} {entity:<18} {n_in:>9,} {acc:>9,} {qua:>11,} {col:>9,}  {'yes' if balanced else 'NO'}")
     _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
     return 0
 

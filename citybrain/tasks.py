@@ -40,3 +40,14 @@ def ingest_source(source: str) -> dict:
         "files": [asdict(f) for f in report.files],
         "summary": report.summary(),
     }
+
+
+def refine_source(source: str) -> dict:
+    """Refine the source's new bronze batches into its silver entity (audited, quality-gated)."""
+    from citybrain.jobs.silver import refine
+
+    settings = Settings.from_env()
+    spark = engine.get_session(settings)
+    report = refine.refine(spark, settings, source, progress=log.info)
+    log.info(report.summary())
+    return {**asdict(report), "summary": report.summary()}

@@ -27,7 +27,7 @@ def build_ingest_dag(source: str, department: str):
         catchup=False,
         max_active_runs=1,
         tags=["citybrain", "ingest", "bronze"],
-        default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "execution_timeout": timedelta(minutes=30)},
+        default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=30)},
     )
     def ingest_dag():
         @task(execution_timeout=timedelta(minutes=2))

@@ -1,0 +1,50 @@
+"""
+### refine_&lt;source&gt; — one DAG per department feed, bronze to silver
+
+Types the source's new bronze batches by its mapping (`schemas/sources/<source>.toml`),
+tokenises personal data, places every record on the grid, sends records that break a
+rule to `quarantine.<entity>` with the reason, merges the latest version of each record
+into `silver.<entity>` and checks that records in = accepted + quarantined + collapsed
+(`ops.batch_audit`). Runs when the source's bronze table changes; `refine_registry`
+rebuilds `silver.grid`, which every other refine locates against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+from citybrain import tasks
+from citybrain.schemas.sources import all_sources
+
+
+def build_refine_dag(source: str, entity: str):
+    @dag(
+        dag_id=f"refine_{source}",
+        description=f"Refine bronze.{source} into silver.{entity}",
+        doc_md=__doc__,
+        schedule=[Asset(f"bronze.{source}")],
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["citybrain", "refine", "silver"],
+        default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=60)},
+    )
+    def refine_dag():
+        @task(execution_timeout=timedelta(minutes=2))
+        def check_engine() -> str:
+            return tasks.check_engine()
+
+        @task(outlets=[Asset(f"silver.{entity}")])
+        def refine() -> dict:
+            return tasks.refine_source(source)
+
+        check_engine() >> refine()
+
+    return refine_dag()
+
+
+for _name, _spec in all_sources().items():
+    _entity = _spec.silver.entity if _spec.silver else "grid"
+    globals()[f"refine_{_name}"] = build_refine_dag(_name, _entity)
