@@ -4,6 +4,7 @@ Each silver field is written ``kind:argument``:
 
     text:<bronze column>        trimmed text, empty -> null
     timestamp:<bronze column>   local time in the mapping's timezone, any of its formats -> UTC instant
+                                (a|b: the first of the columns that holds one)
     double:<bronze column>      number, unparsable -> null
     int:<bronze column>
     bool:<bronze column>        true/1/yes/是/y -> true, false/0/no/否/n -> false
@@ -37,7 +38,7 @@ class FieldSpec:
     @property
     def bronze_column(self) -> str | None:
         """The bronze column the field reads, when it reads exactly one."""
-        return None if self.kind in ("const", "sql") else self.argument
+        return None if self.kind in ("const", "sql") else self.argument.split("|")[0]
 
 
 @dataclass(frozen=True)

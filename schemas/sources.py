@@ -16,7 +16,7 @@ from pathlib import Path
 
 from citybrain.schemas.mapping import SilverMapping, parse_mapping
 
-FORMATS = ("csv", "jsonl", "json_records", "geojson")
+FORMATS = ("csv", "jsonl", "json_records", "geojson", "auto")  # auto: by file extension
 _DIR = Path(__file__).parent / "sources"
 
 

@@ -215,7 +215,7 @@ def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None
     try:
         for i, f in enumerate(todo):
             meta = {"drop_date": f.drop_date, "batch_id": batch_id, "file": f.relative, "sha256": f.sha256, "ingested_at": now}
-            table, result = to_bronze_table(read_drop(f.path.read_bytes(), spec), spec, meta)
+            table, result = to_bronze_table(read_drop(f.path.read_bytes(), spec, file_name=f.path.name), spec, meta)
             pq.write_table(table, f"{staging_path}/bronze/part-{i:05d}.parquet", filesystem=filesystem)
             report.files.append(result)
             ledger_rows.append(_ledger_row(source, f, result, batch_id, now))

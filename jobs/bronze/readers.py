@@ -83,13 +83,13 @@ def _json_line_records(text: str) -> Iterator[Record]:
             yield Record({"_raw": line}, f"line is JSON {type(value).__name__}, not an object")
 
 
-def _document_records(text: str, spec: SourceSpec) -> Iterator[Record]:
+def _document_records(text: str, spec: SourceSpec, fmt: str) -> Iterator[Record]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         yield Record({"_raw": text}, f"file is not JSON: {exc.msg} at line {exc.lineno}")
         return
-    if spec.format == "geojson":
+    if fmt == "geojson":
         items = doc.get("features") if isinstance(doc, dict) else None
         where = "features"
     else:
@@ -101,20 +101,35 @@ def _document_records(text: str, spec: SourceSpec) -> Iterator[Record]:
     for item in items:
         if not isinstance(item, dict):
             yield Record({"_raw": as_text(item)}, f"record is JSON {type(item).__name__}, not an object")
-        elif spec.format == "geojson":
+        elif fmt == "geojson":
             props = item.get("properties") or {}
             yield Record({**{k: as_text(v) for k, v in props.items()}, "geometry": as_text(item.get("geometry"))})
         else:
             yield Record({k: as_text(v) for k, v in item.items()})
 
 
-def read_drop(data: bytes, spec: SourceSpec) -> DecodedDrop:
+EXTENSION_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".json": "json_records", ".geojson": "geojson"}
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a delimited text's header line: the most frequent of , tab ; |."""
+    header = text.split("\n", 1)[0]
+    return max((",", "\t", ";", "|"), key=header.count)
+
+
+def read_drop(data: bytes, spec: SourceSpec, *, file_name: str = "") -> DecodedDrop:
+    """Decode and split one drop file. ``format = "auto"`` mappings pick the reader by file extension."""
     text, encoding, warning = decode(data, spec.encodings)
-    if spec.format == "csv":
-        header, records = _csv_records(text, spec.delimiter)
+    fmt = spec.format
+    if fmt == "auto":
+        suffix = file_name[file_name.rfind(".") :].lower() if "." in file_name else ""
+        fmt = EXTENSION_FORMATS.get(suffix, "csv")
+    if fmt == "csv":
+        delimiter = sniff_delimiter(text) if spec.delimiter == "auto" else spec.delimiter
+        header, records = _csv_records(text, delimiter)
         out = DecodedDrop(encoding, list(records), header, warning)
     else:
-        source = _json_line_records(text) if spec.format == "jsonl" else _document_records(text, spec)
+        source = _json_line_records(text) if fmt == "jsonl" else _document_records(text, spec, fmt)
         out = DecodedDrop(encoding, list(source), [], warning)
         seen: dict[str, None] = {}
         for rec in out.records:

@@ -22,8 +22,8 @@ def field_column(spec: FieldSpec, mapping: SilverMapping, key: str) -> Column:
     a = spec.argument
     if spec.kind == "text":
         return _text(a)
-    if spec.kind == "timestamp":
-        return parse_timestamp(a, mapping.timestamp_formats, mapping.timezone)
+    if spec.kind == "timestamp":  # a|b: the first of several columns that holds a time
+        return F.coalesce(*(parse_timestamp(c, mapping.timestamp_formats, mapping.timezone) for c in a.split("|")))
     if spec.kind in ("double", "int"):
         return F.expr(f"try_cast(nullif(trim(`{a}`), '') AS {'double' if spec.kind == 'double' else 'int'})")
     if spec.kind == "bool":

@@ -34,6 +34,7 @@ SILVER_COMPLAINT = Contract(
         Column("resolved_at", "timestamp", True),
         Column("visited_at", "timestamp", True),
         Column("satisfaction", "string", True, "satisfied | basically_satisfied | dissatisfied | not_visited"),
+        Column("resolution_note", "string", True, "how it was resolved, personal data scrubbed"),
         Column("status", "string", True, "as reported"),
         Column("status_code", "string", True, "received | dispatched | accepted | resolved | visited | answered | open | closed"),
         *LOCATION_COLUMNS,
