@@ -36,8 +36,9 @@ TEXT_PATTERNS: tuple[tuple[str, str, str], ...] = (
 
 # What a clear value looks like, per PII kind, for checks that silver holds none.
 CLEAR_VALUE_PATTERNS = {
-    "phone": re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])"),
-    "id_number": re.compile(r"(?<![0-9])[1-9][0-9]{5}(19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx](?![0-9])"),
+    # (not inside a longer run of letters and digits, such as a hex token)
+    "phone": re.compile(r"(?<![0-9A-Za-z])1[3-9][0-9]{9}(?![0-9A-Za-z])"),
+    "id_number": re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{5}(19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx](?![0-9A-Za-z])"),
     "plate": re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]·?[A-Z0-9]{5,6}"),
     "email": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
     "us_ssn": re.compile(r"(?<![0-9])[0-9]{3}-[0-9]{2}-[0-9]{4}(?![0-9])"),
