@@ -79,7 +79,8 @@ def reconciliation(spark, settings: Settings) -> list[tuple]:
         return []
     audit = lake.read(spark, settings, "ops.batch_audit")
     totals = audit.groupBy("source", "entity").agg(
-        *(F.sum(c).alias(c) for c in ("records_in", "accepted", "quarantined", "collapsed")), F.min(F.col("balanced").cast("int")).alias("balanced")
+        *(F.sum(c).alias(c) for c in ("records_in", "accepted", "quarantined", "collapsed")),
+        F.min(F.col("balanced").cast("int")).alias("balanced"),
     )
     return [tuple(r) for r in totals.orderBy("source").collect()]
 

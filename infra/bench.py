@@ -1,4 +1,4 @@
-"""CityBrain benchmark: prints how long the demo city and bronze ingestion take, and peak memory.
+"""CityBrain benchmark: prints how long the demo city, bronze ingestion and silver refining take, and peak memory.
 
     .venv/bin/python infra/bench.py [--days 84] [--scale 1.0] [--keep DIR]
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from citybrain import engine
 from citybrain.democity import generate
 from citybrain.jobs.bronze import ingest
+from citybrain.jobs.silver import refine
 from citybrain.schemas.sources import all_sources
 from citybrain.settings import Settings
 
@@ -39,7 +40,9 @@ def main() -> None:
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="citybrain-bench-"))
-    settings = Settings.from_env().with_(lake_root=str(work / "lake"), state_dir=work / "state", demo_dir=work / "demo_city", spark_remote="")
+    settings = Settings.from_env().with_(
+        lake_root=str(work / "lake"), state_dir=work / "state", demo_dir=work / "demo_city", spark_remote=""
+    )
     print(f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}")
     print(f"demo city: {args.days} days, scale {args.scale}, seed {args.seed}; work folder {work}")
 
@@ -63,11 +66,22 @@ def main() -> None:
             rate = report.records / report.seconds if report.seconds else 0
             print(f"{source:<12} {len(report.files):>6} {report.records:>10,} {report.seconds:>8.1f} {rate:>10,.0f}")
         print(f"{'all':<12} {'':>6} {total_records:>10,} {total_s:>8.1f} {total_records / total_s:>10,.0f}")
+        print(f"{'refine':<12} {'in':>10} {'accepted':>9} {'quarantined':>11} {'collapsed':>9} {'seconds':>8} {'records/s':>10}")
+        refine_in, refine_s = 0, 0.0
+        for source in sorted(all_sources(), key=lambda s: s != "registry"):
+            r = refine.refine(spark, settings, source)
+            refine_in += r.records_in
+            refine_s += r.seconds
+            rate = r.records_in / r.seconds if r.seconds else 0
+            print(f"{source:<12} {r.records_in:>10,} {r.accepted:>9,} {r.quarantined:>11,} {r.collapsed:>9,} {r.seconds:>8.1f} {rate:>10,.0f}")
+        print(f"{'all':<12} {refine_in:>10,} {'':>9} {'':>11} {'':>9} {refine_s:>8.1f} {refine_in / refine_s:>10,.0f}")
         t = time.monotonic()
         again = [ingest.run(spark, settings, s).files for s in all_sources()]
         assert not any(again), "a second ingest found new files"
         print(f"re-ingest of the same drops (no-op): {time.monotonic() - t:.2f} s")
-        print(f"peak memory: Sail engine {_peak_rss_mb(info.pid):.0f} MB, client {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"peak memory: Sail engine {_peak_rss_mb(info.pid):.0f} MB, client {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
         spark.stop()
     finally:
         engine.stop(settings)

@@ -64,7 +64,9 @@ def derive_cases(events: DataFrame) -> DataFrame:
         F.max(F.col("event_code") == "voided").alias("voided"),
         F.max("is_urgent").alias("is_urgent"),
         F.max("is_overdue").alias("reported_overdue"),
-        *(_latest_known(c).alias(c) for c in ("source", "category", "major_type", "minor_type", "handler_unit")),
+        # who reported it is on the first event; the classification may be corrected later
+        F.min_by(F.col("source"), F.when(F.col("source").isNotNull(), F.col("event_at"))).alias("source"),
+        *(_latest_known(c).alias(c) for c in ("category", "major_type", "minor_type", "handler_unit")),
         *(F.min_by(F.col(c), F.col("event_at")).alias(c) for c in _LOCATION),
         F.count(F.lit(1)).cast("int").alias("events"),
         F.max("event_at").alias("updated_at"),

@@ -3,11 +3,11 @@
 import json
 
 import pytest
+from tests_support import SHARED_REAL_DATA
 
 from citybrain import lake, privacy
 from citybrain.jobs.bronze import ingest
 from citybrain.jobs.silver import refine
-from tests_support import SHARED_REAL_DATA
 
 BOSTON = SHARED_REAL_DATA / "boston311"
 pytestmark = pytest.mark.skipif(not BOSTON.is_dir(), reason=f"the real Boston 311 sample is not at {BOSTON} (../shared/data/real)")
