@@ -51,6 +51,8 @@ def cmd_demo(args) -> int:
         for source, entity, n_in, acc, qua, col, balanced in result.reconciliation:
             _say(f"  {source:<12} {entity:<18} {n_in:>9,} {acc:>9,} {qua:>11,} {col:>9,}  {'yes' if balanced else 'NO'}")
     _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
+    if result.data_docs:
+        _say(f"Quality results: table ops.quality_results, Data Docs {result.data_docs}")
     return 0
 
 
@@ -81,6 +83,23 @@ def cmd_run(args) -> int:
     finally:
         if started:
             engine.stop(settings)
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from citybrain import engine
+    from citybrain.jobs.bronze import ingest
+    from citybrain.jobs.silver import refine
+    from citybrain.schemas.sources import get_source
+
+    settings = _settings(args)
+    get_source(args.source)  # a clear error for an unknown source
+    if not args.folder.is_dir():
+        raise FileNotFoundError(f"no folder {args.folder}")
+    with engine.session_scope(settings) as spark:
+        _say(ingest.run(spark, settings, args.source, folder=args.folder, progress=_say).summary())
+        if not args.bronze_only:
+            _say(refine.refine(spark, settings, args.source).summary())
     return 0
 
 
@@ -175,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run pipeline DAGs through Airflow on the drops already there")
     p.add_argument("--dag", action="append", metavar="DAG_ID", help="run only this DAG (repeatable); default: all, in order")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ingest", help="take one source's files from a folder into bronze, then refine them into silver")
+    p.add_argument("source", help="source name: a mapping in schemas/sources/ (e.g. boston311, hotline)")
+    p.add_argument("--from", dest="folder", type=_path, required=True, metavar="DIR", help="folder holding the source's files")
+    p.add_argument("--bronze-only", action="store_true", help="stop after bronze")
+    p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from citybrain.schemas import all_contracts
 from citybrain.schemas.sources import all_sources
 from citybrain.settings import Settings
 
+log = logging.getLogger(__name__)
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 
 
@@ -32,6 +34,7 @@ class DemoResult:
     dag_seconds: dict[str, float] = field(default_factory=dict)
     table_rows: dict[str, int] = field(default_factory=dict)
     reconciliation: list[tuple] = field(default_factory=list)  # source, entity, in, accepted, quarantined, collapsed, balanced
+    data_docs: Path | None = None
     seconds: float = 0.0
 
 
@@ -97,11 +100,23 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
         spark = engine.get_session(settings)
         result.table_rows = table_rows(spark, settings)
         result.reconciliation = reconciliation(spark, settings)
+        result.data_docs = _data_docs(settings)
     finally:
         if started_engine:
             engine.stop(settings)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _data_docs(settings: Settings) -> Path | None:
+    """Rebuild the quality Data Docs site; the demo goes on without it if it cannot be built."""
+    from citybrain.quality.gate import build_data_docs
+
+    try:
+        return build_data_docs(settings)
+    except Exception as exc:  # noqa: BLE001 - a report of the results, not the results
+        log.warning("could not build the Data Docs site: %s", exc)
+        return None
 
 
 def _remove_local(settings: Settings) -> None:

@@ -46,6 +46,9 @@ CLEAR_VALUE_PATTERNS = {
 }
 
 
+_warned = False
+
+
 class PrivacyKeyMissing(RuntimeError):
     """The cluster profile needs CITYBRAIN_PII_KEY."""
 
@@ -55,7 +58,10 @@ def pii_key(settings: Settings) -> str:
         return settings.pii_key
     if settings.profile == "cluster":
         raise PrivacyKeyMissing("CITYBRAIN_PII_KEY is not set: the cluster profile will not tokenise personal data with a public key")
-    log.warning("CITYBRAIN_PII_KEY is not set: using the development key (tokens are reproducible by anyone)")
+    global _warned
+    if not _warned:
+        log.warning("CITYBRAIN_PII_KEY is not set: using the development key (tokens are reproducible by anyone)")
+        _warned = True
     return DEVELOPMENT_KEY
 
 

@@ -73,7 +73,9 @@ def main() -> None:
             refine_in += r.records_in
             refine_s += r.seconds
             rate = r.records_in / r.seconds if r.seconds else 0
-            print(f"{source:<12} {r.records_in:>10,} {r.accepted:>9,} {r.quarantined:>11,} {r.collapsed:>9,} {r.seconds:>8.1f} {rate:>10,.0f}")
+            print(
+                f"{source:<12} {r.records_in:>10,} {r.accepted:>9,} {r.quarantined:>11,} {r.collapsed:>9,} {r.seconds:>8.1f} {rate:>10,.0f}"
+            )
         print(f"{'all':<12} {refine_in:>10,} {'':>9} {'':>11} {'':>9} {refine_s:>8.1f} {refine_in / refine_s:>10,.0f}")
         t = time.monotonic()
         again = [ingest.run(spark, settings, s).files for s in all_sources()]

@@ -17,7 +17,7 @@ def test_wrong_argument_is_one_clear_line():
 
 def test_help_lists_every_command():
     out = _cli("--help").stdout
-    for command in ("demo", "generate", "run", "engine", "tables", "table", "contracts"):
+    for command in ("demo", "generate", "run", "ingest", "engine", "tables", "table", "contracts"):
         assert f"    {command}" in out
 
 

@@ -93,13 +93,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def discover(drops_dir: Path, spec: SourceSpec) -> list[DropFile]:
-    """The source's drop files, oldest drop date first."""
-    folder = drops_dir / spec.name
+def discover(folder: Path, spec: SourceSpec) -> list[DropFile]:
+    """The source's drop files in ``folder``, oldest drop date first (named ``<source>/<file>``)."""
     found = []
     for path in sorted(folder.glob(spec.glob)) if folder.is_dir() else []:
         drop_date = _drop_date(path, spec)
-        found.append(DropFile(path, str(path.relative_to(drops_dir)), sha256_of(path), path.stat().st_size, drop_date))
+        relative = f"{spec.name}/{path.relative_to(folder)}"
+        found.append(DropFile(path, relative, sha256_of(path), path.stat().st_size, drop_date))
     return sorted(found, key=lambda f: (f.drop_date, f.relative))
 
 
@@ -176,7 +176,9 @@ def _lake_state(spark, settings: Settings, source: str) -> tuple[dict[str, str],
     return first_file, in_ledger
 
 
-def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None, progress=None) -> IngestReport:
+def run(
+    spark, settings: Settings, source: str, *, drops_dir: Path | None = None, folder: Path | None = None, progress=None
+) -> IngestReport:
     """Take every new drop file of ``source`` into ``bronze.<source>``; a no-op when there is none.
 
     A file is identified by its checksum: a file already in the lake is skipped; a new
@@ -185,11 +187,11 @@ def run(spark, settings: Settings, source: str, *, drops_dir: Path | None = None
     """
     started = time.monotonic()
     spec = get_source(source)
-    drops_dir = Path(drops_dir or settings.demo_dir / "drops")
+    folder = Path(folder) if folder else Path(drops_dir or settings.demo_dir / "drops") / spec.name
     now = datetime.now(UTC)
     batch_id = f"{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = IngestReport(source, batch_id)
-    files = discover(drops_dir, spec)
+    files = discover(folder, spec)
     report.files_found = len(files)
     first_file, in_ledger = _lake_state(spark, settings, source)
     todo: list[DropFile] = []
