@@ -63,7 +63,6 @@ def derive_cases(events: DataFrame) -> DataFrame:
         F.max(F.col("event_code") == "postponed").alias("postponed"),
         F.max(F.col("event_code") == "voided").alias("voided"),
         F.max("is_urgent").alias("is_urgent"),
-        F.max("is_overdue").alias("reported_overdue"),
         # who reported it is on the first event; the classification may be corrected later
         F.min_by(F.col("source"), F.when(F.col("source").isNotNull(), F.col("event_at"))).alias("source"),
         *(_latest_known(c).alias(c) for c in ("category", "major_type", "minor_type", "handler_unit")),
@@ -79,10 +78,9 @@ def derive_cases(events: DataFrame) -> DataFrame:
         .when(F.col("filed_at").isNotNull(), "filed")
         .otherwise("reported")
     )
-    overdue = F.coalesce(
-        F.col("reported_overdue"),
-        F.when(F.col("deadline").isNotNull(), F.coalesce(F.col("closed_at"), F.col("updated_at")) > F.col("deadline")),
-    )
+    # The deadline is the handling deadline (处置时限): a case is overdue when it was handled
+    # after it, or, not handled yet, its latest event is already past it.
+    overdue = F.when(F.col("deadline").isNotNull(), F.coalesce(F.col("handled_at"), F.col("updated_at")) > F.col("deadline"))
     return cases.select(
         "case_no",
         "source",

@@ -69,7 +69,7 @@ SILVER_URBAN_CASE = Contract(
         Column("rework_count", "int", False),
         Column("postponed", "boolean", False),
         Column("voided", "boolean", False),
-        Column("is_overdue", "boolean", True, "closed after the deadline, or open past it"),
+        Column("is_overdue", "boolean", True, "handled after the handling deadline, or not handled and already past it"),
         Column("status", "string", False, "reported | filed | dispatched | handled | closed | voided"),
         *_STAGE_MINUTES,
         Column("events", "int", False, "events seen for the case"),

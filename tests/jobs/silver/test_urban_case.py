@@ -26,7 +26,7 @@ def test_timeline_and_durations(spark):
         _event("A", "rework", 13),
         _event("A", "handled", 15),
         _event("A", "checked", 16),
-        _event("A", "closed", 17),
+        _event("A", "closed", 21),  # closed after the deadline, but handled before it: on time
         _event("B", "reported", 8, source="公众举报(微信)"),
         _event("B", "voided", 9),
         _event("C", "reported", 8),
@@ -36,9 +36,9 @@ def test_timeline_and_durations(spark):
     cases = {r.case_no: r for r in derive_cases(spark.createDataFrame(events, COLUMNS)).collect()}
     a = cases["A"]
     assert (a.status, a.rework_count, a.events, a.handler_unit) == ("closed", 1, 8, "城管中队")
-    assert (a.minutes_to_file, a.minutes_to_dispatch, a.minutes_to_handle, a.minutes_to_close) == (60, 60, 300, 540)
+    assert (a.minutes_to_file, a.minutes_to_dispatch, a.minutes_to_handle, a.minutes_to_close) == (60, 60, 300, 780)
     assert a.is_overdue is False and a.handled_at == datetime(2026, 9, 1, 15)
     assert (cases["B"].status, cases["B"].voided, cases["B"].is_citizen_report) == ("voided", True, True)
     assert cases["C"].status == "dispatched" and cases["C"].minutes_to_close is None
-    assert cases["C"].is_overdue is False  # the system's own overdue flag wins where it reports one
+    assert cases["C"].is_overdue is True  # not handled, and its latest event is past the deadline
     assert str(a.dt) == "2026-09-01"
