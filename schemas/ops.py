@@ -35,6 +35,7 @@ BATCH_AUDIT = Contract(
         Column("entity", "string", False, "silver entity it was refined into"),
         Column("refine_id", "string", False, "the refine run"),
         Column("records_in", "bigint", False, "bronze rows of the batch"),
+        Column("drop_days", "int", False, "distinct drop dates in the batch (for volumes per day)"),
         Column("accepted", "bigint", False, "rows that became the current version of a silver row"),
         Column("quarantined", "bigint", False, "rows refused, in quarantine.<entity> with the reason"),
         Column("collapsed", "bigint", False, "valid rows superseded by a later version or an identical copy"),

@@ -25,8 +25,8 @@ from pyspark.sql import functions as F
 from citybrain import lake, privacy
 from citybrain.jobs.silver import geo, urban_case
 from citybrain.jobs.silver.mapping import field_column
-from citybrain.quality.gate import count_row_failures, gate, split_rows, store_results
-from citybrain.quality.rules import RowRule, unique_key, volume_within_band
+from citybrain.quality.gate import CheckResult, QualityGateFailed, count_row_failures, gate, split_rows, store_results
+from citybrain.quality.rules import RowRule, unique_key
 from citybrain.schemas import get_contract
 from citybrain.schemas.mapping import SilverMapping
 from citybrain.schemas.sources import SourceSpec, get_source
@@ -138,8 +138,55 @@ def latest_versions(df: DataFrame, mapping: SilverMapping) -> DataFrame:
 
 
 def table_rules(mapping: SilverMapping) -> list:
-    """Checks on the whole batch of winners: volume against the trailing batches, keys unique."""
-    return [volume_within_band(0.2, 5.0), unique_key(list(mapping.key))]
+    """Checks on the whole batch of winners (besides the contract's): keys unique."""
+    return [unique_key(list(mapping.key))]
+
+
+# A run's records per drop day must stay within this band of the trailing average.
+VOLUME_BAND = (0.2, 5.0)
+VOLUME_WINDOW = 7
+
+
+def check_daily_volume(spark, settings: Settings, report: RefineReport, bronze, now: datetime) -> CheckResult:
+    """Records per drop day against the last runs' (ops.batch_audit); stored, and raised when out of band.
+
+    Per drop day, not per batch: a first load of twelve weeks and a daily drop compare fairly.
+    """
+    counts = bronze.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("dt").alias("days")).first()
+    current = counts["n"] / max(counts["days"], 1)
+    history = []
+    if lake.exists(settings, "ops.batch_audit"):
+        runs = (
+            lake.read(spark, settings, "ops.batch_audit")
+            .where(F.col("entity") == report.entity)
+            .groupBy("refine_id")
+            .agg(F.sum("records_in").alias("n"), F.sum("drop_days").alias("days"), F.max("refined_at").alias("at"))
+            .orderBy(F.col("at").desc())
+            .limit(VOLUME_WINDOW)
+            .collect()
+        )
+        history = [r["n"] / max(r["days"], 1) for r in runs]
+    low, high = VOLUME_BAND
+    if history:
+        average = sum(history) / len(history)
+        success = low * average <= current <= high * average
+        threshold = f"{low:g}-{high:g} x the trailing average of {average:,.1f} records per drop day ({len(history)} earlier runs)"
+    else:
+        success, threshold = True, "any volume (no earlier runs: this one starts the history)"
+    result = CheckResult(
+        table=f"silver.{report.entity}",
+        batch_id=report.refine_id,
+        rule="daily_volume_within_band",
+        level="table",
+        success=success,
+        measured_value=f"{current:,.1f} records per drop day ({counts['n']:,} over {counts['days']} days)",
+        threshold=threshold,
+        element_count=int(counts["n"]),
+    )
+    store_results(spark, settings, [result], checked_at=now)
+    if not success:
+        raise QualityGateFailed(result.table, report.refine_id, [result])
+    return result
 
 
 def run(spark, settings: Settings, source: str, *, progress=None) -> RefineReport:
@@ -168,6 +215,7 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
             )
     silver_name = f"silver.{entity}"
     contract = get_contract(silver_name)
+    check_daily_volume(spark, settings, report, bronze, now)
     with staged(spark, settings, refine_id, rows) as rows:
         rules = row_rules(spec)
         valid, quarantine = split_rows(rows, rules, batch_id=refine_id, now=now)
@@ -236,18 +284,21 @@ DERIVED = {"urban_case_event": _derive_urban_cases}
 
 def _reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, winners, refine_id: str) -> None:
     """Count each side independently (bronze, quarantine table, valid rows, winners) and check they add up."""
-    per_batch: dict[str, dict[str, int]] = {b: {"in": 0, "quarantined": 0, "valid": 0, "accepted": 0} for b in report.batches}
-    for batch, n in bronze.groupBy("_batch_id").count().collect():
-        per_batch[batch]["in"] = n
+    per_batch: dict[str, dict[str, int]] = {b: {"in": 0, "days": 0, "quarantined": 0, "valid": 0, "accepted": 0} for b in report.batches}
+    for batch, n, days in bronze.groupBy("_batch_id").agg(F.count(F.lit(1)), F.countDistinct("dt")).collect():
+        per_batch[batch].update({"in": n, "days": days})
     source_batches = F.col("_batch_id")
     for batch, n in valid.groupBy(source_batches).count().collect():
         per_batch[batch]["valid"] = n
-    for batch, n in winners.groupBy(source_batches).count().collect():
+    # accepted = the rows silver now holds as the current version (read back from silver)
+    key = list(get_source(report.source).silver.key)
+    current = lake.read(spark, settings, f"silver.{report.entity}").select(*key, "_source_file", "_source_row")
+    for batch, n in winners.join(current, [*key, "_source_file", "_source_row"], "left_semi").groupBy(source_batches).count().collect():
         per_batch[batch]["accepted"] = n
     quarantined = lake.read(spark, settings, f"quarantine.{report.entity}").where(F.col("batch_id") == refine_id)
     report.quarantined_by_rule = dict(quarantined.groupBy("rule").count().collect())
     for batch, n in quarantined.groupBy(F.get_json_object("record", "$._batch_id")).count().collect():
-        per_batch.setdefault(batch, {"in": 0, "quarantined": 0, "valid": 0, "accepted": 0})["quarantined"] = n
+        per_batch.setdefault(batch, {"in": 0, "days": 0, "quarantined": 0, "valid": 0, "accepted": 0})["quarantined"] = n
     now = datetime.now(UTC)
     rows, problems = [], []
     for batch, c in sorted(per_batch.items()):
@@ -255,7 +306,9 @@ def _reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, w
         balanced = c["in"] == c["accepted"] + c["quarantined"] + collapsed
         if not balanced:
             problems.append(f"{batch}: {c['in']} in != {c['accepted']} accepted + {c['quarantined']} quarantined + {collapsed} collapsed")
-        rows.append((batch, report.source, report.entity, refine_id, c["in"], c["accepted"], c["quarantined"], collapsed, balanced, now))
+        rows.append(
+            (batch, report.source, report.entity, refine_id, c["in"], c["days"], c["accepted"], c["quarantined"], collapsed, balanced, now)
+        )
         report.records_in += c["in"]
         report.accepted += c["accepted"]
         report.quarantined += c["quarantined"]
@@ -280,7 +333,7 @@ def run_registry(spark, settings: Settings) -> RefineReport:
     counts = grid.run(spark, settings, refine_id)
     bronze = lake.read(spark, settings, "bronze.registry")
     file_batch = bronze.select("_source_file", "_batch_id").distinct()
-    per_batch = {b: {"in": n} for b, n in bronze.groupBy("_batch_id").count().collect()}
+    per_batch = {b: {"in": n, "days": d} for b, n, d in bronze.groupBy("_batch_id").agg(F.count(F.lit(1)), F.countDistinct("dt")).collect()}
     accepted = (
         lake.read(spark, settings, "silver.grid")
         .select("_source_file")
@@ -302,7 +355,7 @@ def run_registry(spark, settings: Settings) -> RefineReport:
         c = per_batch[batch]
         acc, qua = c.get("accepted", 0), c.get("quarantined", 0)
         collapsed = c["in"] - acc - qua  # grids superseded by a later registry drop
-        rows.append((batch, "registry", "grid", refine_id, c["in"], acc, qua, collapsed, collapsed >= 0, now))
+        rows.append((batch, "registry", "grid", refine_id, c["in"], c["days"], acc, qua, collapsed, collapsed >= 0, now))
         report.records_in += c["in"]
         report.accepted += acc
         report.quarantined += qua
@@ -310,7 +363,7 @@ def run_registry(spark, settings: Settings) -> RefineReport:
     audit = get_contract("ops.batch_audit")
     lake.write(spark, settings, audit.name, spark.createDataFrame(rows, audit.ddl().replace(" NOT NULL", "")))
     total = sum(c["in"] for c in per_batch.values())
-    if total != counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"] or any(not r[8] for r in rows):
+    if total != counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"] or any(not r[9] for r in rows):
         raise ReconciliationError(f"silver.grid does not reconcile with bronze.registry: {counts} from {total} rows")
     report.seconds = time.monotonic() - started
     return report

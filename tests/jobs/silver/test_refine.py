@@ -1,0 +1,58 @@
+"""Refine on small hand-made drops: volume gate, late older versions, reconciliation."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from citybrain import lake
+from citybrain.jobs.bronze import ingest
+from citybrain.jobs.silver import refine
+from citybrain.quality.gate import QualityGateFailed
+
+HEADER = "date,weekday,is_workday,holiday_name,weather,temp_max_c,temp_min_c,precipitation_mm,aqi,event_name,event_lon,event_lat,event_attendance\n"
+
+
+def _calendar_drop(folder, drop_day: str, days: list[date], weather: str = "晴"):
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = "".join(f"{d:%Y-%m-%d},{d.isoweekday()},1,,{weather},30,22,0,50,,,,\n" for d in days)
+    (folder / f"calendar_{drop_day}.csv").write_text(HEADER + rows)
+
+
+def test_volume_collapse_stops_the_batch_and_says_why(spark, lake_settings, tmp_path):
+    folder = tmp_path / "drops" / "calendar"
+    start = date(2026, 1, 1)
+    for i in range(3):  # three drops of 40 days each: 40 records per drop day
+        _calendar_drop(folder, f"2026090{i + 1}", [start + timedelta(days=40 * i + k) for k in range(40)])
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    first = refine.refine(spark, lake_settings, "calendar")
+    assert first.accepted == 120
+    version = lake.version(lake_settings, "silver.calendar_day")
+
+    _calendar_drop(folder, "20260904", [date(2026, 6, 1)])  # one record on a day: a collapse
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    with pytest.raises(QualityGateFailed) as failed:
+        refine.refine(spark, lake_settings, "calendar")
+    message = str(failed.value)
+    assert "silver.calendar_day" in message and "daily_volume_within_band" in message
+    assert "1.0 records per drop day" in message and "trailing average of 40.0" in message
+    assert lake.version(lake_settings, "silver.calendar_day") == version  # nothing written
+    stored = lake.read(spark, lake_settings, "ops.quality_results").where("rule = 'daily_volume_within_band' AND NOT success").collect()
+    assert len(stored) == 1 and stored[0].measured_value.startswith("1.0 records per drop day")
+    # the batch stays pending: it is checked again next time, not silently skipped
+    assert refine.pending_batches(spark, lake_settings, "calendar", "calendar_day")
+
+
+def test_a_late_older_version_never_overwrites_a_newer_one(spark, lake_settings, tmp_path):
+    folder = tmp_path / "drops" / "calendar"
+    days = [date(2026, 9, 1) + timedelta(days=k) for k in range(5)]
+    _calendar_drop(folder, "20260910", days, weather="晴")
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    refine.refine(spark, lake_settings, "calendar")
+    _calendar_drop(folder, "20260905", days, weather="小雨")  # an older delivery, arriving late
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    report = refine.refine(spark, lake_settings, "calendar")
+    assert (report.records_in, report.accepted, report.quarantined, report.collapsed) == (5, 0, 0, 5)
+    weather = {r.date: r.weather for r in lake.read(spark, lake_settings, "silver.calendar_day").collect()}
+    assert set(weather.values()) == {"晴"}
+    audit = lake.read(spark, lake_settings, "ops.batch_audit").collect()
+    assert len(audit) == 2 and all(a.balanced for a in audit) and {a.drop_days for a in audit} == {1}
