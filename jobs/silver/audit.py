@@ -1,0 +1,149 @@
+"""Accounting for every record: pending batches, the per-day volume gate, reconciliation.
+
+``ops.batch_audit`` holds one row per bronze batch and silver entity: records in =
+accepted (read back from silver) + quarantined (read back from quarantine) + collapsed
+(valid rows superseded by a later version or an identical copy). A run that does not
+add up fails; a batch without an audit row is pending and is refined next time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyspark.sql import functions as F
+
+from citybrain import lake
+from citybrain.quality.gate import CheckResult, QualityGateFailed, store_results
+from citybrain.schemas import get_contract
+from citybrain.schemas.sources import get_source
+from citybrain.settings import Settings
+
+
+class ReconciliationError(RuntimeError):
+    """Records in a batch do not add up to accepted + quarantined + collapsed."""
+
+
+@dataclass
+class RefineReport:
+    source: str
+    entity: str
+    refine_id: str
+    batches: list[str] = field(default_factory=list)
+    records_in: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    collapsed: int = 0
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if not self.batches:
+            return f"{self.source} -> silver.{self.entity}: nothing new"
+        rules = ", ".join(f"{k} {v}" for k, v in sorted(self.quarantined_by_rule.items()) if v)
+        return (
+            f"{self.source} -> silver.{self.entity}: {self.records_in:,} in = {self.accepted:,} accepted"
+            f" + {self.quarantined:,} quarantined + {self.collapsed:,} collapsed"
+            + (f" (quarantined: {rules})" if rules else "")
+            + f" [{self.seconds:.1f} s]"
+        )
+
+
+def pending_batches(spark, settings: Settings, source: str, entity: str) -> list[str]:
+    """Bronze batches of ``source`` not yet refined into ``entity``."""
+    if not lake.exists(settings, f"bronze.{source}"):
+        return []
+    batches = {r[0] for r in lake.read(spark, settings, f"bronze.{source}").select("_batch_id").distinct().collect()}
+    if lake.exists(settings, "ops.batch_audit"):
+        audit = lake.read(spark, settings, "ops.batch_audit").where(F.col("entity") == entity)
+        batches -= {r[0] for r in audit.select("batch_id").collect()}
+    return sorted(batches)
+
+
+# A run's records per drop day must stay within this band of the trailing average.
+VOLUME_BAND = (0.2, 5.0)
+VOLUME_WINDOW = 7
+
+
+def check_daily_volume(spark, settings: Settings, report: RefineReport, bronze, now: datetime) -> CheckResult:
+    """Records per drop day against the last runs' (ops.batch_audit); stored, and raised when out of band.
+
+    Per drop day, not per batch: a first load of twelve weeks and a daily drop compare fairly.
+    """
+    counts = bronze.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("dt").alias("days")).first()
+    current = counts["n"] / max(counts["days"], 1)
+    history = []
+    if lake.exists(settings, "ops.batch_audit"):
+        runs = (
+            lake.read(spark, settings, "ops.batch_audit")
+            .where(F.col("entity") == report.entity)
+            .groupBy("refine_id")
+            .agg(F.sum("records_in").alias("n"), F.sum("drop_days").alias("days"), F.max("refined_at").alias("at"))
+            .orderBy(F.col("at").desc())
+            .limit(VOLUME_WINDOW)
+            .collect()
+        )
+        history = [r["n"] / max(r["days"], 1) for r in runs]
+    low, high = VOLUME_BAND
+    if history:
+        average = sum(history) / len(history)
+        success = low * average <= current <= high * average
+        threshold = f"{low:g}-{high:g} x the trailing average of {average:,.1f} records per drop day ({len(history)} earlier runs)"
+    else:
+        success, threshold = True, "any volume (no earlier runs: this one starts the history)"
+    result = CheckResult(
+        table=f"silver.{report.entity}",
+        batch_id=report.refine_id,
+        rule="daily_volume_within_band",
+        level="table",
+        success=success,
+        measured_value=f"{current:,.1f} records per drop day ({counts['n']:,} over {counts['days']} days)",
+        threshold=threshold,
+        element_count=int(counts["n"]),
+    )
+    store_results(spark, settings, [result], checked_at=now)
+    if not success:
+        raise QualityGateFailed(result.table, report.refine_id, [result])
+    return result
+
+
+def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, winners, refine_id: str) -> None:
+    """Count each side independently (bronze, quarantine table, valid rows, winners) and check they add up."""
+    per_batch: dict[str, dict[str, int]] = {b: {"in": 0, "days": 0, "quarantined": 0, "valid": 0, "accepted": 0} for b in report.batches}
+    for batch, n, days in bronze.groupBy("_batch_id").agg(F.count(F.lit(1)), F.countDistinct("dt")).collect():
+        per_batch[batch].update({"in": n, "days": days})
+    source_batches = F.col("_batch_id")
+    for batch, n in valid.groupBy(source_batches).count().collect():
+        per_batch[batch]["valid"] = n
+    # accepted = the rows silver now holds as the current version (read back from silver)
+    key = list(get_source(report.source).silver.key)
+    current = lake.read(spark, settings, f"silver.{report.entity}").select(*key, "_source_file", "_source_row")
+    for batch, n in winners.join(current, [*key, "_source_file", "_source_row"], "left_semi").groupBy(source_batches).count().collect():
+        per_batch[batch]["accepted"] = n
+    quarantined = lake.read(spark, settings, f"quarantine.{report.entity}").where(F.col("batch_id") == refine_id)
+    report.quarantined_by_rule = dict(quarantined.groupBy("rule").count().collect())
+    for batch, n in quarantined.groupBy(F.get_json_object("record", "$._batch_id")).count().collect():
+        per_batch.setdefault(batch, {"in": 0, "days": 0, "quarantined": 0, "valid": 0, "accepted": 0})["quarantined"] = n
+    now = datetime.now(UTC)
+    rows, problems = [], []
+    for batch, c in sorted(per_batch.items()):
+        collapsed = c["valid"] - c["accepted"]
+        balanced = c["in"] == c["accepted"] + c["quarantined"] + collapsed
+        if not balanced:
+            problems.append(f"{batch}: {c['in']} in != {c['accepted']} accepted + {c['quarantined']} quarantined + {collapsed} collapsed")
+        rows.append(
+            (batch, report.source, report.entity, refine_id, c["in"], c["days"], c["accepted"], c["quarantined"], collapsed, balanced, now)
+        )
+        report.records_in += c["in"]
+        report.accepted += c["accepted"]
+        report.quarantined += c["quarantined"]
+        report.collapsed += collapsed
+    write_audit(spark, settings, rows)
+    if problems:
+        raise ReconciliationError(f"silver.{report.entity} does not reconcile with bronze.{report.source}: " + "; ".join(problems))
+
+
+def write_audit(spark, settings: Settings, rows: list[tuple]) -> None:
+    """Append audit rows (tuples in the column order of ops.batch_audit)."""
+    contract = get_contract("ops.batch_audit")
+    lake.write(spark, settings, contract.name, spark.createDataFrame(rows, contract.ddl().replace(" NOT NULL", "")))
