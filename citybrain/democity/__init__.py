@@ -2,11 +2,13 @@
 
     from citybrain.democity import generate, CITY_BBOX
     manifest = generate(Path("demo_city"), seed=20260831, days=84, scale=1.0)
+    generate(out, hotspots=HotspotScenario(count=0), sources=("hotline",))  # scenario knobs
 
 See README.md in this folder for every drop, the planted truth and the planted dirt.
 """
 
 from .city import CITY_BBOX
 from .generate import generate
+from .plan import HotspotScenario
 
-__all__ = ["CITY_BBOX", "generate"]
+__all__ = ["CITY_BBOX", "HotspotScenario", "generate"]

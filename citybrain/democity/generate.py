@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,10 @@ import pandas as pd
 
 from . import calendar as calmod
 from . import hotline, petitions, police, ridehailing, truth, urban_cases
-from .city import CITY_BBOX, build_city, registry_geojson
+from .city import CITY_BBOX, City, build_city, registry_geojson
 from .common import csv_bytes, write_bytes
 from .dirt import Dirt, Spec
-from .plan import RunCalendar, plan_hotspots, plan_stability, stability_extra_rate
+from .plan import DEFAULT_HOTSPOTS, HOTSPOT_L2, HotspotScenario, RunCalendar, plan_hotspots, plan_stability, stability_extra_rate
 
 # one independent random stream per purpose; the order of this list is part of the contract
 STREAMS = [
@@ -55,6 +56,14 @@ FILE = {
     "calendar": "calendar/calendar_{d}.csv",
     "registry": "registry/grid_registry_{d}.geojson",
 }
+ALWAYS = ("registry", "calendar")  # written in every run, whatever ``sources`` says
+# truth files written only with their source (the others are always written)
+TRUTH_SOURCE = {
+    "complaint_rates.csv": "hotline",
+    "hotspots.csv": "hotline",
+    "ride_rates.csv": "ridehailing",
+    "demand_params.json": "ridehailing",
+}
 
 
 def schema_change_day(days: int) -> int:
@@ -74,11 +83,21 @@ def generate(
     days: int = 84,
     scale: float = 1.0,
     start: dt.date = dt.date(2026, 8, 31),
+    hotspots: HotspotScenario = DEFAULT_HOTSPOTS,
+    sources: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Write the demo city's drops, truth and manifest under ``out_dir``; return the manifest."""
+    """Write the demo city's drops, truth and manifest under ``out_dir``; return the manifest.
+
+    ``hotspots`` sets the planted complaint hotspots (see ``HotspotScenario``); ``sources``
+    limits the event sources drawn (registry and calendar are always written; None = all).
+    Every source has its own random streams, so leaving one out changes no other file, and
+    the hotspot knobs change only the hotspots: the stability plan is drawn after the
+    default hotspot plan whatever the knobs say.
+    """
     if days < 7:
         raise ValueError("days must be at least 7")
+    wanted = _wanted_sources(sources)
     out_dir = Path(out_dir)
     say = progress or (lambda _msg: None)
     rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STREAMS))), strict=False))
@@ -91,8 +110,7 @@ def generate(
     city = build_city(rngs["city"])
     cal, events = calmod.build_calendar(rngs["calendar"], start, days)
     day_types = calmod.day_type(cal)
-    hs = plan_hotspots(rngs["plan"], city, rc, hotline.l2_cell_weight(city))
-    stab = plan_stability(rngs["plan"], city, rc, {h["comm_idx"] for h in hs})
+    hs, stab = _plan(rngs["plan"], city, rc, day_types, scale, hotspots)
     manifest: dict = {
         "generator": "citybrain.democity",
         "format_version": 1,
@@ -102,6 +120,7 @@ def generate(
         "start": start.isoformat(),
         "end": rc.dates[-1].isoformat(),
         "city_bbox": list(CITY_BBOX),
+        **_scenario_entry(hotspots, wanted),
         "sources": {},
         "truth": {},
         "totals": {},
@@ -138,6 +157,8 @@ def generate(
     }
     truths = {}
     for source, make in frames.items():
+        if source not in wanted:
+            continue
         res = make()
         if isinstance(res, tuple):
             res, truths[source] = res
@@ -196,26 +217,26 @@ def generate(
 
     # truth
     tdir = out_dir / "truth"
-    tfiles = {
-        "complaint_rates.csv": truth.complaint_rates(truths["hotline"], rc),
-        "hotspots.csv": truth.hotspots(hs),
-        "ride_rates.csv": truth.ride_rates(truths["ridehailing"], rc),
-        "stability_risk.csv": truth.stability(stab),
-        "stability_weekly.csv": truth.stability_weekly(stab, city.communities, rc),
-    }
-    for name, tdf in tfiles.items():
-        manifest["truth"][name] = {"rows": len(tdf), **write_bytes(tdir / name, csv_bytes(tdf, bom=False))}
-    params = ridehailing.demand_params()
-    params["events"] = [
-        {k: e[k] for k in ("name", "venue", "date", "days", "start_hour", "duration_h", "attendance", "lon", "lat")} for e in events
-    ]
-    params["day_types"] = dict(zip(cal["date"], day_types.tolist(), strict=False))
-    params["weather"] = dict(zip(cal["date"], cal["weather"], strict=False))
     dirt_entries.sort(key=lambda e: (e["source"], e["kind"], e["file"], e["key"] or ""))
-    for name, obj in (("demand_params.json", params), ("dirt.json", dirt_entries)):
-        data = (json.dumps(obj, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    truth_files = {
+        "complaint_rates.csv": lambda: truth.complaint_rates(truths["hotline"], rc),
+        "hotspots.csv": lambda: truth.hotspots(hs),
+        "ride_rates.csv": lambda: truth.ride_rates(truths["ridehailing"], rc),
+        "stability_risk.csv": lambda: truth.stability(stab),
+        "stability_weekly.csv": lambda: truth.stability_weekly(stab, city.communities, rc),
+        "demand_params.json": lambda: _demand_params(events, cal, day_types),
+        "dirt.json": lambda: dirt_entries,
+    }
+    for name, make_truth in truth_files.items():
+        if TRUTH_SOURCE.get(name, ALWAYS[0]) not in wanted:  # no source of its own: always written
+            continue
+        obj = make_truth()
+        if name.endswith(".csv"):
+            data = csv_bytes(obj, bom=False)
+        else:
+            data = (json.dumps(obj, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
         manifest["truth"][name] = {"rows": len(obj), **write_bytes(tdir / name, data)}
-    say(f"truth: {len(tfiles) + 2} files, {len(dirt_entries):,} planted defects")
+    say(f"truth: {len(manifest['truth'])} files, {len(dirt_entries):,} planted defects")
     manifest["totals"] = {
         "files": sum(s["file_count"] for s in manifest["sources"].values()),
         "rows": sum(s["rows"] for s in manifest["sources"].values()),
@@ -224,6 +245,56 @@ def generate(
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return manifest
+
+
+def _wanted_sources(sources: Iterable[str] | None) -> set[str]:
+    """The sources to write: registry and calendar always, plus the asked-for event sources."""
+    if sources is None:
+        return set(FILE)
+    asked = set(sources)
+    unknown = asked - set(FILE)
+    if unknown:
+        raise ValueError(f"unknown sources {sorted(unknown)}; choose from {list(FILE)}")
+    return asked | set(ALWAYS)
+
+
+def _scenario_entry(hotspots: HotspotScenario, wanted: set[str]) -> dict:
+    """Manifest entry naming the non-default knobs (none for a standard city)."""
+    if hotspots == DEFAULT_HOTSPOTS and wanted == set(FILE):
+        return {}
+    knobs = {
+        "count": hotspots.count,
+        "multiplier": list(hotspots.multiplier),
+        "base_rate": None if hotspots.base_rate is None else list(hotspots.base_rate),
+        "shape": hotspots.shape,
+    }
+    return {"scenario": {"hotspots": knobs, "sources": [s for s in FILE if s in wanted]}}
+
+
+def _plan(
+    rng: np.random.Generator, city: City, rc: RunCalendar, day_types: np.ndarray, scale: float, hotspots: HotspotScenario
+) -> tuple[list[dict], list[dict]]:
+    """(hotspots, stability plan). The stability plan always follows the default hotspot plan
+    (same draws, same avoided communities); other knobs replan the hotspots from the same
+    starting state, so e.g. a fixed multiplier keeps the default's cells."""
+    start = copy.deepcopy(rng)
+    weight = hotline.l2_cell_weight(city)
+    hs = plan_hotspots(rng, city, rc, weight)
+    stab = plan_stability(rng, city, rc, {h["comm_idx"] for h in hs})
+    if hotspots != DEFAULT_HOTSPOTS:
+        base_weekly = hotline.base_weekly_rates(city, day_types, scale, HOTSPOT_L2) if hotspots.base_rate is not None else None
+        hs = plan_hotspots(start, city, rc, weight, hotspots, base_weekly)
+    return hs, stab
+
+
+def _demand_params(events: list[dict], cal: pd.DataFrame, day_types: np.ndarray) -> dict:
+    params = ridehailing.demand_params()
+    params["events"] = [
+        {k: e[k] for k in ("name", "venue", "date", "days", "start_hour", "duration_h", "attendance", "lon", "lat")} for e in events
+    ]
+    params["day_types"] = dict(zip(cal["date"], day_types.tolist(), strict=False))
+    params["weather"] = dict(zip(cal["date"], cal["weather"], strict=False))
+    return params
 
 
 def _write_source(out_dir: Path, source: str, df: pd.DataFrame, start: dt.date, days: int, rel) -> list[dict]:

@@ -122,7 +122,7 @@ HOUR_P = np.array([0.4, 0.2, 0.15, 0.1, 0.1, 0.2, 0.6, 2.5, 6.5, 9, 9, 8, 5.5, 6
 HOUR_P = HOUR_P / HOUR_P.sum()
 
 
-def base_rates(city: City, cal: pd.DataFrame, day_types: np.ndarray, scale: float):
+def base_rates(city: City, cal: pd.DataFrame | None, day_types: np.ndarray, scale: float):
     """Daily total of the residential / commercial processes and their point weights."""
     lam = TICKETS_PER_DAY * scale * np.array([DAY_FACTOR[t] for t in day_types])
     pts = city.points
@@ -141,6 +141,24 @@ def l2_cell_weight(city: City) -> dict[str, pd.Series]:
         w = (1 - COM_SHARE) * P_RES[j] * wp + COM_SHARE * P_COM[j] * wc
         out[l2] = w.groupby(pts["h3_8"]).sum()
     return out
+
+
+def category_base(lam_r: np.ndarray, lam_c: np.ndarray, wp: np.ndarray, wc: np.ndarray, idx: np.ndarray, l2: str) -> np.ndarray:
+    """Base tickets per day of category ``l2`` at the points ``idx`` (positions in city.points)."""
+    j = L2_INDEX[l2]
+    return lam_r * P_RES[j] * wp[idx].sum() + lam_c * P_COM[j] * wc[idx].sum()
+
+
+def weekly_rate(base: np.ndarray) -> float:
+    """Mean base tickets a week over the run, as written in hotspots.csv ``base_weekly_rate``."""
+    return round(float(base.mean() * 7), 4)
+
+
+def base_weekly_rates(city: City, day_types: np.ndarray, scale: float, l2s: list[str]) -> dict[str, pd.Series]:
+    """Base weekly rate per cell (with address points) of each category in ``l2s``."""
+    lam_r, lam_c, wp, wc = base_rates(city, None, day_types, scale)
+    cells = city.points.groupby("h3_8").indices
+    return {l2: pd.Series({c: weekly_rate(category_base(lam_r, lam_c, wp, wc, idx, l2)) for c, idx in cells.items()}) for l2 in l2s}
 
 
 def generate(
@@ -177,9 +195,9 @@ def generate(
     for h in hotspots:
         j = L2_INDEX[h["category_l2"]]
         in_cell = (pts["h3_8"] == h["h3_8"]).to_numpy()
-        base = lam_r * P_RES[j] * wp[in_cell].sum() + lam_c * P_COM[j] * wc[in_cell].sum()
+        base = category_base(lam_r, lam_c, wp, wc, np.flatnonzero(in_cell), h["category_l2"])
         extra = np.where(np.arange(days) >= h["emerge_day"], (h["multiplier"] - 1) * base, 0.0)
-        h["base_weekly_rate"] = round(float(base.mean() * 7), 4)
+        h["base_weekly_rate"] = weekly_rate(base)
         locus = np.flatnonzero(in_cell & (pts["comm_idx"].to_numpy() == h["comm_idx"]))
         w = P_RES[j] * wp[locus] + P_COM[j] * wc[locus]
         draw(extra, w, locus, j)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Literal
 
+import h3
 import numpy as np
 import pandas as pd
 
@@ -61,33 +63,135 @@ def week_index_spread(n_weeks: int, k: int, lo: float, hi: float) -> list[int]:
     return [min(max(i, 1), top) for i in idx]
 
 
-def plan_hotspots(rng: np.random.Generator, city: City, rc: RunCalendar, l2_cell_weight: dict[str, pd.Series]) -> list[dict]:
-    """~6 (cell, community, category) hotspots emerging over weeks 4–10 of 12."""
-    pts = city.points
-    comms = city.communities
-    emerge = week_index_spread(rc.n_weeks, 6, 3 / 12, 9 / 12)
-    used: set[str] = set()
-    out = []
-    for i, l2 in enumerate(HOTSPOT_L2):
-        w = l2_cell_weight[l2].sort_values(ascending=False, kind="stable")
-        top = [c for c in w.index[:12] if c not in used][:6]
-        cell = top[int(rng.integers(0, len(top)))]
-        used.add(cell)
-        in_cell = pts[pts["h3_8"] == cell]
-        ci = int(in_cell.groupby("comm_idx")["w_pop"].sum().idxmax())
-        out.append(
-            {
-                "h3_8": cell,
-                "comm_idx": ci,
-                "community_code": comms.loc[ci, "community_code"],
-                "community_name": comms.loc[ci, "community_name"],
-                "category_l2": l2,
-                "emerge_week_index": emerge[i],
-                "emerge_week": rc.week_labels[min(emerge[i], rc.n_weeks - 1)],
-                "emerge_day": rc.first_day_of_week(emerge[i]),
-                "multiplier": round(float(rng.uniform(3.0, 6.0)), 2),
-            }
+@dataclass(frozen=True)
+class HotspotScenario:
+    """Scenario knobs for the planted complaint hotspots (the default is the standard city).
+
+    * ``count``: number of hotspots; 0 = a city with none. Hotspot ``i`` uses category
+      ``HOTSPOT_L2[i % 6]``, so above 6 the categories cycle. Two hotspots never share a
+      centre cell and no cell gets the same category twice (so single-cell hotspots are in
+      distinct cells; rings of different categories may overlap).
+    * ``multiplier``: (lo, hi) the intensity is drawn from (uniform, rounded to 2 decimals);
+      ``(m, m)`` fixes it.
+    * ``base_rate``: None = a random free cell among the 12 cells with the category's
+      highest share (today's choice); or (lo, hi) = a random free cell whose base weekly
+      rate of the category (tickets a week at the run's scale, as in hotspots.csv
+      ``base_weekly_rate``) lies in [lo, hi]. For a ring it applies to the centre cell.
+    * ``shape``: "cell" (one H3 res-8 cell) or "ring" (the centre and its 6 neighbours,
+      ``h3.grid_disk(centre, 1)``; neighbours without address points are left out). Every
+      member cell gets ``multiplier`` x its own base rate of the category, drawn inside its
+      own main community, and has its own row in hotspots.csv (centre first).
+    """
+
+    count: int = 6
+    multiplier: tuple[float, float] = (3.0, 6.0)
+    base_rate: tuple[float, float] | None = None
+    shape: Literal["cell", "ring"] = "cell"
+
+    def __post_init__(self) -> None:
+        # tuples of floats, so equal knobs compare (and hash) equal however they were written
+        object.__setattr__(self, "multiplier", tuple(float(v) for v in self.multiplier))
+        if self.base_rate is not None:
+            object.__setattr__(self, "base_rate", tuple(float(v) for v in self.base_rate))
+        if self.count < 0:
+            raise ValueError(f"hotspot count must be >= 0, got {self.count}")
+        lo, hi = self.multiplier
+        if not 0 < lo <= hi:
+            raise ValueError(f"hotspot multiplier range must satisfy 0 < lo <= hi, got {self.multiplier}")
+        if self.base_rate is not None and not 0 <= self.base_rate[0] <= self.base_rate[1]:
+            raise ValueError(f"hotspot base_rate range must satisfy 0 <= lo <= hi, got {self.base_rate}")
+        if self.shape not in ("cell", "ring"):
+            raise ValueError(f"hotspot shape must be 'cell' or 'ring', got {self.shape!r}")
+
+
+DEFAULT_HOTSPOTS = HotspotScenario()
+
+
+def main_community(points: pd.DataFrame, cell: str) -> int:
+    """The community holding most of the cell's population (most commerce if it has none)."""
+    in_cell = points[points["h3_8"] == cell]
+    by_comm = in_cell.groupby("comm_idx")[["w_pop", "w_com"]].sum()
+    col = "w_pop" if by_comm["w_pop"].sum() > 0 else "w_com"
+    return int(by_comm[col].idxmax())
+
+
+def _members(cell: str, shape: str, cells_with_points: pd.Index) -> list[str]:
+    """Cells planted for a hotspot centred on ``cell``: itself, plus its ring neighbours."""
+    if shape == "cell":
+        return [cell]
+    ring = sorted(c for c in h3.grid_disk(cell, 1) if c != cell and c in cells_with_points)
+    return [cell, *ring]
+
+
+def _candidates(l2: str, scenario: HotspotScenario, weight: pd.Series, base_weekly: dict[str, pd.Series] | None) -> list[str]:
+    """Centre cells a hotspot of ``l2`` may use, before removing taken ones."""
+    ranked = weight.sort_values(ascending=False, kind="stable")
+    if scenario.base_rate is None:
+        return list(ranked.index[:12])
+    if base_weekly is None:
+        raise ValueError("base_rate needs the base weekly rates per cell")
+    lo, hi = scenario.base_rate
+    rate = base_weekly[l2].reindex(ranked.index)
+    fits = [c for c, r in rate.items() if r > 0 and lo <= r <= hi]
+    if not fits:
+        raise ValueError(
+            f"no cell has a base weekly rate of {l2} in [{lo}, {hi}] "
+            f"(rates at this scale run from {rate[rate > 0].min():.4f} to {rate.max():.4f})"
         )
+    return fits
+
+
+def plan_hotspots(
+    rng: np.random.Generator,
+    city: City,
+    rc: RunCalendar,
+    l2_cell_weight: dict[str, pd.Series],
+    scenario: HotspotScenario = DEFAULT_HOTSPOTS,
+    base_weekly: dict[str, pd.Series] | None = None,
+) -> list[dict]:
+    """Hotspots emerging over weeks 4–10 of 12: one dict per planted cell (ring members too).
+
+    Per hotspot the draws are one integer (the centre among the free candidates, at most
+    6 of the top 12 with the default ``base_rate``) and one uniform (the multiplier).
+    ``base_weekly`` (``hotline.base_weekly_rates``) is needed when ``scenario.base_rate`` is set.
+    """
+    comms = city.communities
+    emerge = week_index_spread(rc.n_weeks, scenario.count, 3 / 12, 9 / 12)
+    centres: set[str] = set()
+    planted: dict[str, set[str]] = {l2: set() for l2 in HOTSPOT_L2}  # cells per category
+    out = []
+    for i in range(scenario.count):
+        l2 = HOTSPOT_L2[i % len(HOTSPOT_L2)]
+        weight = l2_cell_weight[l2]
+        free = [
+            c
+            for c in _candidates(l2, scenario, weight, base_weekly)
+            if c not in centres and planted[l2].isdisjoint(_members(c, scenario.shape, weight.index))
+        ]
+        if scenario.base_rate is None:
+            free = free[:6]
+        if not free:
+            where = "in the base_rate range" if scenario.base_rate else "among the category's top 12 cells"
+            raise ValueError(f"no free {scenario.shape} centre left {where} for hotspot {i + 1} ({l2}); lower count or widen base_rate")
+        centre = free[int(rng.integers(0, len(free)))]
+        centres.add(centre)
+        multiplier = round(float(rng.uniform(*scenario.multiplier)), 2)
+        for cell in _members(centre, scenario.shape, weight.index):
+            planted[l2].add(cell)
+            ci = main_community(city.points, cell)
+            out.append(
+                {
+                    "h3_8": cell,
+                    "comm_idx": ci,
+                    "community_code": comms.loc[ci, "community_code"],
+                    "community_name": comms.loc[ci, "community_name"],
+                    "category_l2": l2,
+                    "emerge_week_index": emerge[i],
+                    "emerge_week": rc.week_labels[min(emerge[i], rc.n_weeks - 1)],
+                    "emerge_day": rc.first_day_of_week(emerge[i]),
+                    "multiplier": multiplier,
+                }
+            )
     return out
 
 
