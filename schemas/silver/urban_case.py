@@ -69,7 +69,15 @@ SILVER_URBAN_CASE = Contract(
         Column("rework_count", "int", False),
         Column("postponed", "boolean", False),
         Column("voided", "boolean", False),
-        Column("is_overdue", "boolean", True, "handled after the handling deadline, or not handled and already past it"),
+        Column(
+            "is_overdue",
+            "boolean",
+            True,
+            "the deadline compared with the case's last 处置 (handled_at) or, not handled yet, with its LATEST EVENT"
+            " (updated_at): true when that is after the deadline; null without a deadline. Not an as-of-now"
+            " judgement: a case dispatched and never handled, with no event after its deadline, stays false however"
+            " late it is. For overdue as of a period's end use gold.governance_scorecard.overdue_open_at_period_end",
+        ),
         Column("status", "string", False, "reported | filed | dispatched | handled | closed | voided"),
         *_STAGE_MINUTES,
         Column("events", "int", False, "events seen for the case"),
