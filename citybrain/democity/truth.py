@@ -23,7 +23,21 @@ def ride_rates(truth: pd.DataFrame, rc: RunCalendar) -> pd.DataFrame:
     return pd.DataFrame({"h3_8": truth.index.to_numpy(dtype=object)[ci], "hour": hours[hi], "expected_pickups": fmt_fixed(vals[ci, hi], 6)})
 
 
+HOTSPOT_COLUMNS = [
+    "h3_8",
+    "community_code",
+    "community_name",
+    "category_l1",
+    "category_l2",
+    "emerge_week",
+    "emerge_week_index",
+    "multiplier",
+    "base_weekly_rate",
+]
+
+
 def hotspots(hs: list[dict]) -> pd.DataFrame:
+    """One row per planted cell (a ring hotspot has one per member); header only when none."""
     return pd.DataFrame(
         [
             {
@@ -38,7 +52,8 @@ def hotspots(hs: list[dict]) -> pd.DataFrame:
                 "base_weekly_rate": f"{h['base_weekly_rate']:.4f}",
             }
             for h in hs
-        ]
+        ],
+        columns=HOTSPOT_COLUMNS,
     )
 
 
