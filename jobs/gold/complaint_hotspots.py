@@ -1,0 +1,342 @@
+"""gold.complaint_hotspots: where complaints concentrate or grow, and what is around them.
+
+extract    Spark aggregates silver.complaint into the weekly cube: tickets per hotline,
+           H3 cell, ISO week and sub-category (with one example text each), plus the
+           cells' population (silver.grid) and the cross-domain context per cell-week
+           (police incidents, petitions, urban cases, ride-hailing pickups).
+transform  models.hotspot_stats on the cube (small: cells x categories x weeks, whatever
+           the number of tickets): expected counts, excess alerts, Gi*, trends, forecasts.
+load       the whole table is rebuilt through its contract.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from citybrain import lake
+from citybrain.jobs.gold.common import GoldReport, iso_week_label, week_start
+from citybrain.models import hotspot_stats as stats
+from citybrain.schemas.gold.complaint_hotspots import ALL_CATEGORIES, GOLD_COMPLAINT_HOTSPOTS, HotspotParams
+from citybrain.settings import Settings
+
+log = logging.getLogger(__name__)
+NO_CATEGORY = "(未分类)"
+CONTEXT = {  # column -> (silver table, filter)
+    "police_incidents": ("silver.police_incident", None),
+    "petitions": ("silver.petition", None),
+    "urban_cases": ("silver.urban_case", None),
+    "ride_pickups": ("silver.ride_trip", "picked_up_at IS NOT NULL"),
+}
+
+
+def weekly_cube(complaints: DataFrame, resolution: int) -> DataFrame:
+    """Tickets per hotline, cell, ISO week and sub-category, with one example text (the earliest)."""
+    cell = f"h3_r{resolution}"
+    return (
+        complaints.where(F.col(cell).isNotNull())
+        .select(
+            "source_system",
+            F.col(cell).alias("h3_cell"),
+            week_start(F.col("dt")).alias("week_start"),
+            F.coalesce(F.col("category_l1"), F.lit(NO_CATEGORY)).alias("category_l1"),
+            F.coalesce(F.col("category_l2"), F.col("category_l1"), F.lit(NO_CATEGORY)).alias("category_l2"),
+            "content",
+            "received_at",
+        )
+        .groupBy("source_system", "h3_cell", "week_start", "category_l1", "category_l2")
+        .agg(F.count(F.lit(1)).alias("complaints"), F.min_by("content", "received_at").alias("example_text"))
+    )
+
+
+def cell_population(grid: DataFrame, resolution: int) -> DataFrame:
+    """Registered residents per H3 cell (a unit grid counts in the cell of its centroid)."""
+    return grid.groupBy(F.col(f"h3_r{resolution}").alias("h3_cell")).agg(F.sum("population").cast("bigint").alias("population"))
+
+
+def context_counts(frames: dict[str, DataFrame], resolution: int) -> DataFrame | None:
+    """Other departments' records per cell and week: one column per entry of ``frames``."""
+    parts = []
+    for column, df in frames.items():
+        parts.append(
+            df.where(F.col(f"h3_r{resolution}").isNotNull())
+            .groupBy(F.col(f"h3_r{resolution}").alias("h3_cell"), week_start(F.col("dt")).alias("week_start"))
+            .agg(F.count(F.lit(1)).alias("n"))
+            .withColumn("column", F.lit(column))
+        )
+    if not parts:
+        return None
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
+
+
+@dataclass
+class Cube:
+    """One hotline's weekly cube as arrays: counts[cell, l2, week]."""
+
+    cells: list[str]
+    weeks: list[pd.Timestamp]
+    l2: list[tuple[str, str]]  # (category_l1, category_l2)
+    counts: np.ndarray
+    examples: dict[tuple[int, int, int], str]
+    population: np.ndarray | None  # per cell, None when the hotline has no registry
+
+
+def build_cube(rows: pd.DataFrame, population: pd.Series, k_ring: int) -> Cube:
+    """Arrays of one hotline's cube; cells are its complaint cells plus registry cells near them."""
+    import h3
+
+    complaint_cells = set(rows["h3_cell"])
+    near = {n for c in complaint_cells for n in h3.grid_disk(c, k_ring)}
+    cells = sorted(complaint_cells | (set(population.index) & near))
+    first, last = rows["week_start"].min(), rows["week_start"].max()
+    weeks = list(pd.date_range(first, last, freq="7D"))
+    l2 = sorted(set(zip(rows["category_l1"], rows["category_l2"], strict=True)))
+    ci = {c: i for i, c in enumerate(cells)}
+    ki = {c: i for i, c in enumerate(l2)}
+    wi = {w: i for i, w in enumerate(weeks)}
+    idx = (
+        rows["h3_cell"].map(ci).to_numpy(),
+        pd.Series(list(zip(rows["category_l1"], rows["category_l2"], strict=True))).map(ki).to_numpy(),
+        rows["week_start"].map(wi).to_numpy(),
+    )
+    counts = np.zeros((len(cells), len(l2), len(weeks)))
+    np.add.at(counts, idx, rows["complaints"].to_numpy())
+    examples = dict(zip(zip(*idx, strict=True), rows["example_text"], strict=True))
+    pop = population.reindex(cells).to_numpy(dtype=float)
+    has_population = np.nansum(pop) > 0
+    return Cube(cells, weeks, l2, counts, examples, np.nan_to_num(pop) if has_population else None)
+
+
+def _levels(cube: Cube) -> tuple[list[tuple[str, str, str | None]], list[np.ndarray]]:
+    """The categories of every level and, per category, which l2 columns it sums."""
+    categories: list[tuple[str, str, str | None]] = [("all", ALL_CATEGORIES, None)]
+    members = [np.arange(len(cube.l2))]
+    for group in sorted({g for g, _ in cube.l2}):
+        categories.append(("l1", group, group))
+        members.append(np.array([i for i, (g, _) in enumerate(cube.l2) if g == group]))
+    for i, (group, sub) in enumerate(cube.l2):
+        categories.append(("l2", sub, group))
+        members.append(np.array([i]))
+    return categories, members
+
+
+def _by_level(values: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
+    """Sum l2 columns [cell, l2, week] into every level's categories [cell, category, week]."""
+    return np.stack([values[:, m, :].sum(axis=1) for m in members], axis=1)
+
+
+def analyse(cube: Cube, params: HotspotParams) -> pd.DataFrame:
+    """Every statistic of the table for one hotline's cube; one row per cell, week and category."""
+    categories, members = _levels(cube)
+    counts = _by_level(cube.counts, members)
+    exposure = cube.counts.sum(axis=(0, 1))
+    n_cells, n_cats, n_weeks = counts.shape
+    levels = np.array([c[0] for c in categories])
+
+    expected_history = np.full(counts.shape, np.nan)
+    alert_p, alert_window, alert_conf = np.ones(counts.shape), np.zeros(counts.shape, int), np.zeros(counts.shape, int)
+    forecast = np.zeros(counts.shape)
+    for level in ("all", "l1", "l2"):
+        # alerts are tested level by level: BH across the cells and categories of one level and week
+        cols = np.flatnonzero(levels == level)
+        res = stats.excess_alerts(
+            counts[:, cols, :],
+            exposure,
+            windows=params.alert_windows,
+            baseline_weeks=params.baseline_weeks,
+            min_baseline_weeks=params.min_baseline_weeks,
+            rank=params.rank,
+            prior_weeks=params.prior_weeks,
+            continue_alpha=params.continue_alpha,
+            min_count=params.min_count,
+            q=params.alert_q,
+        )
+        expected_history[:, cols, :] = res.expected
+        alert_p[:, cols, :], alert_window[:, cols, :], alert_conf[:, cols, :] = res.p_value, res.window, res.confidence
+    forecast = _by_level(stats.forecast_next_week(cube.counts, exposure, params.baseline_weeks, params.rank, params.prior_weeks), members)
+
+    expected_population = np.full(counts.shape, np.nan)
+    if cube.population is not None and cube.population.sum() > 0:
+        per_resident = counts.sum(axis=0) / cube.population.sum()  # [category, week]
+        expected_population = cube.population[:, None, None] * per_resident[None, :, :]
+    expected = np.where(np.isnan(expected_history), expected_population, expected_history)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess_z = np.where(expected > 0, (counts - expected) / np.sqrt(expected), np.nan)
+
+    weights = stats.ring_weights(cube.cells, params.k_ring)
+    flat_z = np.nan_to_num(excess_z).reshape(n_cells, -1)
+    gi_z = stats.gi_star(flat_z, weights)
+    gi_p, gi_class = stats.gi_classes(gi_z)
+    has_expected = ~np.isnan(excess_z).all(axis=0).reshape(-1)  # a series with no expected has no map
+    gi_z[:, ~has_expected], gi_p[:, ~has_expected], gi_class[:, ~has_expected] = np.nan, np.nan, 0
+    gi_z, gi_p, gi_class = (a.reshape(counts.shape) for a in (gi_z, gi_p, gi_class))
+
+    trend, mk_z, mk_p = _trends(gi_z, gi_class, params.trend_weeks)
+    top = _top_subcategories(cube, members, levels, expected, params.top_subcategories)
+
+    cell_i, cat_i, week_i = (a.ravel() for a in np.meshgrid(np.arange(n_cells), np.arange(n_cats), np.arange(n_weeks), indexing="ij"))
+    pop = cube.population[cell_i] if cube.population is not None else np.full(cell_i.size, np.nan)
+    out = pd.DataFrame(
+        {
+            "h3_cell": np.array(cube.cells, dtype=object)[cell_i],
+            "week_start": np.array(cube.weeks, dtype="datetime64[ns]")[week_i],
+            "category_level": levels[cat_i],
+            "category": np.array([c[1] for c in categories], dtype=object)[cat_i],
+            "category_l1": np.array([c[2] for c in categories], dtype=object)[cat_i],
+            "complaints": counts.ravel().astype(np.int64),
+            "population": pop,
+            "expected_from_population": expected_population.ravel(),
+            "expected_from_history": expected_history.ravel(),
+            "excess_z": excess_z.ravel(),
+            "gi_star_z": gi_z.ravel(),
+            "gi_star_p": gi_p.ravel(),
+            "gi_class": gi_class.ravel(),
+            "alert_p": alert_p.ravel(),
+            "alert_window_weeks": alert_window.ravel(),
+            "alert_confidence": alert_conf.ravel(),
+            "trend": trend.ravel(),
+            "trend_mk_z": mk_z.ravel(),
+            "trend_mk_p": mk_p.ravel(),
+            "forecast_next_week": forecast.ravel(),
+            "top_subcategories": top[0].ravel(),
+            "example_text": top[1].ravel(),
+        }
+    )
+    out["is_alert"] = out["alert_confidence"] >= round((1 - params.alert_q) * 100)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate_per_1000"] = np.where(out["population"] > 0, out["complaints"] / out["population"] * 1000, np.nan)
+    return out
+
+
+def _trends(gi_z: np.ndarray, gi_class: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Emerging-hotspot trend of every cell and category as of every week, over its last ``n`` weeks."""
+    n_cells, n_cats, n_weeks = gi_z.shape
+    z = gi_z.reshape(-1, n_weeks)
+    hot = (gi_class >= 2).reshape(-1, n_weeks)
+    padded_z = np.concatenate([np.full((z.shape[0], n - 1), np.nan), z], axis=1)
+    padded_hot = np.concatenate([np.zeros((z.shape[0], n - 1), dtype=bool), hot], axis=1)
+    trend = np.empty(z.shape, dtype=object)
+    mk_z, mk_p = np.full(z.shape, np.nan), np.full(z.shape, np.nan)
+    for w in range(n_weeks):
+        window_z = padded_z[:, w : w + n]
+        window_hot = padded_hot[:, w : w + n]
+        seen = ~np.isnan(window_z)
+        category, zz, pp = stats.emerging_trend(window_hot, window_z)
+        enough = seen.sum(axis=1) >= 3
+        trend[:, w] = np.where(enough | (category == "new"), category, "none")
+        mk_z[:, w] = np.where(enough, zz, np.nan)
+        mk_p[:, w] = np.where(enough, pp, np.nan)
+    shape = (n_cells, n_cats, n_weeks)
+    return trend.reshape(shape), mk_z.reshape(shape), mk_p.reshape(shape)
+
+
+def _top_subcategories(cube: Cube, members, levels, expected, top_n: int) -> tuple[np.ndarray, np.ndarray]:
+    """'噪声扰民 21 (4.1); ...' and one example text of the first, for every cell, category and week with tickets."""
+    n_cells, n_weeks = len(cube.cells), len(cube.weeks)
+    l2_cols = np.flatnonzero(levels == "l2")
+    l2_expected = expected[:, l2_cols, :]
+    text = np.full((n_cells, len(members), n_weeks), None, dtype=object)
+    example = np.full((n_cells, len(members), n_weeks), None, dtype=object)
+    cells_i, weeks_i = np.nonzero(cube.counts.sum(axis=1) > 0)
+    for c, w in zip(cells_i.tolist(), weeks_i.tolist(), strict=True):
+        for k, member in enumerate(members):
+            sub = member[cube.counts[c, member, w] > 0]
+            if sub.size == 0:
+                continue
+            # order by excess over expected, then by count: what is unusual first
+            exp = np.nan_to_num(l2_expected[c, sub, w])
+            order = sub[np.lexsort((-cube.counts[c, sub, w], -(cube.counts[c, sub, w] - exp)))][:top_n]
+            parts = []
+            for j in order.tolist():
+                e = l2_expected[c, j, w]
+                parts.append(f"{cube.l2[j][1]} {int(cube.counts[c, j, w])}" + ("" if np.isnan(e) else f" ({e:.1f})"))
+            text[c, k, w] = "; ".join(parts)
+            example[c, k, w] = cube.examples.get((c, int(order[0]), w))
+    return text, example
+
+
+def run(spark, settings: Settings, params: HotspotParams | None = None) -> GoldReport:
+    """Rebuild gold.complaint_hotspots from silver."""
+    params = params or HotspotParams()
+    report = GoldReport(GOLD_COMPLAINT_HOTSPOTS.name)
+    complaints = lake.read(spark, settings, "silver.complaint")
+    cube_rows = weekly_cube(complaints, params.resolution).toPandas()
+    if lake.exists(settings, "silver.grid"):
+        population = cell_population(lake.read(spark, settings, "silver.grid"), params.resolution).toPandas()
+        population = population.dropna().set_index("h3_cell")["population"]
+    else:
+        population = pd.Series(dtype=float)
+        report.not_computed.append("population, rate_per_1000 and expected_from_population: silver.grid does not exist")
+    frames = {col: lake.read(spark, settings, table) for col, (table, _) in CONTEXT.items() if lake.exists(settings, table)}
+    frames = {col: df.where(CONTEXT[col][1]) if CONTEXT[col][1] else df for col, df in frames.items()}
+    missing = [f"{col} ({CONTEXT[col][0]} does not exist)" for col in CONTEXT if col not in frames]
+    if missing:
+        report.not_computed.append("context " + ", ".join(missing) + ": counted as 0")
+    context = context_counts(frames, params.resolution)
+    context_pd = context.toPandas() if context is not None else pd.DataFrame(columns=["h3_cell", "week_start", "n", "column"])
+
+    parts = []
+    for system, rows in cube_rows.groupby("source_system", sort=True):
+        rows = rows.assign(week_start=pd.to_datetime(rows["week_start"]))
+        cube = build_cube(rows, population, params.k_ring)
+        if cube.population is None:
+            report.not_computed.append(
+                f"{system}: population, rate_per_1000 and expected_from_population (no registry population in its cells)"
+            )
+        if len(cube.weeks) <= params.min_baseline_weeks:
+            report.not_computed.append(f"{system}: alerts and expected_from_history need more than {params.min_baseline_weeks} weeks")
+        log.info("%s: %d cells x %d sub-categories x %d weeks", system, len(cube.cells), len(cube.l2), len(cube.weeks))
+        parts.append(analyse(cube, params).assign(source_system=system))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    table = _with_context(table, context_pd)
+    report.details = (
+        {
+            system: {"cells": int(g["h3_cell"].nunique()), "weeks": int(g["week_start"].nunique()), "alerts": int(g["is_alert"].sum())}
+            for system, g in table.groupby("source_system")
+        }
+        if len(table)
+        else {}
+    )
+    df = _to_spark(spark, table, params)
+    lake.write(spark, settings, GOLD_COMPLAINT_HOTSPOTS.name, df, mode="overwrite")
+    return report.finish(len(table))
+
+
+def _with_context(table: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
+    if table.empty:
+        return table
+    wide = context.assign(week_start=pd.to_datetime(context["week_start"])).pivot_table(
+        index=["h3_cell", "week_start"], columns="column", values="n", aggfunc="sum", fill_value=0
+    )
+    wide = wide.reindex(columns=list(CONTEXT), fill_value=0).reset_index()
+    out = table.merge(wide, on=["h3_cell", "week_start"], how="left")
+    out[list(CONTEXT)] = out[list(CONTEXT)].fillna(0).astype(np.int64)
+    return out
+
+
+def _to_spark(spark, table: pd.DataFrame, params: HotspotParams) -> DataFrame:
+    contract = GOLD_COMPLAINT_HOTSPOTS
+    if table.empty:
+        return spark.createDataFrame([], contract.ddl().replace(" NOT NULL", ""))
+    table = table.assign(
+        h3_resolution=params.resolution,
+        iso_week=[f"{y:04d}-W{w:02d}" for y, w, _ in (d.isocalendar() for d in table["week_start"])],
+        week_start=table["week_start"].dt.date,
+        population=table["population"].astype("Int64"),
+        built_at=datetime.now(UTC),
+    )
+    table = table.astype({c: "object" for c in ("category_l1", "top_subcategories", "example_text")})
+    schema = contract.ddl().replace(" NOT NULL", "")
+    return spark.createDataFrame(table[contract.column_names], schema)
+
+
+__all__ = ["analyse", "build_cube", "iso_week_label", "run", "weekly_cube"]
