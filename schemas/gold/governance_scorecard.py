@@ -171,7 +171,11 @@ GOLD_GOVERNANCE_SCORECARD = Contract(
             " not a ticket-to-case match: the case does not carry a ticket number silver can join on)",
         ),
     ),
-    grain="one row per period_type, period, unit_type and unit_code with any case (or hotline) activity in the period",
+    grain=(
+        "one row per period_type, period, unit_type and unit_code, for every period from the first case report to the"
+        " last day with a case event, where the unit has a case or hotline event dated in the period or a case open"
+        " past its deadline at the period's end"
+    ),
     description=(
         "The digital urban-management (数字城管) scorecard: reported, filed, due, closure, on-time closure, rework,"
         " postponement, urgent on-time rate, backlog past the deadline, stage medians, public participation and the"

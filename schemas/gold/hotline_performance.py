@@ -177,7 +177,11 @@ GOLD_HOTLINE_PERFORMANCE = Contract(
         Column("previous_rank", "int", True, "the unit's rank in the immediately preceding period of the same type; null if none"),
         Column("rank_change", "int", True, "previous_rank - rank: positive = moved up (better), negative = moved down"),
     ),
-    grain="one row per source_system, period_type, period, unit_type and unit_code with any ticket activity in the period",
+    grain=(
+        "one row per source_system, period_type, period, unit_type and unit_code, for every period from the source's first"
+        " receive date to its last reported day, where the unit has a ticket event dated in the period or a ticket open"
+        " past its deadline at the period's end"
+    ),
     description=(
         "12345 接诉即办 performance: direct answer, timely acceptance, on-time completion, completion, callback and"
         " satisfaction rates, the backlog past its deadline and a ranked composite score, per street, handling unit"

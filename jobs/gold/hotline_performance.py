@@ -1,0 +1,219 @@
+"""gold.hotline_performance: 接诉即办 rates per street, handling unit and city, per ISO week and month.
+
+``hotline_performance`` is the pure transformation (silver.complaint and silver.grid in, the
+table out); ``run`` reads silver, rebuilds the whole table and says what it could not
+compute. Definitions and thresholds live in citybrain.schemas.gold.hotline_performance.
+
+A hotline that lacks some data (Boston 311 has no dispatch, acceptance or callback times,
+no direct answers and no street codes) still gets its table: those counts and rates are
+null, not 0, and the report names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from citybrain import lake
+from citybrain.jobs.gold.common import GoldReport, local_timezone_column
+from citybrain.jobs.gold.indicators import (
+    PERIOD_COLUMNS,
+    SCOPE,
+    UNIT_KEYS,
+    count_where,
+    dated_rows,
+    in_periods,
+    judged_periods,
+    local_date,
+    open_past_deadline,
+    per_unit,
+    ranked,
+    rate,
+    scope_coverage,
+    street_names,
+    unit_names,
+    weighted_score,
+)
+from citybrain.schemas.gold.hotline_performance import (
+    CALLBACK_CODES,
+    CITY_UNIT_CODE,
+    GOLD_HOTLINE_PERFORMANCE,
+    HotlinePerformanceParams,
+)
+from citybrain.settings import Settings
+
+TABLE = GOLD_HOTLINE_PERFORMANCE.name
+CITY_NAME = "全市"
+
+
+@dataclass(frozen=True)
+class Capability:
+    """Data a hotline may lack; without it the listed counts (and the rates over them) are null."""
+
+    name: str
+    present: Column  # an aggregate over the source's tickets: true when it has the data
+    columns: tuple[str, ...]
+    missing: str  # why, as the report says it
+
+
+def _any(column: Column) -> Column:
+    return F.count(column) > 0
+
+
+CAPABILITIES = (
+    Capability(
+        "direct_answer",
+        _any(F.col("is_direct_answer")),
+        ("direct_answered", "direct_answer_rate"),
+        "no record of which tickets the centre answered directly",
+    ),
+    Capability(
+        "dispatch",
+        _any(F.col("dispatched_at")),
+        ("dispatched", "accepted_in_time", "timely_acceptance_rate"),
+        "no dispatch times (派单时间)",
+    ),
+    Capability(
+        "acceptance",
+        _any(F.col("accepted_at")),
+        ("accepted_in_time", "timely_acceptance_rate"),
+        "no acceptance times (签收时间)",
+    ),
+    Capability(
+        "deadline",
+        _any(F.col("due_at")),
+        ("due", "resolved_by_period_end", "resolved_on_time", "on_time_completion_rate", "completion_rate", "open_past_deadline"),
+        "no deadlines (办结时限)",
+    ),
+    Capability(
+        "resolution",
+        _any(F.col("resolved_at")),
+        (
+            "resolved_by_period_end",
+            "resolved_on_time",
+            "on_time_completion_rate",
+            "completion_rate",
+            "resolved",
+            "resolved_with_callback",
+            "effective_callback_rate",
+            "open_past_deadline",
+        ),
+        "no resolution times (办结时间)",
+    ),
+    Capability(
+        "callback",
+        _any(F.when(F.col("satisfaction").isin(*CALLBACK_CODES), F.col("visited_at"))),
+        ("resolved_with_callback", "effective_callback_rate", "visited", "satisfied", "satisfaction_rate"),
+        "no callbacks with a satisfaction (回访)",
+    ),
+    Capability(
+        "street", _any(F.col("street_code")), ("street rows and their ranks",), "no street codes (no grid registry to place tickets on)"
+    ),
+    Capability("handling_unit", _any(F.col("handling_unit")), ("handling_unit rows and their ranks",), "no handling unit"),
+)
+
+
+def source_capabilities(complaints: DataFrame) -> DataFrame:
+    """One row per source_system with a boolean ``has_<capability>`` per kind of data it may lack."""
+    return complaints.groupBy("source_system").agg(*(c.present.alias(f"has_{c.name}") for c in CAPABILITIES))
+
+
+def _counts(params: HotlinePerformanceParams) -> dict[str, Column]:
+    """Each count of the table as a conditional count over the (kind, period, unit) rows."""
+    kind = F.col("kind")
+    due = (kind == "due") & (F.col("due_at") < F.col("as_of"))
+    limit_micros = int(params.acceptance_limit_hours * 3600 * 1_000_000)
+    in_time = F.unix_micros(F.col("accepted_at")) - F.unix_micros(F.col("dispatched_at")) <= F.lit(limit_micros)
+    called_back = F.col("satisfaction").isin(*CALLBACK_CODES)
+    return {
+        "received": count_where(kind == "received"),
+        "direct_answered": count_where((kind == "received") & F.col("is_direct_answer")),
+        "dispatched": count_where(kind == "dispatched"),
+        "accepted_in_time": count_where((kind == "dispatched") & in_time),
+        "due": count_where(due),
+        "resolved_by_period_end": count_where(due & (F.col("resolved_at") < F.col("as_of"))),
+        "resolved_on_time": count_where(due & (F.col("resolved_at") <= F.col("due_at"))),
+        "resolved": count_where(kind == "resolved"),
+        "resolved_with_callback": count_where((kind == "resolved") & called_back),
+        "visited": count_where(kind == "visited"),
+        "satisfied": count_where((kind == "visited") & F.col("satisfaction").isin(*params.satisfied_codes)),
+        "open_past_deadline": count_where(kind == "open_past_deadline"),
+    }
+
+
+RATES = {
+    "direct_answer_rate": ("direct_answered", "received"),
+    "timely_acceptance_rate": ("accepted_in_time", "dispatched"),
+    "on_time_completion_rate": ("resolved_on_time", "due"),
+    "completion_rate": ("resolved_by_period_end", "due"),
+    "effective_callback_rate": ("resolved_with_callback", "resolved"),
+    "satisfaction_rate": ("satisfied", "visited"),
+}
+
+
+def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, params: HotlinePerformanceParams | None = None) -> DataFrame:
+    """silver.complaint (+ silver.grid for street names) -> gold.hotline_performance rows."""
+    params = params or HotlinePerformanceParams()
+    tickets = complaints.withColumn(SCOPE, F.col("source_system")).withColumn("tz", local_timezone_column("source_system"))
+    zone = F.col("tz")
+    rows = dated_rows(
+        tickets,
+        {
+            "received": F.col("dt"),
+            "dispatched": local_date(F.col("dispatched_at"), zone),
+            "due": local_date(F.col("due_at"), zone),
+            "resolved": local_date(F.col("resolved_at"), zone),
+            "visited": F.when(F.col("satisfaction").isin(*CALLBACK_CODES), local_date(F.col("visited_at"), zone)),
+        },
+    )
+    periods = judged_periods(scope_coverage(tickets, "dt", "updated_at"), params.period_types)
+    backlog = open_past_deadline(tickets, periods, "due_at", F.col("resolved_at"), "open_past_deadline")
+    events = in_periods(rows, periods, params.period_types)
+    units = per_unit(
+        events.unionByName(backlog.select(*events.columns)),
+        {"street": F.col("street_code"), "handling_unit": F.col("handling_unit"), "city": F.lit(CITY_UNIT_CODE)},
+    )
+    counts = units.groupBy(SCOPE, *PERIOD_COLUMNS, *UNIT_KEYS).agg(*(c.alias(n) for n, c in _counts(params).items()))
+
+    # Counts a hotline has no data for are null, not 0.
+    capabilities = source_capabilities(complaints).withColumnRenamed("source_system", SCOPE)
+    counts = counts.join(capabilities, SCOPE)
+    for name in _counts(params):
+        lacking = [c for c in CAPABILITIES if name in c.columns]
+        if lacking:
+            has_all = F.lit(True)
+            for c in lacking:
+                has_all = has_all & F.col(f"has_{c.name}")
+            counts = counts.withColumn(name, F.when(has_all, F.col(name)))
+    # Whether the centre answered a ticket itself says nothing about the unit it was handed to.
+    counts = counts.withColumn("direct_answered", F.when(F.col("unit_type") != "handling_unit", F.col("direct_answered")))
+    for name, (numerator, denominator) in RATES.items():
+        counts = counts.withColumn(name, rate(numerator, denominator))
+    scored = counts.withColumn("composite_score", weighted_score(params.score_weights))
+    out = ranked(scored, "composite_score", (SCOPE,))
+    out = unit_names(out, street_names(grid), CITY_NAME, text_units=("handling_unit",))
+    return out.withColumn("source_system", F.col(SCOPE)).select(*GOLD_HOTLINE_PERFORMANCE.column_names)
+
+
+def not_computed(capabilities: list[dict]) -> list[str]:
+    """What the table cannot hold for which source, and why (from source_capabilities rows)."""
+    notes = []
+    for row in sorted(capabilities, key=lambda r: r["source_system"]):
+        for c in CAPABILITIES:
+            if not row[f"has_{c.name}"]:
+                notes.append(f"{row['source_system']}: {', '.join(c.columns)} not computed: {c.missing}")
+    return notes
+
+
+def run(spark, settings: Settings, params: HotlinePerformanceParams | None = None) -> GoldReport:
+    """Rebuild gold.hotline_performance from silver.complaint (and silver.grid when it exists)."""
+    report = GoldReport(TABLE)
+    complaints = lake.read(spark, settings, "silver.complaint")
+    grid = lake.read(spark, settings, "silver.grid") if lake.exists(settings, "silver.grid") else None
+    if grid is None:
+        report.not_computed.append("street names: silver.grid does not exist")
+    report.not_computed.extend(not_computed([r.asDict() for r in source_capabilities(complaints).collect()]))
+    lake.write(spark, settings, TABLE, hotline_performance(complaints, grid, params), mode="overwrite")
+    return report.finish(lake.read(spark, settings, TABLE).count())
