@@ -50,9 +50,41 @@ def cmd_demo(args) -> int:
         _say(f"  {'source':<12} {'silver entity':<18} {'in':>9} {'accepted':>9} {'quarantined':>11} {'collapsed':>9}  balanced")
         for source, entity, n_in, acc, qua, col, balanced in result.reconciliation:
             _say(f"  {source:<12} {entity:<18} {n_in:>9,} {acc:>9,} {qua:>11,} {col:>9,}  {'yes' if balanced else 'NO'}")
+    _print_briefing(result)
     _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
     if result.data_docs:
         _say(f"Quality results: table ops.quality_results, Data Docs {result.data_docs}")
+    return 0
+
+
+def _print_briefing(result) -> None:
+    if result.top_hotspots:
+        week = result.top_hotspots[0]["iso_week"]
+        _say(f"Top complaint hotspots of {week} (gold.complaint_hotspots; expected from the cell's history in brackets):")
+        for h in result.top_hotspots:
+            expected = h["expected_from_history"]
+            _say(
+                f"  {h['h3_cell']}  {h['category']:<8} {h['complaints']:>4} complaints ({expected:.1f})  "
+                f"{h['alert_confidence']}% confidence, {h['alert_window_weeks']}-week window, trend {h['trend']}"
+            )
+    for side in ("best", "worst"):
+        rows = result.streets.get(side, [])
+        if rows:
+            _say(f"{side.capitalize()} streets of {rows[0]['period']} (gold.hotline_performance, 1 = best):")
+            for r in rows:
+                change = "" if r["rank_change"] is None else f", {r['rank_change']:+d} since the week before"
+                _say(f"  #{r['rank']:<3} {r['unit_name']}  score {r['composite_score']:.1f}{change}")
+
+
+def cmd_evaluate(args) -> int:
+    from citybrain import engine
+    from citybrain.models import hotspot_evaluation
+
+    settings = _settings(args)
+    with engine.session_scope(settings) as spark:
+        result = hotspot_evaluation.run(spark, settings, args.truth)
+    _say(hotspot_evaluation.report_text(result))
+    _say("Written to gold.model_metrics (model complaint_hotspots, oracle, last_week_counts).")
     return 0
 
 
@@ -200,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="folder", type=_path, required=True, metavar="DIR", help="folder holding the source's files")
     p.add_argument("--bronze-only", action="store_true", help="stop after bronze")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("evaluate", help="compare a gold model with the demo city's planted truth; results to gold.model_metrics")
+    p.add_argument(
+        "model", choices=["hotspots"], help="hotspots: gold.complaint_hotspots against truth/hotspots.csv and complaint_rates.csv"
+    )
+    p.add_argument("--truth", type=_path, help="the demo city's truth folder (default CITYBRAIN_DEMO_DIR/truth)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])

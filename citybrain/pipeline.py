@@ -22,10 +22,12 @@ DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 
 def pipeline_dag_ids() -> list[str]:
     """The DAGs the main job runs, in dependency order: every ingest, the registry's refine
-    (silver.grid, which the others locate against), then every other refine."""
+    (silver.grid, which the others locate against), every other refine, then every gold table."""
+    from citybrain.jobs.gold import GOLD_TABLES
+
     sources = list(all_sources())
     refines = sorted(sources, key=lambda s: s != "registry")
-    return [f"ingest_{s}" for s in sources] + [f"refine_{s}" for s in refines]
+    return [f"ingest_{s}" for s in sources] + [f"refine_{s}" for s in refines] + [f"build_gold_{t}" for t in GOLD_TABLES]
 
 
 @dataclass
@@ -35,6 +37,8 @@ class DemoResult:
     table_rows: dict[str, int] = field(default_factory=dict)
     reconciliation: list[tuple] = field(default_factory=list)  # source, entity, in, accepted, quarantined, collapsed, balanced
     data_docs: Path | None = None
+    top_hotspots: list[dict] = field(default_factory=list)  # the latest week's alerts, most confident and largest first
+    streets: dict[str, list[dict]] = field(default_factory=dict)  # best / worst streets of the latest complete week
     seconds: float = 0.0
 
 
@@ -88,6 +92,36 @@ def reconciliation(spark, settings: Settings) -> list[tuple]:
     return [tuple(r) for r in totals.orderBy("source").collect()]
 
 
+def top_hotspots(spark, settings: Settings, limit: int = 5) -> list[dict]:
+    """The latest week's sub-category alerts of every hotline, most confident and largest excess first."""
+    if not lake.exists(settings, "gold.complaint_hotspots"):
+        return []
+    gold = lake.read(spark, settings, "gold.complaint_hotspots")
+    latest = gold.groupBy("source_system").agg(F.max("week_start").alias("week_start"))
+    alerts = gold.join(latest, ["source_system", "week_start"]).where("category_level = 'l2' AND is_alert")
+    rows = alerts.orderBy(F.desc("alert_confidence"), F.desc(F.col("complaints") - F.col("expected_from_history"))).limit(limit)
+    return [r.asDict() for r in rows.collect()]
+
+
+def best_and_worst_streets(spark, settings: Settings, n: int = 3) -> dict[str, list[dict]]:
+    """Best and worst ranked streets of the latest complete week (gold.hotline_performance)."""
+    if not lake.exists(settings, "gold.hotline_performance"):
+        return {}
+    perf = lake.read(spark, settings, "gold.hotline_performance").where(
+        "unit_type = 'street' AND period_type = 'week' AND rank IS NOT NULL"
+    )
+    complete = perf.where("period_complete")
+    latest = complete.agg(F.max("period").alias("period")).collect()[0]["period"]
+    if latest is None:
+        return {}
+    week = complete.where(F.col("period") == latest)
+    columns = ("period", "unit_name", "rank", "rank_change", "composite_score", "satisfaction_rate", "on_time_completion_rate")
+    return {
+        "best": [r.asDict() for r in week.orderBy("rank").select(*columns).limit(n).collect()],
+        "worst": [r.asDict() for r in week.orderBy(F.desc("rank")).select(*columns).limit(n).collect()],
+    }
+
+
 def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: bool = False) -> DemoResult:
     started = time.monotonic()
     if fresh:
@@ -100,6 +134,8 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
         spark = engine.get_session(settings)
         result.table_rows = table_rows(spark, settings)
         result.reconciliation = reconciliation(spark, settings)
+        result.top_hotspots = top_hotspots(spark, settings)
+        result.streets = best_and_worst_streets(spark, settings)
         result.data_docs = _data_docs(settings)
     finally:
         if started_engine:

@@ -51,3 +51,20 @@ def refine_source(source: str) -> dict:
     report = refine.refine(spark, settings, source, progress=log.info)
     log.info(report.summary())
     return {**asdict(report), "summary": report.summary()}
+
+
+def build_gold(table: str) -> dict:
+    """Rebuild gold.<table> from silver (citybrain.jobs.gold.<table>.run)."""
+    import importlib
+
+    settings = Settings.from_env()
+    spark = engine.get_session(settings)
+    report = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
+    log.info(report.summary())
+    return {
+        "table": report.table,
+        "rows": report.rows,
+        "seconds": round(report.seconds, 1),
+        "not_computed": report.not_computed,
+        "summary": report.summary(),
+    }

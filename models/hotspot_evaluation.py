@@ -154,7 +154,8 @@ def evaluate(
                 "weeks_flagged": len(exact),
             }
         )
-    per_hotspot = pd.DataFrame(rows)
+    columns = ["h3_8", "category_l2", "emerge_week", "base_weekly_rate", "multiplier", "kl", "bound_weeks", "weeks_left"]
+    per_hotspot = pd.DataFrame(rows, columns=[*columns, "delay_exact", "delay_ring1", "weeks_flagged"])
 
     weekly = []
     for w in weeks:
@@ -257,3 +258,55 @@ def run(spark, settings, truth_dir: Path | None = None, *, source_system: str = 
     df = spark.createDataFrame(pd.DataFrame(rows)[contract.column_names], contract.ddl().replace(" NOT NULL", ""))
     lake.write(spark, settings, contract.name, df, mode="append")
     return result
+
+
+def report_text(result: Evaluation) -> str:
+    """The evaluation as the tables the issue note and a reviewer read."""
+    s = result.summary
+    lines = [
+        f"Hotspot alerts against the planted truth ({result.source_system}, {int(s['tests_per_week']):,} cell-category tests a week)",
+        f"  flags {int(s['flags'])}; precision exact {s['precision_exact']:.2f}, one ring {s['precision_ring1']:.2f}, "
+        f"against every planted excess (hotspots and stability drivers) {s['precision_planted']:.2f}",
+        f"  recall within {DETECTION_WEEKS} weeks of hotspots whose information bound is under {DETECTION_WEEKS} weeks: "
+        f"{s['recall_within_3_weeks']:.2f}; detected before the run ends, of those whose bound is shorter than the weeks left: "
+        f"{s['detected_before_end']:.2f}",
+        f"  false flags per 1,000 cell-category-weeks: {s['false_flags_per_1000']:.3f}",
+        "",
+        "  hotspot                     sub-category  base/wk  mult  bound(wk)  weeks left  delay exact  delay ring1",
+    ]
+    for h in result.hotspots.itertuples():
+        fmt = lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{int(v)}"  # noqa: E731
+        lines.append(
+            f"  {h.h3_8} {h.emerge_week}  {h.category_l2:<10} {h.base_weekly_rate:>7.2f} {h.multiplier:>5.2f} {h.bound_weeks:>10.2f}"
+            f" {h.weeks_left:>11} {fmt(h.delay_exact):>12} {fmt(h.delay_ring1):>12}"
+        )
+    lines += ["", "  week      flags  active  precision exact/ring1  recall exact/ring1"]
+    for w in result.weekly.itertuples():
+        pe = "-" if math.isnan(w.precision_exact) else f"{w.precision_exact:.2f}/{w.precision_ring1:.2f}"
+        re_ = "-" if math.isnan(w.recall_exact) else f"{w.recall_exact:.2f}/{w.recall_ring1:.2f}"
+        lines.append(f"  {w.iso_week}  {w.flags:>5} {w.active:>7}  {pe:>21}  {re_:>18}")
+    lines += [
+        "",
+        "  PAI (share of next week's complaints in the top cells ÷ their share of the area)",
+        "  model                 1%     5%    10%",
+    ]
+    for model, g in result.pai.groupby("model", sort=False):
+        lines.append(f"  {model:<20}" + "".join(f"{v:>7.2f}" for v in g.sort_values("area")["pai"]))
+    return "\n".join(lines)
+
+
+def evaluate_scenario(spark, settings, *, seed: int, hotspots=None, days: int = 84, scale: float = 1.0) -> Evaluation:
+    """Generate a hotline-only demo city with the given hotspot scenario into ``settings``' demo folder
+    and lake, run bronze -> silver -> gold on it and evaluate (the detection curve and the null city)."""
+    from citybrain.democity import generate
+    from citybrain.democity.plan import HotspotScenario
+    from citybrain.jobs.bronze import ingest
+    from citybrain.jobs.gold import complaint_hotspots
+    from citybrain.jobs.silver import refine
+
+    generate(settings.demo_dir, seed=seed, days=days, scale=scale, hotspots=hotspots or HotspotScenario(), sources=("hotline",))
+    for source in ("registry", "hotline"):
+        ingest.run(spark, settings, source)
+        refine.refine(spark, settings, source)
+    complaint_hotspots.run(spark, settings)
+    return run(spark, settings)

@@ -1,0 +1,18 @@
+"""Gold jobs: the insights, each rebuilt from silver by ``run(spark, settings)``.
+
+GOLD_TABLES is the one list the DAG factory (dags/build_gold.py), the demo and the docs
+read: which silver tables each gold table is built from (the first one schedules it).
+"""
+
+GOLD_TABLES: dict[str, tuple[str, ...]] = {
+    "complaint_hotspots": (
+        "silver.complaint",
+        "silver.grid",
+        "silver.police_incident",
+        "silver.petition",
+        "silver.urban_case",
+        "silver.ride_trip",
+    ),
+    "hotline_performance": ("silver.complaint", "silver.grid"),
+    "governance_scorecard": ("silver.urban_case", "silver.complaint", "silver.grid"),
+}

@@ -1,0 +1,48 @@
+"""
+### build_gold_&lt;table&gt; — one DAG per gold table, rebuilt from silver
+
+Rebuilds a gold table whole from the silver tables it reads (`citybrain.jobs.gold.GOLD_TABLES`
+lists them) through the table's contract, and announces it as an Asset. Runs when its
+main silver input changes (the first one listed): `build_gold_complaint_hotspots` and
+`build_gold_hotline_performance` after `silver.complaint`, `build_gold_governance_scorecard`
+after `silver.urban_case`. The task's summary says what could not be computed and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, dag, task
+
+from citybrain import tasks
+from citybrain.jobs.gold import GOLD_TABLES
+
+
+def build_gold_dag(table: str, inputs: tuple[str, ...]):
+    @dag(
+        dag_id=f"build_gold_{table}",
+        description=f"Rebuild gold.{table} from {', '.join(inputs)}",
+        doc_md=__doc__,
+        schedule=[Asset(inputs[0])],
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        tags=["citybrain", "gold"],
+        default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=60)},
+    )
+    def gold_dag():
+        @task(execution_timeout=timedelta(minutes=2))
+        def check_engine() -> str:
+            return tasks.check_engine()
+
+        @task(outlets=[Asset(f"gold.{table}")])
+        def build() -> dict:
+            return tasks.build_gold(table)
+
+        check_engine() >> build()
+
+    return gold_dag()
+
+
+for _table, _inputs in GOLD_TABLES.items():
+    globals()[f"build_gold_{_table}"] = build_gold_dag(_table, _inputs)
