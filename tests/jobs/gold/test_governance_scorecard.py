@@ -56,7 +56,8 @@ C3 = _case("C3", S1, _t(9, 10, 8), filed=_t(9, 10, 8, 10), dispatched=_t(9, 10, 
 # deadline 28 Sep, handled 2 Oct: open past its deadline as of September's end, closed in October
 C4 = _case("C4", S1, _t(9, 25, 9), filed=_t(9, 25, 9, 15), dispatched=_t(9, 25, 9, 45), deadline=_t(9, 28, 9, 45),
            handled=_t(10, 2, 10), closed=_t(10, 2, 12))  # fmt: skip
-C5 = _case("C5", S2, _t(9, 8, 9), source="12345转办", voided_at=_t(9, 8, 10))  # voided: not filed, never due
+# filed, then voided (作废): not counted as filed, never due
+C5 = _case("C5", S2, _t(9, 8, 9), source="12345转办", filed=_t(9, 8, 9, 30), voided_at=_t(9, 8, 10))
 C6 = _case("C6", S2, _t(9, 12, 14), source="12345转办", filed=_t(9, 12, 14, 30), dispatched=_t(9, 12, 15), postponed=True,
            deadline=_t(9, 16, 15), handled=_t(9, 15, 10), closed=_t(9, 15, 12))  # fmt: skip
 C7 = _case("C7", S2, _t(9, 20, 8), urgent=True, filed=_t(9, 20, 8, 5), dispatched=_t(9, 20, 8, 15), rework=1,
@@ -189,9 +190,11 @@ def test_ten_cases_per_street(spark):
 )
 def test_backlog_is_judged_at_the_period_end_not_from_silver_is_overdue(spark, case, silver_is_overdue, open_at_end_of):
     assert case[CASE_DDL.split(", ").index("is_overdue boolean")] is silver_is_overdue  # C3: silver says not overdue
-    later = _case("Z", S2, _t(10, 20, 9), filed=_t(10, 20, 9), dispatched=_t(10, 20, 10))  # the data runs into October
+    # the data runs to 20 October; Z's deadline (25 Oct) is after that: not yet due in the incomplete October
+    later = _case("Z", S2, _t(10, 20, 9), filed=_t(10, 20, 9), dispatched=_t(10, 20, 10), deadline=_t(10, 25, 10))
     rows = _rows(spark, [case, later], tickets=None)
     assert {p: rows[(p, "city", "city")].overdue_open_at_period_end for p in open_at_end_of} == open_at_end_of
+    assert rows[("2026-10", "city", "city")].due == 0
     assert rows[("2026-09", "city", "city")].hotline_urban_tickets is None  # no hotline data: null, not 0
 
 
