@@ -1,6 +1,6 @@
 """Detection curve of the hotspot alerts: planted intensity x seed on the demo city's hotline.
 
-    .venv/bin/python infra/hotspot_curve.py                 # 2x-5x at a base of 2.0-2.3 a week (施工扰民 peaks at 2.3 on the demo city), seeds 1-3, plus the default city on 3 seeds
+    .venv/bin/python infra/hotspot_curve.py                 # 2x-5x at a base of 1.7-2.7 a week (the range every hotspot category has cells in), seeds 1-3, plus the default city on 3 seeds
     .venv/bin/python infra/hotspot_curve.py --seeds 1 2 --intensities 4
 
 Each run generates a hotline-only city (six single-cell hotspots, fixed multiplier, base
@@ -26,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--intensities", type=float, nargs="+", default=[2, 3, 4, 5])
-    parser.add_argument("--base", type=float, nargs=2, default=[2.0, 2.3], metavar=("LO", "HI"))
+    parser.add_argument("--base", type=float, nargs=2, default=[1.7, 2.7], metavar=("LO", "HI"))
     parser.add_argument("--skip-default", action="store_true", help="skip the default city on the three seeds")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="hotspot_curve_"))
