@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from citybrain import lake
 from citybrain.jobs.gold.common import GoldReport, entity_timezone
 from citybrain.jobs.gold.indicators import (
+    CITY_UNIT_CODE,
     PERIOD_COLUMNS,
     SCOPE,
     UNIT_KEYS,
@@ -34,7 +35,6 @@ from citybrain.jobs.gold.indicators import (
 )
 from citybrain.schemas import get_contract
 from citybrain.schemas.gold.governance_scorecard import (
-    CITY_UNIT_CODE,
     GOLD_GOVERNANCE_SCORECARD,
     UNSUPPORTED_SEED_INDICATORS,
     GovernanceScorecardParams,
@@ -42,7 +42,6 @@ from citybrain.schemas.gold.governance_scorecard import (
 from citybrain.settings import Settings
 
 TABLE = GOLD_GOVERNANCE_SCORECARD.name
-CITY_NAME = "全市"
 CASE_ENTITY = "urban_case_event"  # the silver entity whose source mapping gives the cases' time zone
 
 RATES = {
@@ -150,13 +149,15 @@ def governance_scorecard(
         )
         stacked = stacked.unionByName(dated_rows(tickets, {"hotline_ticket": F.col("dt")}), allowMissingColumns=True)
     events = in_periods(stacked, periods, params.period_types)
-    units = per_unit(events.unionByName(backlog.select(*events.columns)), {"street": F.col("street_code"), "city": F.lit(CITY_UNIT_CODE)})
+    units = per_unit(
+        events.unionByName(backlog.select(*events.columns)), {"street": F.col("street_code"), CITY_UNIT_CODE: F.lit(CITY_UNIT_CODE)}
+    )
     out = units.groupBy(*PERIOD_COLUMNS, *UNIT_KEYS).agg(*(m.alias(n) for n, m in _measures(params).items()))
     if complaints is None:
         out = out.withColumn("hotline_urban_tickets", F.lit(None).cast("bigint"))
     for name, (numerator, denominator) in RATES.items():
         out = out.withColumn(name, rate(numerator, denominator))
-    return unit_names(out, street_names(grid), CITY_NAME).select(*GOLD_GOVERNANCE_SCORECARD.column_names)
+    return unit_names(out, street_names(grid)).select(*GOLD_GOVERNANCE_SCORECARD.column_names)
 
 
 def run(spark, settings: Settings, params: GovernanceScorecardParams | None = None) -> GoldReport:

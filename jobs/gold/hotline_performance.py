@@ -12,6 +12,8 @@ null, not 0, and the report names them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
+from operator import and_
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -19,6 +21,7 @@ from pyspark.sql import functions as F
 from citybrain import lake
 from citybrain.jobs.gold.common import GoldReport, local_timezone_column
 from citybrain.jobs.gold.indicators import (
+    CITY_UNIT_CODE,
     PERIOD_COLUMNS,
     SCOPE,
     UNIT_KEYS,
@@ -36,16 +39,10 @@ from citybrain.jobs.gold.indicators import (
     unit_names,
     weighted_score,
 )
-from citybrain.schemas.gold.hotline_performance import (
-    CALLBACK_CODES,
-    CITY_UNIT_CODE,
-    GOLD_HOTLINE_PERFORMANCE,
-    HotlinePerformanceParams,
-)
+from citybrain.schemas.gold.hotline_performance import CALLBACK_CODES, GOLD_HOTLINE_PERFORMANCE, HotlinePerformanceParams
 from citybrain.settings import Settings
 
 TABLE = GOLD_HOTLINE_PERFORMANCE.name
-CITY_NAME = "全市"
 
 
 @dataclass(frozen=True)
@@ -153,6 +150,15 @@ RATES = {
 }
 
 
+def _null_without_data(counts: DataFrame) -> DataFrame:
+    """Counts a hotline has no data for are null, not 0 (needs the has_<capability> columns)."""
+    for name in counts.columns:
+        needs = [F.col(f"has_{c.name}") for c in CAPABILITIES if name in c.columns]
+        if needs:
+            counts = counts.withColumn(name, F.when(reduce(and_, needs), F.col(name)))
+    return counts
+
+
 def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, params: HotlinePerformanceParams | None = None) -> DataFrame:
     """silver.complaint (+ silver.grid for street names) -> gold.hotline_performance rows."""
     params = params or HotlinePerformanceParams()
@@ -173,27 +179,18 @@ def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, pa
     events = in_periods(rows, periods, params.period_types)
     units = per_unit(
         events.unionByName(backlog.select(*events.columns)),
-        {"street": F.col("street_code"), "handling_unit": F.col("handling_unit"), "city": F.lit(CITY_UNIT_CODE)},
+        {"street": F.col("street_code"), "handling_unit": F.col("handling_unit"), CITY_UNIT_CODE: F.lit(CITY_UNIT_CODE)},
     )
     counts = units.groupBy(SCOPE, *PERIOD_COLUMNS, *UNIT_KEYS).agg(*(c.alias(n) for n, c in _counts(params).items()))
 
-    # Counts a hotline has no data for are null, not 0.
-    capabilities = source_capabilities(complaints).withColumnRenamed("source_system", SCOPE)
-    counts = counts.join(capabilities, SCOPE)
-    for name in _counts(params):
-        lacking = [c for c in CAPABILITIES if name in c.columns]
-        if lacking:
-            has_all = F.lit(True)
-            for c in lacking:
-                has_all = has_all & F.col(f"has_{c.name}")
-            counts = counts.withColumn(name, F.when(has_all, F.col(name)))
+    counts = _null_without_data(counts.join(source_capabilities(complaints).withColumnRenamed("source_system", SCOPE), SCOPE))
     # Whether the centre answered a ticket itself says nothing about the unit it was handed to.
     counts = counts.withColumn("direct_answered", F.when(F.col("unit_type") != "handling_unit", F.col("direct_answered")))
     for name, (numerator, denominator) in RATES.items():
         counts = counts.withColumn(name, rate(numerator, denominator))
     scored = counts.withColumn("composite_score", weighted_score(params.score_weights))
     out = ranked(scored, "composite_score", (SCOPE,))
-    out = unit_names(out, street_names(grid), CITY_NAME, text_units=("handling_unit",))
+    out = unit_names(out, street_names(grid), text_units=("handling_unit",))
     return out.withColumn("source_system", F.col(SCOPE)).select(*GOLD_HOTLINE_PERFORMANCE.column_names)
 
 

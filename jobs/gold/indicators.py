@@ -19,6 +19,8 @@ SCOPE = "_scope"
 PERIOD_KEYS = ("period_type", "period", "period_start", "period_end")
 PERIOD_COLUMNS = (*PERIOD_KEYS, "as_of", "period_complete")
 UNIT_KEYS = ("unit_type", "unit_code")
+CITY_UNIT_CODE = "city"  # unit_code (and unit_type) of the whole-city row
+CITY_UNIT_NAME = "全市"
 
 
 def rate(numerator: str, denominator: str) -> Column:
@@ -116,9 +118,9 @@ def street_names(grid: DataFrame | None) -> DataFrame | None:
     return grid.where("street_code IS NOT NULL").groupBy("street_code").agg(F.min("street_name").alias("street_name"))
 
 
-def unit_names(df: DataFrame, streets: DataFrame | None, city_name: str, *, text_units: tuple[str, ...] = ()) -> DataFrame:
-    """Add unit_name: the grid's street name, the code itself for text units, ``city_name`` for the city."""
-    name = F.when(F.col("unit_type") == "city", F.lit(city_name))
+def unit_names(df: DataFrame, streets: DataFrame | None, *, text_units: tuple[str, ...] = ()) -> DataFrame:
+    """Add unit_name: the grid's street name, the code itself for text units, 全市 for the city."""
+    name = F.when(F.col("unit_type") == CITY_UNIT_CODE, F.lit(CITY_UNIT_NAME))
     for unit_type in text_units:
         name = name.when(F.col("unit_type") == unit_type, F.col("unit_code"))
     if streets is None:
@@ -135,7 +137,7 @@ def weighted_score(weights: tuple[tuple[str, float], ...]) -> Column:
     return F.when(weight > 0, F.lit(100.0) * total / weight)
 
 
-def ranked(df: DataFrame, score: str, partition: tuple[str, ...], unranked_type: str = "city") -> DataFrame:
+def ranked(df: DataFrame, score: str, partition: tuple[str, ...], unranked_type: str = CITY_UNIT_CODE) -> DataFrame:
     """Rank ``score`` (1 = best, ties share a rank) within each partition, plus the previous period's rank.
 
     The previous period is the one immediately before (the week or month before), not the

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 
 from citybrain.schemas.contract import Column, Contract
 
-UNIT_TYPES = ("street", "city")
-CITY_UNIT_CODE = "city"
-
 
 @dataclass(frozen=True)
 class GovernanceScorecardParams:

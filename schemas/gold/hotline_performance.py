@@ -17,8 +17,6 @@ from dataclasses import dataclass
 
 from citybrain.schemas.contract import Column, Contract
 
-UNIT_TYPES = ("street", "handling_unit", "city")
-CITY_UNIT_CODE = "city"
 #: satisfaction codes of an effective callback (the citizen was reached and answered)
 CALLBACK_CODES = ("satisfied", "basically_satisfied", "dissatisfied")
 #: the rates a composite score may weigh
