@@ -140,6 +140,22 @@ def _counts(params: HotlinePerformanceParams) -> dict[str, Column]:
     }
 
 
+# What the table needs of silver.complaint (the rest is not carried through the explodes).
+_TICKET_COLUMNS = (
+    "source_system",
+    "dt",
+    "updated_at",
+    "street_code",
+    "handling_unit",
+    "is_direct_answer",
+    "dispatched_at",
+    "accepted_at",
+    "due_at",
+    "resolved_at",
+    "visited_at",
+    "satisfaction",
+)
+
 RATES = {
     "direct_answer_rate": ("direct_answered", "received"),
     "timely_acceptance_rate": ("accepted_in_time", "dispatched"),
@@ -162,7 +178,7 @@ def _null_without_data(counts: DataFrame) -> DataFrame:
 def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, params: HotlinePerformanceParams | None = None) -> DataFrame:
     """silver.complaint (+ silver.grid for street names) -> gold.hotline_performance rows."""
     params = params or HotlinePerformanceParams()
-    tickets = complaints.withColumn(SCOPE, F.col("source_system")).withColumn("tz", local_timezone_column("source_system"))
+    tickets = complaints.select(*_TICKET_COLUMNS).withColumns({SCOPE: F.col("source_system"), "tz": local_timezone_column("source_system")})
     zone = F.col("tz")
     rows = dated_rows(
         tickets,
