@@ -144,7 +144,6 @@ def analyse(cube: Cube, params: HotspotParams) -> pd.DataFrame:
 
     expected_history = np.full(counts.shape, np.nan)
     alert_p, alert_window, alert_conf = np.ones(counts.shape), np.zeros(counts.shape, int), np.zeros(counts.shape, int)
-    forecast = np.zeros(counts.shape)
     for level in ("all", "l1", "l2"):
         # alerts are tested level by level: BH across the cells and categories of one level and week
         cols = np.flatnonzero(levels == level)
@@ -329,14 +328,11 @@ def _to_spark(spark, table: pd.DataFrame, params: HotspotParams) -> DataFrame:
         return spark.createDataFrame([], contract.ddl().replace(" NOT NULL", ""))
     table = table.assign(
         h3_resolution=params.resolution,
-        iso_week=[f"{y:04d}-W{w:02d}" for y, w, _ in (d.isocalendar() for d in table["week_start"])],
+        iso_week="",  # filled in Spark below, by the one ISO-week rule in common.py
         week_start=table["week_start"].dt.date,
         population=table["population"].astype("Int64"),
         built_at=datetime.now(UTC),
     )
     table = table.astype({c: "object" for c in ("category_l1", "top_subcategories", "example_text")})
     schema = contract.ddl().replace(" NOT NULL", "")
-    return spark.createDataFrame(table[contract.column_names], schema)
-
-
-__all__ = ["analyse", "build_cube", "iso_week_label", "run", "weekly_cube"]
+    return spark.createDataFrame(table[contract.column_names], schema).withColumn("iso_week", iso_week_label(F.col("week_start")))

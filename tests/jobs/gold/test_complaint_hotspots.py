@@ -85,13 +85,15 @@ def test_forecast_ranks_cells_nearly_as_well_as_the_truth(default_city):
 
 @pytest.mark.slow
 def test_metrics_and_table_land_in_the_lake(spark, default_city):
-    settings, _ = default_city
+    settings, result = default_city
     metrics = lake.read(spark, settings, "gold.model_metrics").toPandas()
     assert {"precision_planted", "recall_within_3_weeks", "pai_5pct", "detection_delay_weeks"} <= set(metrics["metric"])
     assert set(metrics["model"]) == {"complaint_hotspots", "oracle", "last_week_counts"}
     gold = lake.read(spark, settings, "gold.complaint_hotspots")
     assert gold.where("category_level = 'all'").count() == gold.select("h3_cell").distinct().count() * 12
-    assert gold.where("is_alert AND trend = 'none' AND category_level = 'l2'").count() >= 0
+    assert gold.where("is_alert AND category_level = 'l2'").count() == result.summary["flags"] == 52
+    assert gold.where("is_alert AND (alert_confidence < 95 OR alert_window_weeks = 0 OR alert_p >= 0.05)").count() == 0
+    assert gold.where("iso_week = '2026-W36'").select("week_start").distinct().collect()[0][0] == dt.date(2026, 8, 31)
     assert gold.where("gi_class >= 2 AND category_level = 'all'").count() > 0
 
 
