@@ -132,3 +132,15 @@ def test_windows_are_bonferroni_corrected():
     weeks = slice(5, None)  # both windows are tried from week 5 on (3 baseline weeks before a 3-week window)
     expected = np.minimum(1.0, 2 * np.minimum(p1[:, :, weeks], p3[:, :, weeks]))
     np.testing.assert_allclose(both[:, :, weeks], expected)
+
+
+def test_an_open_alert_stays_open_while_the_week_is_still_above_its_old_baseline():
+    rng = np.random.default_rng(17)
+    counts = rng.poisson(_city(rng)).astype(float)
+    # a cell-category at 2 a week jumps to 12 for two weeks (a discovery), then stays at 4:
+    # 4 against 2 is a one-question test (p < 0.05) but no longer a discovery among 1,200 tests
+    counts[3, 2, :] = [2, 2, 2, 2, 2, 2, 12, 12, 4, 4, 4, 4]
+    res = hs.excess_alerts(counts, counts.sum(axis=(0, 1)))
+    assert np.flatnonzero(res.confidence[3, 2] >= 95).tolist() == [6, 7, 8, 9, 10, 11]
+    without = hs.excess_alerts(counts, counts.sum(axis=(0, 1)), continue_alpha=0.0)
+    assert (without.confidence[3, 2, 10:] == 0).all()  # the week-by-week follow-up is what keeps it open
