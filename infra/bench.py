@@ -1,4 +1,4 @@
-"""CityBrain benchmark: prints how long the demo city, bronze ingestion and silver refining take, and peak memory.
+"""CityBrain benchmark: prints how long the demo city, bronze ingestion, silver refining and every gold job take, and peak memory.
 
     .venv/bin/python infra/bench.py [--days 84] [--scale 1.0] [--keep DIR]
 
@@ -9,6 +9,7 @@ Figures are printed, not asserted: compare runs on the same machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import platform
 import resource
 import shutil
@@ -77,6 +78,12 @@ def main() -> None:
                 f"{source:<12} {r.records_in:>10,} {r.accepted:>9,} {r.quarantined:>11,} {r.collapsed:>9,} {r.seconds:>8.1f} {rate:>10,.0f}"
             )
         print(f"{'all':<12} {refine_in:>10,} {'':>9} {'':>11} {'':>9} {refine_s:>8.1f} {refine_in / refine_s:>10,.0f}")
+        from citybrain.jobs.gold import GOLD_TABLES
+
+        print(f"{'gold':<24} {'rows':>8} {'seconds':>8}")
+        for table in GOLD_TABLES:
+            g = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
+            print(f"{table:<24} {g.rows:>8,} {g.seconds:>8.1f}")
         t = time.monotonic()
         again = [ingest.run(spark, settings, s).files for s in all_sources()]
         assert not any(again), "a second ingest found new files"
