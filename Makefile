@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.citybrain-installed
 
-.PHONY: setup demo test test-fast lint format up down bench lock clean
+.PHONY: setup demo test test-fast lint format up down bench lock clean superset superset-setup superset-stop superset-lock
 
 setup: $(STAMP)
 
@@ -51,5 +51,25 @@ bench: setup
 lock: setup
 	$(BIN)/uv pip compile --python-version 3.11 --no-header infra/requirements.in -o infra/constraints.txt
 
+# Superset runs from its own environment (its pins clash with Airflow's): .venv-superset.
+SUPERSET_STAMP := .venv-superset/.citybrain-installed
+
+superset-setup: $(SUPERSET_STAMP)
+
+$(SUPERSET_STAMP): infra/superset/constraints.txt $(STAMP)
+	$(BIN)/citybrain superset setup
+
+# Superset on 127.0.0.1 over the lake's gold tables, dashboards imported (see infra/superset/README.md).
+superset: superset-setup
+	$(BIN)/citybrain superset start
+
+superset-stop: setup
+	$(BIN)/citybrain superset stop
+
+# Re-resolve Superset's pinned set after editing infra/superset/requirements.in.
+superset-lock: setup
+	$(BIN)/uv pip compile --python-version 3.11 --no-header infra/superset/requirements.in -o infra/superset/constraints.txt
+
 clean: down
+	$(BIN)/citybrain superset stop
 	rm -rf lake demo_city .citybrain
