@@ -155,6 +155,31 @@ def cmd_engine(args) -> int:
     return 0
 
 
+def cmd_superset(args) -> int:
+    from citybrain import superset
+
+    settings = _settings(args)
+    try:
+        if args.action == "setup":
+            superset.ensure_venv(_say)
+            _say(f"Superset environment: {superset.venv_dir()}")
+        elif args.action == "start":
+            info, started = superset.start(settings, _say, port=args.port)
+            _, credentials_file = superset.credentials(settings)
+            _say(f"{'started' if started else 'already running'} (pid {info.pid}, log {superset.log_path(settings)})")
+            _say(superset.login_help(settings, info, credentials_file))
+        elif args.action == "stop":
+            _say("stopped" if superset.stop(settings) else "Superset was not running")
+        else:
+            info = superset.status(settings)
+            _say(f"running: {info.url} (pid {info.pid}, log {superset.log_path(settings)})" if info else "not running")
+            return 0 if info else 1
+    except superset.SupersetError as exc:
+        print(f"citybrain: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_tables(args) -> int:
     from citybrain import engine, lake
     from citybrain.schemas import all_contracts
@@ -243,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_engine)
+
+    p = sub.add_parser(
+        "superset",
+        help="Superset for analysts on 127.0.0.1: start (env, serving DB, users, dashboards, row-level security), stop, status",
+    )
+    p.add_argument("action", choices=["start", "stop", "status", "setup"], help="setup: only install .venv-superset")
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default CITYBRAIN_SUPERSET_PORT or 8088)")
+    p.set_defaults(func=cmd_superset)
 
     p = sub.add_parser("tables", help="list the lake's tables with row counts and versions")
     p.set_defaults(func=cmd_tables)
