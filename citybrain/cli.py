@@ -170,6 +170,9 @@ def cmd_superset(args) -> int:
             _say(superset.login_help(settings, info, credentials_file))
         elif args.action == "stop":
             _say("stopped" if superset.stop(settings) else "Superset was not running")
+        elif args.action == "export":
+            counts = superset.export_assets(settings)
+            _say(f"exported {counts} into {superset.ASSETS} (review with git diff, then commit)")
         else:
             info = superset.status(settings)
             _say(f"running: {info.url} (pid {info.pid}, log {superset.log_path(settings)})" if info else "not running")
@@ -273,7 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
         "superset",
         help="Superset for analysts on 127.0.0.1: start (env, serving DB, users, dashboards, row-level security), stop, status",
     )
-    p.add_argument("action", choices=["start", "stop", "status", "setup"], help="setup: only install .venv-superset")
+    p.add_argument(
+        "action",
+        choices=["start", "stop", "status", "setup", "export"],
+        help="setup: only install .venv-superset; export: write the running Superset's dashboards into infra/superset/assets",
+    )
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default CITYBRAIN_SUPERSET_PORT or 8088)")
     p.set_defaults(func=cmd_superset)
 

@@ -240,6 +240,100 @@ def render_assets(settings: Settings, serving_db: Path, out: Path | None = None)
     return out
 
 
+def _stable_name(path: str) -> str:
+    """``charts/Hot_cells_this_week_map_8.yaml`` -> ``charts/Hot_cells_this_week_map.yaml`` (ids differ per instance)."""
+    return re.sub(r"_\d+\.yaml$", ".yaml", path)
+
+
+def clean_export(files: dict[str, str]) -> dict[str, str]:
+    """Turn Superset's export of this instance into the templates kept in infra/superset/assets:
+    the serving DB path becomes a placeholder, descriptions that the contracts provide are
+    dropped (rendered at start), the export's time stamp is dropped, and every chart on a
+    dashboard is referenced by its uuid (charts placed without one are exported twice)."""
+    import yaml
+
+    loaded = {_stable_name(name.split("/", 1)[1]): yaml.safe_load(text) for name, text in files.items() if name.endswith(".yaml")}
+    by_title = {chart["slice_name"]: chart["uuid"] for name, chart in loaded.items() if name.startswith("charts/")}
+    out = {}
+    for name, doc in loaded.items():
+        kind = name.split("/", 1)[0]
+        if name == "metadata.yaml":
+            doc.pop("timestamp", None)
+        elif kind == "databases":
+            doc["sqlalchemy_uri"] = "duckdb:///" + SERVING_DB_PLACEHOLDER
+        elif kind == "datasets":
+            if not doc.get("sql"):
+                doc["description"] = None
+            for column in doc.get("columns", []):
+                column["description"] = None
+        elif kind == "charts":
+            doc["query_context"] = None  # rebuilt by the browser from params
+        elif kind == "dashboards":
+            _dedupe_position(doc["position"], by_title)
+        out[name] = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120)
+    return out
+
+
+def _dedupe_position(position: dict, by_title: dict[str, str]) -> None:
+    """Give every CHART its uuid (looked up by title), then drop later copies of a chart and empty rows."""
+    seen: set[str] = set()
+
+    def walk(node_id: str) -> bool:
+        node = position[node_id]
+        if node.get("type") == "CHART":
+            meta = node["meta"]
+            meta["uuid"] = meta.get("uuid") or by_title.get(meta.get("sliceName"))
+            if meta["uuid"] in seen:
+                del position[node_id]
+                return False
+            seen.add(meta["uuid"])
+            return True
+        node["children"] = [child for child in node.get("children", []) if walk(child)]
+        if node.get("type") == "ROW" and not node["children"]:
+            del position[node_id]
+            return False
+        return True
+
+    walk("ROOT_ID")
+
+
+def export_assets(settings: Settings, out: Path = ASSETS) -> dict[str, int]:
+    """Export the running Superset's database, datasets, charts and dashboards into infra/superset/assets."""
+    import io
+    import zipfile
+
+    import requests
+
+    info = status(settings)
+    if info is None:
+        raise SupersetError("Superset is not running: start it with citybrain superset start")
+    values, _ = credentials(settings)
+    session = requests.Session()
+    login = session.post(
+        f"{info.url}/api/v1/security/login",
+        json={"username": "admin", "password": values["admin"], "provider": "db", "refresh": False},
+        timeout=60,
+    )
+    if login.status_code != 200:
+        raise SupersetError(f"could not log in to {info.url} as admin (HTTP {login.status_code})")
+    session.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    bundle = session.get(f"{info.url}/api/v1/assets/export/", timeout=120)
+    if bundle.status_code != 200:
+        raise SupersetError(f"export failed (HTTP {bundle.status_code}): {bundle.text[:200]}")
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as archive:
+        files = {name: archive.read(name).decode("utf-8") for name in archive.namelist()}
+    cleaned = clean_export(files)
+    for old in out.rglob("*.yaml"):
+        old.unlink()
+    counts: dict[str, int] = {}
+    for name, text in cleaned.items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        counts[name.split("/", 1)[0]] = counts.get(name.split("/", 1)[0], 0) + 1
+    return counts
+
+
 # --- server ------------------------------------------------------------------------------
 
 
@@ -270,6 +364,7 @@ def _healthy(port: int, timeout: float = 2.0) -> bool:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -343,10 +438,10 @@ def start(settings: Settings, say: Callable[[str], None] = print, port: int | No
             env=env,
             cwd=home(settings),
         )
-    if done.returncode != 0:
-        last = (done.stdout or b"").decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
-        raise SupersetError(f"Superset bootstrap failed ({last[0]}); see {log}")
-    summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    summary = _last_json_line(done.stdout)
+    if done.returncode != 0 or "error" in summary:
+        reason = summary.get("error") or f"exit code {done.returncode}"
+        raise SupersetError(f"Superset bootstrap failed ({reason}); see {log}")
 
     with open(log, "ab") as out:
         out.write(f"\n--- server {time.strftime('%Y-%m-%d %H:%M:%S')} on {HOST}:{port}\n".encode())
@@ -376,14 +471,20 @@ def start(settings: Settings, say: Callable[[str], None] = print, port: int | No
             _server_file(settings).unlink(missing_ok=True)
             raise SupersetError(f"Superset exited with code {proc.returncode} while starting; see {log}")
         if _healthy(port):
-            say(
-                f"district analyst limited to district {district} on {summary['rls']['tables']} datasets;"
-                f" imported {summary['imported']}"
-            )
+            say(f"district analyst limited to district {district} on {summary['rls']['tables']} datasets; imported {summary['imported']}")
             return info, True
         time.sleep(0.5)
     stop(settings)
     raise SupersetError(f"Superset did not answer {info.url}/health within {START_TIMEOUT_S:.0f} s; see {log}")
+
+
+def _last_json_line(output: bytes) -> dict:
+    for line in reversed((output or b"").decode(errors="replace").strip().splitlines()):
+        with contextlib.suppress(ValueError):
+            found = json.loads(line)
+            if isinstance(found, dict):
+                return found
+    return {}
 
 
 def stop(settings: Settings) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from sqlalchemy import event as _sqlalchemy_event
@@ -105,25 +106,31 @@ DISALLOWED_SQL_FUNCTIONS = {
 }
 
 
-
 def _harden_duckdb(dbapi_connection, _record) -> None:
     """Every DuckDB connection: load the delta extension by path (no download), then allow file
     access only under the lake and lock the configuration, so no query can read or write files
-    elsewhere (the metadata DB, the secret key, /etc) or change these settings back."""
+    elsewhere (the metadata DB, the credentials, /etc) or change these settings back.
+
+    DuckDB shares one database instance, and so one configuration, between the connections a
+    process opens to the same file: the first connection hardens it, the others find it locked.
+    """
     if not type(dbapi_connection).__module__.startswith("duckdb_engine"):
         return
-    import duckdb
-    import duckdb_extension_delta
+    with _HARDENING:
+        if dbapi_connection.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+            return
+        import duckdb
+        import duckdb_extension_delta
 
-    extension = Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "delta.duckdb_extension"
-    lake = os.environ.get("CITYBRAIN_LAKE_ROOT", str(Path.cwd() / "lake")).rstrip("/") + "/"
-    quote = "'{}'".format
-    dbapi_connection.execute(f"LOAD {quote(str(extension))}")
-    dbapi_connection.execute(f"SET allowed_directories = [{quote(lake.replace(chr(39), chr(39) * 2))}]")
-    dbapi_connection.execute("SET enable_external_access = false")
-    dbapi_connection.execute("SET lock_configuration = true")
+        extension = Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "delta.duckdb_extension"
+        lake = os.environ.get("CITYBRAIN_LAKE_ROOT", str(Path.cwd() / "lake")).rstrip("/") + "/"
+        dbapi_connection.execute(f"LOAD '{extension}'")
+        dbapi_connection.execute("SET allowed_directories = [{}]".format("'" + lake.replace("'", "''") + "'"))
+        dbapi_connection.execute("SET enable_external_access = false")
+        dbapi_connection.execute("SET lock_configuration = true")
 
 
+_HARDENING = threading.Lock()
 _sqlalchemy_event.listen(_Engine, "connect", _harden_duckdb)
 
 # the SQLite metadata database is not a database analysts may add
