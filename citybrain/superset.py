@@ -233,7 +233,7 @@ def render_assets(settings: Settings, serving_db: Path, out: Path | None = None)
         if "{{" in text:
             raise SupersetError(f"{source}: a placeholder is left after rendering")
         if relative.parts[0] == "datasets":
-            text = yaml.safe_dump(describe_dataset(yaml.safe_load(text)), allow_unicode=True, sort_keys=False)
+            text = dump_yaml(describe_dataset(yaml.safe_load(text)))
         target = out / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -270,8 +270,23 @@ def clean_export(files: dict[str, str]) -> dict[str, str]:
             doc["query_context"] = None  # rebuilt by the browser from params
         elif kind == "dashboards":
             _dedupe_position(doc["position"], by_title)
-        out[name] = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120)
+        out[name] = dump_yaml(doc)
     return out
+
+
+def dump_yaml(doc) -> str:
+    """YAML as kept in the repo: Chinese as is, multi-line strings (SQL, notes) as literal blocks."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper, value: str):
+        style = "|" if "\n" in value and not value.endswith((" ", "\t")) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(doc, Dumper=Dumper, allow_unicode=True, sort_keys=False, width=120)
 
 
 def _dedupe_position(position: dict, by_title: dict[str, str]) -> None:
