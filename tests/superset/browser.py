@@ -40,18 +40,29 @@ def browser(user_data_dir: Path):
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
-def login(driver, url: str, username: str, password: str, timeout: float = 60) -> None:
+def login(driver, url: str, username: str, password: str, attempts: int = 3) -> None:
+    """Log in through the login page (the React form can take a moment to become usable: retried)."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(f"{url}/login/")
-    wait = WebDriverWait(driver, timeout)
-    user_box = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[name='username'], #username")))
-    user_box.send_keys(username)
-    driver.find_element(By.CSS_SELECTOR, "input[name='password'], #password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "button[type='submit'], input[type='submit']").click()
-    wait.until(lambda d: "/login" not in d.current_url)
+    for _ in range(attempts):
+        driver.get(f"{url}/login/")
+        user_box = WebDriverWait(driver, 60).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "input[name='username'], #username")))
+        user_box.clear()
+        user_box.send_keys(username)
+        password_box = driver.find_element(By.CSS_SELECTOR, "input[name='password'], #password")
+        password_box.clear()
+        password_box.send_keys(password + Keys.ENTER)
+        try:
+            WebDriverWait(driver, 20).until(lambda d: "/login" not in d.current_url)
+            return
+        except TimeoutException:
+            continue
+    page = driver.find_element(By.CSS_SELECTOR, "body").text[:300]
+    raise AssertionError(f"could not log in as {username} at {url}: the page says {page!r}")
 
 
 def open_dashboard(driver, url: str, slug: str, timeout: float = 120) -> dict:
