@@ -151,7 +151,20 @@ def test_sql_lab_refuses_tables_without_a_dataset_and_file_functions(superset_se
         assert status != 200 and not rows, (sql, message)
 
 
+def _chart_count(client: SupersetClient, dataset_id: int, rule: str) -> int:
+    body = {
+        "datasource": {"id": dataset_id, "type": "table"},
+        "queries": [{"metrics": ["count"], "filters": [{"col": "rule", "op": "==", "val": rule}], "time_range": "No filter"}],
+        "result_format": "json",
+        "result_type": "full",
+    }
+    response = client.post("/api/v1/chart/data", body)
+    assert response.status_code == 200, response.text[:300]
+    return response.json()["result"][0]["data"][0]["count"]
+
+
 def test_a_new_delta_commit_shows_without_a_restart(superset_server, city):
+    """Through SQL Lab and through a chart's query: nothing is cached."""
     import pyarrow as pa
     from deltalake import write_deltalake
 
@@ -163,12 +176,15 @@ def test_a_new_delta_commit_shows_without_a_restart(superset_server, city):
     row.update(table_name="silver.complaint", batch_id="test", rule=marker, level="table", success=True, measured_value="1")
     row.update(threshold="-", details="written by the Superset freshness test", checked_at=datetime.now(UTC))
     sql = f"SELECT count(*) AS n FROM ops.quality_results WHERE rule = '{marker}'"
+    dataset_id = _datasets(city)["quality_results"]["id"]
     assert _sql(city, sql)[1][0]["n"] == 0
+    assert _chart_count(city, dataset_id, marker) == 0
     write_deltalake(
         str(superset_server.lake_root / "ops" / "quality_results"), pa.Table.from_pylist([row], contract.arrow_schema()), mode="append"
     )
     status, rows, message = _sql(city, sql)
     assert status == 200 and rows[0]["n"] == 1, message
+    assert _chart_count(city, dataset_id, marker) == 1
 
 
 @pytest.mark.parametrize("username", ["city_analyst", "district_analyst"])
