@@ -51,6 +51,7 @@ class Settings:
     seed          demo city seed
     days          demo city length in days
     pii_key       key for tokenising personal data (a secret: only from the environment)
+    reports_dir   where the weekly reports are archived: <reports_dir>/<ISO week>/report.html
     """
 
     lake_root: str
@@ -62,6 +63,7 @@ class Settings:
     seed: int = 20260831
     days: int = 84
     pii_key: str = field(default="", repr=False)
+    reports_dir: Path = Path("reports")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +92,7 @@ class Settings:
             seed=int(seed_raw),
             days=int(days_raw),
             pii_key=os.environ.get("CITYBRAIN_PII_KEY", ""),
+            reports_dir=Path(_env("REPORTS_DIR", str(root / "reports"))).expanduser().resolve(),
         )
 
     def with_(self, **changes) -> Settings:
