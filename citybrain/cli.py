@@ -54,6 +54,10 @@ def cmd_demo(args) -> int:
     _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
     if result.data_docs:
         _say(f"Quality results: table ops.quality_results, Data Docs {result.data_docs}")
+    if result.report:
+        _say(f"Weekly report of {result.report['iso_week']} (gold.report_index):")
+        _say(f"  HTML {result.report['html_path']}")
+        _say(f"  PDF  {result.report['pdf_path'] or '(not printed: no PDF renderer)'}")
     return 0
 
 
@@ -85,6 +89,23 @@ def cmd_evaluate(args) -> int:
         result = hotspot_evaluation.run(spark, settings, args.truth)
     _say(hotspot_evaluation.report_text(result))
     _say("Written to gold.model_metrics (model complaint_hotspots, oracle, last_week_counts).")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from citybrain import engine
+    from citybrain.jobs.report import publish
+
+    settings = _settings(args)
+    with engine.session_scope(settings) as spark:
+        report = publish.run(spark, settings, week=args.week, lang=args.lang, rebuild=args.rebuild, build_id=args.build_id)
+    _say(report.summary())
+    _say(f"Weekly report of {report.iso_week} ({report.language}), build {report.build_id} in gold.report_index:")
+    _say(f"  HTML    {report.html_path}")
+    _say(f"  PDF     {report.pdf_path}")
+    _say(f"  numbers {report.numbers_path} (sha256 {report.numbers_sha256})")
+    if report.is_rebuild:
+        _say(f"  the same numbers as build {report.rebuilt_from}, from its recorded table versions")
     return 0
 
 
@@ -204,6 +225,8 @@ def cmd_contracts(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from citybrain.schemas.gold.report_index import LANGUAGES
+
     parser = _Parser(prog="citybrain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -240,6 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", type=_path, help="the demo city's truth folder (default CITYBRAIN_DEMO_DIR/truth)")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("report", help="build the weekly insight report (HTML + PDF) and list it in gold.report_index")
+    p.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W35 (default: the latest complete week in the data)")
+    p.add_argument("--lang", choices=LANGUAGES, default=LANGUAGES[0], help=f"report language (default {LANGUAGES[0]})")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild a past report from the table versions gold.report_index recorded for it (Delta time travel); "
+        "fails unless the numbers come out the same",
+    )
+    p.add_argument("--build-id", help="with --rebuild: the build to rebuild (default: the latest fresh build of the week)")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_engine)
@@ -267,11 +302,21 @@ def _path(value: str):
     return Path(value).resolve()
 
 
+def _report_errors() -> tuple[type[Exception], ...]:
+    """The weekly report's errors that are one clear line to the user (font, PDF renderer, rebuild)."""
+    from citybrain.jobs.report.charts import FontMissing
+    from citybrain.jobs.report.publish import RebuildMismatch
+    from citybrain.jobs.report.render import PdfRendererMissing
+    from citybrain.jobs.report.snapshot import VersionUnreadable
+
+    return (FontMissing, PdfRendererMissing, RebuildMismatch, VersionUnreadable)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, KeyError, FileNotFoundError, ValueError) as exc:
+    except (SettingsError, KeyError, FileNotFoundError, ValueError, *_report_errors()) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"citybrain: error: {message}", file=sys.stderr)
         return 2

@@ -22,12 +22,18 @@ DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 
 def pipeline_dag_ids() -> list[str]:
     """The DAGs the main job runs, in dependency order: every ingest, the registry's refine
-    (silver.grid, which the others locate against), every other refine, then every gold table."""
+    (silver.grid, which the others locate against), every other refine, every gold table,
+    then the weekly report (which reads the gold tables)."""
     from citybrain.jobs.gold import GOLD_TABLES
 
     sources = list(all_sources())
     refines = sorted(sources, key=lambda s: s != "registry")
-    return [f"ingest_{s}" for s in sources] + [f"refine_{s}" for s in refines] + [f"build_gold_{t}" for t in GOLD_TABLES]
+    return (
+        [f"ingest_{s}" for s in sources]
+        + [f"refine_{s}" for s in refines]
+        + [f"build_gold_{t}" for t in GOLD_TABLES]
+        + ["publish_weekly_report"]
+    )
 
 
 @dataclass
@@ -39,6 +45,7 @@ class DemoResult:
     data_docs: Path | None = None
     top_hotspots: list[dict] = field(default_factory=list)  # the latest week's alerts, most confident and largest first
     streets: dict[str, list[dict]] = field(default_factory=dict)  # best / worst streets of the latest complete week
+    report: dict | None = None  # the weekly report this run built: iso_week, language, html_path, pdf_path
     seconds: float = 0.0
 
 
@@ -122,6 +129,14 @@ def best_and_worst_streets(spark, settings: Settings, n: int = 3) -> dict[str, l
     }
 
 
+def latest_report(spark, settings: Settings) -> dict | None:
+    """The newest build listed in gold.report_index (iso_week, language, html_path, pdf_path)."""
+    if not lake.exists(settings, "gold.report_index"):
+        return None
+    rows = lake.read(spark, settings, "gold.report_index").orderBy(F.desc("built_at")).limit(1).collect()
+    return {k: rows[0][k] for k in ("iso_week", "language", "html_path", "pdf_path", "build_id")} if rows else None
+
+
 def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: bool = False) -> DemoResult:
     started = time.monotonic()
     if fresh:
@@ -136,6 +151,7 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
         result.reconciliation = reconciliation(spark, settings)
         result.top_hotspots = top_hotspots(spark, settings)
         result.streets = best_and_worst_streets(spark, settings)
+        result.report = latest_report(spark, settings)
         result.data_docs = _data_docs(settings)
     finally:
         if started_engine:
