@@ -184,7 +184,7 @@ def build(
     )
     folder = Path(settings.reports_dir) / document["iso_week"]
     folder.mkdir(parents=True, exist_ok=True)
-    html_name, pdf_name, numbers_name = file_names(lang)
+    _, _, numbers_name = file_names(lang)
     report.numbers_path = folder / numbers_name
     report.numbers_path.write_text(text_numbers, encoding="utf-8")
     if recorded is not None and digest != recorded["numbers_sha256"]:
@@ -193,14 +193,20 @@ def build(
             f"(sha256 {digest[:12]}, recorded {recorded['numbers_sha256'][:12]}); see {report.numbers_path}"
         )
 
+    write_report(report, document, folder, params)
+    return report
+
+
+def write_report(report: ReportBuild, document: dict, folder: Path, params: ReportParams) -> None:
+    """Write the HTML (and, when Chromium is there, the PDF) of ``document`` into ``folder``; sets the paths on ``report``."""
+    html_name, pdf_name, _ = file_names(report.language)
     report.html_path = folder / html_name
-    report.html_path.write_text(render.render_html(_context(document, keys, report, lang, params)), encoding="utf-8")
+    report.html_path.write_text(render.render_html(_context(document, report.sections, report, report.language, params)), encoding="utf-8")
     try:
         report.renderer = render.html_to_pdf(report.html_path, folder / pdf_name)
         report.pdf_path = folder / pdf_name
     except render.PdfRendererMissing as exc:
         report.pdf_error = str(exc)
-    return report
 
 
 def run(spark, settings: Settings, **options) -> ReportBuild:
