@@ -25,6 +25,7 @@ def test_demo_command_builds_every_bronze_table(tmp_path):
         "CITYBRAIN_LAKE_ROOT": str(tmp_path / "lake"),
         "CITYBRAIN_STATE_DIR": str(tmp_path / "state"),
         "CITYBRAIN_DEMO_DIR": str(tmp_path / "demo_city"),
+        "CITYBRAIN_REPORTS_DIR": str(tmp_path / "reports"),
         "CITYBRAIN_SPARK_REMOTE": "",
     }
     cmd = [sys.executable, "-m", "citybrain.cli", "demo", "--days", "14", "--scale", "0.05"]
@@ -49,6 +50,13 @@ def test_demo_command_builds_every_bronze_table(tmp_path):
     for table in ("complaint", "urban_case", "ride_trip", "police_incident", "petition", "grid", "calendar_day"):
         assert DeltaTable(str(tmp_path / "lake" / "silver" / table)).to_pyarrow_dataset().count_rows() > 0, table
     assert "Every bronze record accounted for" in done.stdout
+
+    # ... and it ends with the week's report: the city's 14 days are ISO weeks 36 and 37
+    assert "Weekly report of 2026-W37" in done.stdout
+    html = tmp_path / "reports" / "2026-W37" / "report.html"
+    assert f"HTML {html}" in done.stdout and "本周共受理12345诉求" in html.read_text(encoding="utf-8")
+    index = DeltaTable(str(tmp_path / "lake" / "gold" / "report_index")).to_pyarrow_table().to_pylist()
+    assert [(r["iso_week"], r["language"], r["html_path"]) for r in index] == [("2026-W37", "zh", str(html))]
 
     # a second run finds nothing new and changes no table
     tables = [p for layer in ("bronze", "silver", "quarantine") for p in (tmp_path / "lake" / layer).iterdir()]
