@@ -97,6 +97,8 @@ def cmd_report(args) -> int:
     from citybrain.jobs.report import publish
 
     settings = _settings(args)
+    if args.week:
+        publish.weekly.Week.parse(args.week)  # a malformed week fails before the engine starts
     with engine.session_scope(settings) as spark:
         report = publish.run(spark, settings, week=args.week, lang=args.lang, rebuild=args.rebuild, build_id=args.build_id)
     _say(report.summary())

@@ -17,7 +17,7 @@ def test_wrong_argument_is_one_clear_line():
 
 def test_help_lists_every_command():
     out = _cli("--help").stdout
-    for command in ("demo", "generate", "run", "ingest", "engine", "tables", "table", "contracts"):
+    for command in ("demo", "generate", "run", "ingest", "report", "engine", "tables", "table", "contracts"):
         assert f"    {command}" in out
 
 
@@ -25,3 +25,9 @@ def test_unknown_table_is_named():
     done = _cli("contracts", "silver.nothing")
     assert done.returncode == 2
     assert "no contract for table 'silver.nothing'" in done.stderr
+
+
+def test_report_week_that_does_not_exist_is_one_clear_line():
+    done = _cli("report", "--week", "2026-W99")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "citybrain: error: week '2026-W99' does not exist (ISO year 2026 has no week 99)"
