@@ -88,6 +88,17 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_serving(args) -> int:
+    from citybrain import serving
+
+    report = serving.build_serving_db(_settings(args))
+    _say(report.summary())
+    for view, rows in report.views.items():
+        _say(f"  {view:<28} {rows:>10,} rows")
+    _say(f"Read it with DuckDB: load the delta extension first (LOAD '{serving.delta_extension_path()}'), read-only.")
+    return 0
+
+
 def cmd_generate(args) -> int:
     from citybrain.democity import generate
 
@@ -239,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--truth", type=_path, help="the demo city's truth folder (default CITYBRAIN_DEMO_DIR/truth)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("serving", help="rewrite the serving DuckDB file of views over the lake (what Superset reads)")
+    p.set_defaults(func=cmd_serving)
 
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -18,16 +18,19 @@ from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
+#: DAGs that publish gold to its readers, run after every gold table
+PUBLISH_DAGS = ["publish_serving_views"]
 
 
 def pipeline_dag_ids() -> list[str]:
     """The DAGs the main job runs, in dependency order: every ingest, the registry's refine
-    (silver.grid, which the others locate against), every other refine, then every gold table."""
+    (silver.grid, which the others locate against), every other refine, every gold table,
+    then what is published from gold."""
     from citybrain.jobs.gold import GOLD_TABLES
 
     sources = list(all_sources())
     refines = sorted(sources, key=lambda s: s != "registry")
-    return [f"ingest_{s}" for s in sources] + [f"refine_{s}" for s in refines] + [f"build_gold_{t}" for t in GOLD_TABLES]
+    return [f"ingest_{s}" for s in sources] + [f"refine_{s}" for s in refines] + [f"build_gold_{t}" for t in GOLD_TABLES] + PUBLISH_DAGS
 
 
 @dataclass

@@ -68,3 +68,12 @@ def build_gold(table: str) -> dict:
         "not_computed": report.not_computed,
         "summary": report.summary(),
     }
+
+
+def publish_serving_views() -> dict:
+    """Rewrite the serving DuckDB file of views over the lake (what Superset reads); no Spark needed."""
+    from citybrain import serving
+
+    report = serving.build_serving_db(Settings.from_env())
+    log.info(report.summary())
+    return {"path": str(report.path), "views": report.views, "empty_views": list(report.empty_views), "summary": report.summary()}
