@@ -52,8 +52,7 @@ def cmd_demo(args) -> int:
             _say(f"  {source:<12} {entity:<18} {n_in:>9,} {acc:>9,} {qua:>11,} {col:>9,}  {'yes' if balanced else 'NO'}")
     _print_briefing(result)
     _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
-    if result.data_docs:
-        _say(f"Quality results: table ops.quality_results, Data Docs {result.data_docs}")
+    _say("Quality results: ops.quality_results and the quarantine tables (Superset's Data quality dashboard: citybrain superset start)")
     return 0
 
 

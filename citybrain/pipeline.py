@@ -39,7 +39,6 @@ class DemoResult:
     dag_seconds: dict[str, float] = field(default_factory=dict)
     table_rows: dict[str, int] = field(default_factory=dict)
     reconciliation: list[tuple] = field(default_factory=list)  # source, entity, in, accepted, quarantined, collapsed, balanced
-    data_docs: Path | None = None
     top_hotspots: list[dict] = field(default_factory=list)  # the latest week's alerts, most confident and largest first
     streets: dict[str, list[dict]] = field(default_factory=dict)  # best / worst streets of the latest complete week
     seconds: float = 0.0
@@ -139,23 +138,11 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
         result.reconciliation = reconciliation(spark, settings)
         result.top_hotspots = top_hotspots(spark, settings)
         result.streets = best_and_worst_streets(spark, settings)
-        result.data_docs = _data_docs(settings)
     finally:
         if started_engine:
             engine.stop(settings)
     result.seconds = time.monotonic() - started
     return result
-
-
-def _data_docs(settings: Settings) -> Path | None:
-    """Rebuild the quality Data Docs site; the demo goes on without it if it cannot be built."""
-    from citybrain.quality.gate import build_data_docs
-
-    try:
-        return build_data_docs(settings)
-    except Exception as exc:  # noqa: BLE001 - a report of the results, not the results
-        log.warning("could not build the Data Docs site: %s", exc)
-        return None
 
 
 def _remove_local(settings: Settings) -> None:
