@@ -129,6 +129,7 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
     if fresh:
         _remove_local(settings)
     result = DemoResult(generated=ensure_demo_city(settings, say, regenerate=fresh))
+    _say_key(settings, say)
     _, started_engine = (None, False) if settings.spark_remote else engine.start(settings)
     try:
         say(f"running {len(pipeline_dag_ids())} DAGs through Airflow on {engine.remote_url(settings)} ...")
@@ -143,6 +144,18 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
             engine.stop(settings)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _say_key(settings: Settings, say: Callable[[str], None]) -> None:
+    """Say which key tokenises personal data (never the key itself)."""
+    from citybrain import privacy
+
+    if settings.pii_key:
+        say("personal data tokenised with the key in CITYBRAIN_PII_KEY")
+        return
+    _, created = privacy.ensure_generated_key(settings)
+    state = "generated" if created else "kept"
+    say(f"personal data tokenised with this installation's {state} key {privacy.key_file(settings)} (keep it: tokens depend on it)")
 
 
 def _remove_local(settings: Settings) -> None:

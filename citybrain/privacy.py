@@ -2,16 +2,25 @@
 
 ``token`` is HMAC-SHA256 computed in Spark SQL (sha2 over the key pads), so it runs on
 any Spark Connect engine and the same person gets the same token in every department's
-table: joins across departments still work on the token. The key comes only from
-``CITYBRAIN_PII_KEY``; the local and CI profiles fall back to a published development key
-(and say so), the cluster profile refuses to run without one.
+table: joins across departments still work on the token.
+
+The key is ``CITYBRAIN_PII_KEY`` when set. Otherwise the local and CI profiles generate a
+random 256-bit key on first use and keep it outside the lake, in
+``<state_dir>/secrets/pii.key`` (mode 0600); the cluster profile refuses to run without
+one. There is no published key: a masked phone (138****1234 leaves 10,000 candidates) can
+be brute-forced against its token only by someone who holds the key, so the key is what
+keeps tokens private. Losing or changing it changes every token (see README, "Keys").
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+import secrets
+import time
+from pathlib import Path
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -19,8 +28,6 @@ from pyspark.sql import functions as F
 from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
-
-DEVELOPMENT_KEY = "citybrain-development-key-not-secret"
 
 # Patterns of personal data in free text, each with the placeholder that replaces it.
 # Written for both Spark (Java) and Sail (Rust) regex engines: no look-around, no \b
@@ -46,23 +53,49 @@ CLEAR_VALUE_PATTERNS = {
 }
 
 
-_warned = False
-
-
 class PrivacyKeyMissing(RuntimeError):
     """The cluster profile needs CITYBRAIN_PII_KEY."""
 
 
+def key_file(settings: Settings) -> Path:
+    return settings.state_dir / "secrets" / "pii.key"
+
+
 def pii_key(settings: Settings) -> str:
+    """The tokenising key: the environment's, else this installation's generated one (see the module doc)."""
     if settings.pii_key:
         return settings.pii_key
     if settings.profile == "cluster":
-        raise PrivacyKeyMissing("CITYBRAIN_PII_KEY is not set: the cluster profile will not tokenise personal data with a public key")
-    global _warned
-    if not _warned:
-        log.warning("CITYBRAIN_PII_KEY is not set: using the development key (tokens are reproducible by anyone)")
-        _warned = True
-    return DEVELOPMENT_KEY
+        raise PrivacyKeyMissing("CITYBRAIN_PII_KEY is not set: the cluster profile will not tokenise personal data without a key")
+    return ensure_generated_key(settings)[0]
+
+
+def ensure_generated_key(settings: Settings) -> tuple[str, bool]:
+    """(key, created now): read ``key_file``, creating it with a random key (mode 0600) if absent.
+
+    Created with O_EXCL, so two processes starting together agree on one key.
+    """
+    path = key_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path), False
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    log.warning("generated a personal-data key in %s: keep it, every token depends on it", path)
+    return _read_key(path), True
+
+
+def _read_key(path: Path) -> str:
+    for _ in range(50):  # another process may be writing it this instant
+        key = path.read_text().strip()
+        if key:
+            if path.stat().st_mode & 0o077:
+                raise PermissionError(f"{path} can be read by other users: chmod 600 {path}")
+            return key
+        time.sleep(0.1)
+    raise RuntimeError(f"{path} is empty: remove it to generate a new key (every token will change)")
 
 
 def _pads(key: str) -> tuple[str, str]:

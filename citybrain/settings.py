@@ -50,7 +50,8 @@ class Settings:
     scale         demo city size multiplier
     seed          demo city seed
     days          demo city length in days
-    pii_key       key for tokenising personal data (a secret: only from the environment)
+    pii_key       key for tokenising personal data (a secret: only from the environment; unset =
+                  the installation's generated key, see citybrain.privacy)
     """
 
     lake_root: str

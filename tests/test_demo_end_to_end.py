@@ -12,6 +12,7 @@ from deltalake import DeltaTable
 from citybrain.schemas.sources import all_sources
 
 pytestmark = pytest.mark.slow
+FAKE_KEY = "fake-pii-key-0b1d9c57-never-stored"
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -26,6 +27,7 @@ def test_demo_command_builds_every_bronze_table(tmp_path):
         "CITYBRAIN_STATE_DIR": str(tmp_path / "state"),
         "CITYBRAIN_DEMO_DIR": str(tmp_path / "demo_city"),
         "CITYBRAIN_SPARK_REMOTE": "",
+        "CITYBRAIN_PII_KEY": FAKE_KEY,
     }
     cmd = [sys.executable, "-m", "citybrain.cli", "demo", "--days", "14", "--scale", "0.05"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -57,6 +59,11 @@ def test_demo_command_builds_every_bronze_table(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already generated" in again.stdout
     assert {str(p): DeltaTable(str(p)).version() for p in tables} == versions
+
+    # the secret key never lands in a table, a log or any other file the run left
+    leaked = [str(p) for p in tmp_path.rglob("*") if p.is_file() and FAKE_KEY.encode() in p.read_bytes()]
+    assert leaked == []
+    assert "personal data tokenised with the key in CITYBRAIN_PII_KEY" in done.stdout
 
     assert _processes_mentioning(str(tmp_path)) == []
     assert not (tmp_path / "state" / "engine.json").exists()

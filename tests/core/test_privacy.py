@@ -47,4 +47,49 @@ def test_cluster_profile_needs_a_key(settings):
     with pytest.raises(privacy.PrivacyKeyMissing):
         privacy.pii_key(settings.with_(profile="cluster", pii_key=""))
     assert privacy.pii_key(settings.with_(pii_key="s3cret")) == "s3cret"
-    assert privacy.pii_key(Settings.from_env().with_(pii_key="")) == privacy.DEVELOPMENT_KEY
+
+
+def test_without_a_key_each_installation_generates_its_own(tmp_path):
+    first = Settings.from_env().with_(pii_key="", profile="local", state_dir=tmp_path / "a")
+    second = first.with_(state_dir=tmp_path / "b")
+    key, created = privacy.ensure_generated_key(first)
+    assert created and len(key) == 64 and int(key, 16) >= 0
+    assert privacy.pii_key(first) == key  # kept, not regenerated
+    assert privacy.ensure_generated_key(first) == (key, False)
+    assert privacy.pii_key(second) != key
+    assert privacy.key_file(first).stat().st_mode & 0o777 == 0o600
+    assert str(first.lake_root) not in str(privacy.key_file(first))  # outside the lake
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path):
+    settings = Settings.from_env().with_(pii_key="", profile="local", state_dir=tmp_path)
+    privacy.pii_key(settings)
+    privacy.key_file(settings).chmod(0o644)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        privacy.pii_key(settings)
+
+
+def _brute_force(masked_and_tokens: list[tuple[str, str]], key: str) -> dict[str, str]:
+    """What an attacker does: try the 10,000 numbers each mask leaves against the token."""
+    found = {}
+    for masked, token in masked_and_tokens:
+        head, tail = masked[:3], masked[-4:]
+        for middle in range(10_000):
+            candidate = f"{head}{middle:04d}{tail}"
+            if hmac.new(key.encode(), candidate.encode(), hashlib.sha256).hexdigest() == token:
+                found[masked] = candidate
+                break
+    return found
+
+
+def test_masked_phones_cannot_be_brute_forced_with_the_shipped_defaults(spark, tmp_path):
+    settings = Settings.from_env().with_(pii_key="", profile="local", state_dir=tmp_path)
+    phones = [f"1{3 + i % 7}{i:04d}{(i * 7919) % 10_000:05d}" for i in range(20)]
+    key = privacy.pii_key(settings)
+    df = spark.createDataFrame([(p,) for p in phones], "phone string")
+    rows = [tuple(r) for r in df.select(privacy.mask_phone("phone"), privacy.token("phone", key)).collect()]
+    # every key an attacker can know without this installation's secret: none recovers a number
+    knowable = ["", "citybrain", "citybrain-development-key-not-secret", "secret", "changeme"]
+    assert all(_brute_force(rows, guess) == {} for guess in knowable)
+    # with the key, the same search recovers every number: the key is what protects them
+    assert sorted(_brute_force(rows, key).values()) == sorted(phones)
