@@ -31,15 +31,36 @@ log = logging.getLogger(__name__)
 
 # Patterns of personal data in free text, each with the placeholder that replaces it.
 # Written for both Spark (Java) and Sail (Rust) regex engines: no look-around, no \b
-# (a word boundary never falls between a Chinese character and a digit).
+# (a word boundary never falls between a Chinese character and a digit). Full-width digits
+# are made ASCII first (scrub_text), so the patterns only need ASCII digits.
+_HAN = "[一-鿿]"
+_CN_DIGIT = "[零〇一二三四五六七八九幺]"
+# the most common family names (together about 85 % of the population), for the patterns
+# that need a name to start with one to tell "我是王伟，" from "我是周边居民"
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪"
+    "范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 TEXT_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("email", r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}", "[email]"),
-    ("cn_id_number", r"(^|[^0-9])[1-9][0-9]{5}(19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx]([^0-9]|$)", "$1[id]$3"),
+    (
+        "cn_id_number",
+        r"(^|[^0-9])[1-9][0-9]{5}[ -]?(19|20)[0-9]{2}[ -]?[01][0-9][ -]?[0-3][0-9][ -]?[0-9]{3}[0-9Xx]([^0-9]|$)",
+        "$1[id]$3",
+    ),
     ("card_number", r"(^|[^0-9])[3-6][0-9]{3}[ -]?[0-9]{4,6}[ -]?[0-9]{4,5}([ -]?[0-9]{1,4})?([^0-9]|$)", "$1[card]$3"),
-    ("cn_mobile", r"(^|[^0-9])(\+?86[ -]?)?1[3-9][0-9]{9}([^0-9]|$)", "$1[phone]$3"),
+    # 13812345678, 138 1234 5678, 138-1234-5678, +86 138...: any single space or dash between digits
+    ("cn_mobile", r"(^|[^0-9])(\+?86[ -]?)?1[3-9]([ -]?[0-9]){9}([^0-9]|$)", "$1[phone]$4"),
     ("us_ssn", r"(^|[^0-9])[0-9]{3}-[0-9]{2}-[0-9]{4}([^0-9]|$)", "$1[ssn]$2"),
     ("phone", r"(^|[^0-9])(\+?1[ .-]?)?\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}([^0-9]|$)", "$1[phone]$3"),
+    # a number read out in Chinese digits (幺三八一二三四五六七八): eleven or more of them
+    ("cn_digit_number", f"(^|[^零〇一二三四五六七八九幺]){_CN_DIGIT}([ -]?{_CN_DIGIT}){{10,}}", "$1[number]"),
+    # a caller naming themself: 我叫张伟 / 姓名：张伟 / 我是王伟， / 我姓王
+    ("self_named", f"(我叫|我名叫|名字叫|名字是|姓名是|姓名[:：]?)[ ]?{_HAN}{{2,3}}", "$1[name]"),
+    ("self_introduced", f"(我是|联系人[:：]?|来电人[:：]?)[ ]?[{_SURNAMES}]{_HAN}{{1,2}}([，,。；;、 ]|$)", "$1[name]$2"),
+    ("family_name", f"(我姓)[{_SURNAMES}]", "$1[name]"),
 )
+_FULL_WIDTH_DIGITS = "０１２３４５６７８９"
 
 # What a clear value looks like, per PII kind, for checks that silver holds none.
 CLEAR_VALUE_PATTERNS = {
@@ -131,8 +152,9 @@ def mask_name(col: Column | str) -> Column:
 
 
 def scrub_text(col: Column | str) -> Column:
-    """Free text with e-mails, ID, card, phone and SSN numbers replaced by placeholders."""
-    out = F.col(col) if isinstance(col, str) else col
+    """Free text with e-mails, ID, card, phone and SSN numbers and self-introduced names replaced
+    by placeholders (full-width digits are made ASCII first)."""
+    out = F.translate(F.col(col) if isinstance(col, str) else col, _FULL_WIDTH_DIGITS, "0123456789")
     for _, pattern, placeholder in TEXT_PATTERNS:
         out = F.regexp_replace(out, pattern, placeholder)
     return out
