@@ -52,8 +52,7 @@ def cmd_demo(args) -> int:
             _say(f"  {source:<12} {entity:<18} {n_in:>9,} {acc:>9,} {qua:>11,} {col:>9,}  {'yes' if balanced else 'NO'}")
     _print_briefing(result)
     _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
-    if result.data_docs:
-        _say(f"Quality results: table ops.quality_results, Data Docs {result.data_docs}")
+    _say("Quality results: ops.quality_results and the quarantine tables (Superset's Data quality dashboard: citybrain superset start)")
     if result.report:
         _say(f"Weekly report of {result.report['iso_week']} (gold.report_index):")
         _say(f"  HTML {result.report['html_path']}")
@@ -108,6 +107,17 @@ def cmd_report(args) -> int:
     _say(f"  numbers {report.numbers_path} (sha256 {report.numbers_sha256})")
     if report.is_rebuild:
         _say(f"  the same numbers as build {report.rebuilt_from}, from its recorded table versions")
+    return 0
+
+
+def cmd_serving(args) -> int:
+    from citybrain import serving
+
+    report = serving.build_serving_db(_settings(args))
+    _say(report.summary())
+    for view, rows in report.views.items():
+        _say(f"  {view:<28} {rows:>10,} rows")
+    _say(f"Read it with DuckDB: load the delta extension first (LOAD '{serving.delta_extension_path()}'), read-only.")
     return 0
 
 
@@ -276,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--build-id", help="with --rebuild: the build to rebuild (default: the latest fresh build of the week)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("serving", help="rewrite the serving DuckDB file of views over the lake (what Superset reads)")
+    p.set_defaults(func=cmd_serving)
 
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])

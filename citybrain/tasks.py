@@ -70,6 +70,15 @@ def build_gold(table: str) -> dict:
     }
 
 
+def publish_serving_views() -> dict:
+    """Rewrite the serving DuckDB file of views over the lake (what Superset reads); no Spark needed."""
+    from citybrain import serving
+
+    report = serving.build_serving_db(Settings.from_env())
+    log.info(report.summary())
+    return {"path": str(report.path), "views": report.views, "empty_views": list(report.empty_views), "summary": report.summary()}
+
+
 def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = ("zh",)) -> dict:
     """Build the weekly report of ``week`` (default: the latest complete ISO week) in each language; list it in gold.report_index."""
     from citybrain.jobs.report import publish
