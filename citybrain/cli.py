@@ -8,6 +8,7 @@ import sys
 import time
 
 from citybrain.settings import Settings, SettingsError
+from citybrain.text import printable
 
 DESCRIPTION = """\
 CityBrain: a city's department silos (12345 hotline, urban-management cases,
@@ -63,7 +64,7 @@ def _print_briefing(result) -> None:
         for h in result.top_hotspots:
             expected = h["expected_from_history"]
             _say(
-                f"  {h['h3_cell']}  {h['category']:<8} {h['complaints']:>4} complaints ({expected:.1f})  "
+                f"  {h['h3_cell']}  {printable(h['category']):<8} {h['complaints']:>4} complaints ({expected:.1f})  "
                 f"{h['alert_confidence']}% confidence, {h['alert_window_weeks']}-week window, trend {h['trend']}"
             )
     for side in ("best", "worst"):
@@ -72,7 +73,7 @@ def _print_briefing(result) -> None:
             _say(f"{side.capitalize()} streets of {rows[0]['period']} (gold.hotline_performance, 1 = best):")
             for r in rows:
                 change = "" if r["rank_change"] is None else f", {r['rank_change']:+d} since the week before"
-                _say(f"  #{r['rank']:<3} {r['unit_name']}  score {r['composite_score']:.1f}{change}")
+                _say(f"  #{r['rank']:<3} {printable(r['unit_name'])}  score {r['composite_score']:.1f}{change}")
 
 
 def cmd_evaluate(args) -> int:

@@ -143,3 +143,14 @@ def test_a_failed_build_leaves_the_previous_file(small_lake):
         serving.build_serving_db(small_lake)
     assert first.path.read_bytes() == before
     assert [p.name for p in first.path.parent.iterdir()] == [first.path.name]
+
+
+def test_bronze_and_raw_records_are_never_served(small_lake):
+    """Bronze keeps clear personal data for replay: no view reads it, and no view has the raw record."""
+    _write(small_lake, "bronze.hotline", [{"caller_phone": "13800000000", "_batch_id": "b1"}])
+    report = serving.build_serving_db(small_lake)
+    with serving.connect(report.path) as db:
+        sql = " ".join(row[0] for row in db.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall())
+        columns = {row[0] for row in db.execute("SELECT column_name FROM duckdb_columns() WHERE NOT internal").fetchall()}
+    assert "/bronze/" not in sql and "/quarantine/complaint" in sql
+    assert "record" not in columns and not any(view.startswith("bronze.") for view in report.views)
