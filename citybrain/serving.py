@@ -11,6 +11,11 @@ and ``district_name`` so that Superset's row-level security can limit a district
 to their district. Raw quarantined records are not served (they may hold personal data):
 ``ops.quarantined`` lists every refused record's table, rule, reason, file and day.
 
+Text that a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return, and is not a plain number) is served with a leading ``'``, so
+that no CSV or Excel download from Superset or SQL Lab can carry a formula from a
+department's data into an analyst's spreadsheet (OWASP, CSV injection).
+
 The file is built beside the old one and renamed over it, so a reader never sees half a
 file. A reader must load the delta extension first (``delta_extension_path``): DuckDB
 cannot download extensions here, so it is loaded by its path in the
@@ -126,10 +131,21 @@ def _empty_select(name: str) -> str:
     return f"SELECT {columns} WHERE false"
 
 
+def neutralised(column: str) -> str:
+    """SQL: the text column with a ``'`` before a value a spreadsheet would evaluate."""
+    quoted = f'"{column}"'
+    risky = f"left({quoted}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) AND NOT regexp_full_match({quoted}, '-?[0-9]+([.][0-9]+)?')"
+    return f"CASE WHEN {risky} THEN chr(39) || {quoted} ELSE {quoted} END AS {quoted}"
+
+
+def _safe_columns(columns) -> str:
+    return ", ".join(neutralised(c.name) if c.type == "string" else f'"{c.name}"' for c in columns)
+
+
 def _create_table_view(db, settings: Settings, name: str) -> bool:
     """Create ``layer.table``; False when the table is not built yet (the view is then empty)."""
     built = lake.exists(settings, name)
-    source = f"SELECT * FROM {_scan(settings, name)}" if built else _empty_select(name)
+    source = f"SELECT {_safe_columns(get_contract(name).columns)} FROM {_scan(settings, name)}" if built else _empty_select(name)
     view = _PLACE_JOINS.get(name, "SELECT * FROM source")
     db.execute(f"CREATE VIEW {name} AS WITH source AS ({source}) {view}")
     return built
@@ -243,7 +259,8 @@ def _create_quarantined_view(db, settings: Settings) -> None:
     for name in all_contracts():
         if name.startswith("quarantine.") and lake.exists(settings, name):
             entity = name.split(".")[1]
-            parts.append(f"SELECT '{entity}' AS entity, {', '.join(QUARANTINE_SERVED_COLUMNS)} FROM {_scan(settings, name)}")
+            served = [c for c in get_contract(name).columns if c.name in QUARANTINE_SERVED_COLUMNS]
+            parts.append(f"SELECT '{entity}' AS entity, {_safe_columns(served)} FROM {_scan(settings, name)}")
     if not parts:
         some = next(n for n in all_contracts() if n.startswith("quarantine."))
         parts.append(f"SELECT CAST(NULL AS VARCHAR) AS entity, {', '.join(QUARANTINE_SERVED_COLUMNS)} FROM ({_empty_select(some)})")

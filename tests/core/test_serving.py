@@ -154,3 +154,17 @@ def test_bronze_and_raw_records_are_never_served(small_lake):
         columns = {row[0] for row in db.execute("SELECT column_name FROM duckdb_columns() WHERE NOT internal").fetchall()}
     assert "/bronze/" not in sql and "/quarantine/complaint" in sql
     assert "record" not in columns and not any(view.startswith("bronze.") for view in report.views)
+
+
+def test_text_a_spreadsheet_would_evaluate_is_served_inert(small_lake):
+    values = ["=cmd|' /C calc'!A0", "+SUM(1)", "@x", "-2+3+cmd", "\t=1", '=HYPERLINK("http://x")', "-12.5", "42", "<script>", "路灯不亮"]
+    rows = [{"source_system": "hotline", "h3_cell": _cell(P_EAST), "category": v} for v in values]
+    _write(small_lake, "gold.complaint_hotspots", rows)
+    _write(small_lake, "quarantine.complaint", [{"rule": "r", "reason": "=1+1", "batch_id": "b1", "measured_value": "-3"}])
+    report = serving.build_serving_db(small_lake)
+    with serving.connect(report.path) as db:
+        served = [row[0] for row in db.execute("SELECT category FROM gold.complaint_hotspots").fetchall()]
+        quarantined = db.execute("SELECT reason, measured_value FROM ops.quarantined").fetchone()
+    expected = [f"'{v}" for v in values[:6]] + values[6:]  # plain numbers and ordinary text stay as they are
+    assert sorted(served) == sorted(expected)
+    assert quarantined == ("'=1+1", "-3")
