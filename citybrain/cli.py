@@ -216,6 +216,7 @@ def cmd_contracts(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="citybrain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help="on an unexpected failure, print the whole traceback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -292,6 +293,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("citybrain: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback (--verbose shows it)
+        if args.verbose:
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+        print(
+            f"citybrain: error: {type(exc).__name__}: {printable(first_line)} (logs: {_log_dir()}; --verbose shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _log_dir() -> str:
+    try:
+        return str(Settings.from_env().log_dir)
+    except SettingsError:
+        return ".citybrain/logs"
 
 
 if __name__ == "__main__":

@@ -41,6 +41,11 @@ SERVED_OPS = ("ops.batch_audit", "ops.ingest_ledger", "ops.quality_results")
 #: quarantine columns that are served (``record`` holds the raw record, possibly personal data)
 QUARANTINE_SERVED_COLUMNS = ("rule", "reason", "measured_value", "source_file", "source_row", "batch_id", "quarantined_at", "dt")
 
+
+class ServingError(RuntimeError):
+    """The serving file could not be built; the message names each view and why."""
+
+
 _DUCKDB_TYPES = {
     "string": "VARCHAR",
     "boolean": "BOOLEAN",
@@ -138,14 +143,31 @@ def neutralised(column: str) -> str:
     return f"CASE WHEN {risky} THEN chr(39) || {quoted} ELSE {quoted} END AS {quoted}"
 
 
-def _safe_columns(columns) -> str:
-    return ", ".join(neutralised(c.name) if c.type == "string" else f'"{c.name}"' for c in columns)
+def _safe_columns(columns, present: set[str] | None = None) -> str:
+    """The contract's columns, text neutralised; a column the table does not have yet (it was
+    written before the contract gained it) is served as null."""
+
+    def one(c) -> str:
+        if present is not None and c.name not in present:
+            return f'CAST(NULL AS {_DUCKDB_TYPES[c.type]}) AS "{c.name}"'
+        return neutralised(c.name) if c.type == "string" else f'"{c.name}"'
+
+    return ", ".join(one(c) for c in columns)
+
+
+def _table_columns(settings: Settings, name: str) -> set[str]:
+    from deltalake import DeltaTable
+
+    return {f.name for f in DeltaTable(lake.table_location(settings, name)).schema().fields}
 
 
 def _create_table_view(db, settings: Settings, name: str) -> bool:
     """Create ``layer.table``; False when the table is not built yet (the view is then empty)."""
     built = lake.exists(settings, name)
-    source = f"SELECT {_safe_columns(get_contract(name).columns)} FROM {_scan(settings, name)}" if built else _empty_select(name)
+    columns = get_contract(name).columns
+    source = (
+        f"SELECT {_safe_columns(columns, _table_columns(settings, name))} FROM {_scan(settings, name)}" if built else _empty_select(name)
+    )
     view = _PLACE_JOINS.get(name, "SELECT * FROM source")
     db.execute(f"CREATE VIEW {name} AS WITH source AS ({source}) {view}")
     return built
@@ -260,7 +282,9 @@ def _create_quarantined_view(db, settings: Settings) -> None:
         if name.startswith("quarantine.") and lake.exists(settings, name):
             entity = name.split(".")[1]
             served = [c for c in get_contract(name).columns if c.name in QUARANTINE_SERVED_COLUMNS]
-            parts.append(f"SELECT '{entity}' AS entity, {_safe_columns(served)} FROM {_scan(settings, name)}")
+            parts.append(
+                f"SELECT '{entity}' AS entity, {_safe_columns(served, _table_columns(settings, name))} FROM {_scan(settings, name)}"
+            )
     if not parts:
         some = next(n for n in all_contracts() if n.startswith("quarantine."))
         parts.append(f"SELECT CAST(NULL AS VARCHAR) AS entity, {', '.join(QUARANTINE_SERVED_COLUMNS)} FROM ({_empty_select(some)})")
@@ -278,5 +302,5 @@ def _check_views(path: Path) -> dict[str, int]:
             except Exception as error:  # noqa: BLE001 - every broken view is reported together
                 broken.append(f"{view}: {str(error).splitlines()[0]}")
     if broken:
-        raise RuntimeError("serving views that cannot be read: " + "; ".join(broken))
+        raise ServingError("serving views that cannot be read (the previous serving file is kept): " + "; ".join(broken))
     return counts

@@ -139,7 +139,7 @@ def test_a_failed_build_leaves_the_previous_file(small_lake):
     # a Delta table whose data file is gone: its view cannot be read, so the build must fail
     for data_file in Path(lake.table_location(small_lake, "gold.hotline_performance")).glob("*.parquet"):
         data_file.unlink()
-    with pytest.raises(RuntimeError, match="gold.hotline_performance"):
+    with pytest.raises(serving.ServingError, match="gold.hotline_performance"):
         serving.build_serving_db(small_lake)
     assert first.path.read_bytes() == before
     assert [p.name for p in first.path.parent.iterdir()] == [first.path.name]
@@ -168,3 +168,12 @@ def test_text_a_spreadsheet_would_evaluate_is_served_inert(small_lake):
     expected = [f"'{v}" for v in values[:6]] + values[6:]  # plain numbers and ordinary text stay as they are
     assert sorted(served) == sorted(expected)
     assert quarantined == ("'=1+1", "-3")
+
+
+def test_a_table_written_before_its_contract_gained_a_column_is_served_with_it_null(small_lake):
+    older = [c for c in get_contract("ops.ingest_ledger").columns if c.name != "rejected_reason"]
+    schema = pa.schema([pa.field(c.name, get_contract("ops.ingest_ledger").arrow_schema().field(c.name).type) for c in older])
+    write_deltalake(lake.table_location(small_lake, "ops.ingest_ledger"), pa.Table.from_pylist([{"source": "hotline"}], schema=schema))
+    report = serving.build_serving_db(small_lake)
+    with serving.connect(report.path) as db:
+        assert db.execute("SELECT source, rejected_reason FROM ops.ingest_ledger").fetchall() == [("hotline", None)]
