@@ -8,6 +8,7 @@ import sys
 import time
 
 from citybrain.settings import Settings, SettingsError
+from citybrain.text import printable
 
 DESCRIPTION = """\
 CityBrain: a city's department silos (12345 hotline, urban-management cases,
@@ -67,7 +68,7 @@ def _print_briefing(result) -> None:
         for h in result.top_hotspots:
             expected = h["expected_from_history"]
             _say(
-                f"  {h['h3_cell']}  {h['category']:<8} {h['complaints']:>4} complaints ({expected:.1f})  "
+                f"  {h['h3_cell']}  {printable(h['category']):<8} {h['complaints']:>4} complaints ({expected:.1f})  "
                 f"{h['alert_confidence']}% confidence, {h['alert_window_weeks']}-week window, trend {h['trend']}"
             )
     for side in ("best", "worst"):
@@ -76,7 +77,7 @@ def _print_briefing(result) -> None:
             _say(f"{side.capitalize()} streets of {rows[0]['period']} (gold.hotline_performance, 1 = best):")
             for r in rows:
                 change = "" if r["rank_change"] is None else f", {r['rank_change']:+d} since the week before"
-                _say(f"  #{r['rank']:<3} {r['unit_name']}  score {r['composite_score']:.1f}{change}")
+                _say(f"  #{r['rank']:<3} {printable(r['unit_name'])}  score {r['composite_score']:.1f}{change}")
 
 
 def cmd_evaluate(args) -> int:
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     from citybrain.schemas.gold.report_index import LANGUAGES
 
     parser = _Parser(prog="citybrain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help="on an unexpected failure, print the whole traceback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -338,6 +340,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("citybrain: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback (--verbose shows it)
+        if args.verbose:
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+        print(
+            f"citybrain: error: {type(exc).__name__}: {printable(first_line)} (logs: {_log_dir()}; --verbose shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _log_dir() -> str:
+    try:
+        return str(Settings.from_env().log_dir)
+    except SettingsError:
+        return ".citybrain/logs"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ and ``district_name`` so that Superset's row-level security can limit a district
 to their district. Raw quarantined records are not served (they may hold personal data):
 ``ops.quarantined`` lists every refused record's table, rule, reason, file and day.
 
+Text that a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return, and is not a plain number) is served with a leading ``'``, so
+that no CSV or Excel download from Superset or SQL Lab can carry a formula from a
+department's data into an analyst's spreadsheet (OWASP, CSV injection).
+
 The file is built beside the old one and renamed over it, so a reader never sees half a
 file. A reader must load the delta extension first (``delta_extension_path``): DuckDB
 cannot download extensions here, so it is loaded by its path in the
@@ -35,6 +40,11 @@ SERVED_LAYERS = ("gold",)
 SERVED_OPS = ("ops.batch_audit", "ops.ingest_ledger", "ops.quality_results")
 #: quarantine columns that are served (``record`` holds the raw record, possibly personal data)
 QUARANTINE_SERVED_COLUMNS = ("rule", "reason", "measured_value", "source_file", "source_row", "batch_id", "quarantined_at", "dt")
+
+
+class ServingError(RuntimeError):
+    """The serving file could not be built; the message names each view and why."""
+
 
 _DUCKDB_TYPES = {
     "string": "VARCHAR",
@@ -126,10 +136,38 @@ def _empty_select(name: str) -> str:
     return f"SELECT {columns} WHERE false"
 
 
+def neutralised(column: str) -> str:
+    """SQL: the text column with a ``'`` before a value a spreadsheet would evaluate."""
+    quoted = f'"{column}"'
+    risky = f"left({quoted}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) AND NOT regexp_full_match({quoted}, '-?[0-9]+([.][0-9]+)?')"
+    return f"CASE WHEN {risky} THEN chr(39) || {quoted} ELSE {quoted} END AS {quoted}"
+
+
+def _safe_columns(columns, present: set[str] | None = None) -> str:
+    """The contract's columns, text neutralised; a column the table does not have yet (it was
+    written before the contract gained it) is served as null."""
+
+    def one(c) -> str:
+        if present is not None and c.name not in present:
+            return f'CAST(NULL AS {_DUCKDB_TYPES[c.type]}) AS "{c.name}"'
+        return neutralised(c.name) if c.type == "string" else f'"{c.name}"'
+
+    return ", ".join(one(c) for c in columns)
+
+
+def _table_columns(settings: Settings, name: str) -> set[str]:
+    from deltalake import DeltaTable
+
+    return {f.name for f in DeltaTable(lake.table_location(settings, name)).schema().fields}
+
+
 def _create_table_view(db, settings: Settings, name: str) -> bool:
     """Create ``layer.table``; False when the table is not built yet (the view is then empty)."""
     built = lake.exists(settings, name)
-    source = f"SELECT * FROM {_scan(settings, name)}" if built else _empty_select(name)
+    columns = get_contract(name).columns
+    source = (
+        f"SELECT {_safe_columns(columns, _table_columns(settings, name))} FROM {_scan(settings, name)}" if built else _empty_select(name)
+    )
     view = _PLACE_JOINS.get(name, "SELECT * FROM source")
     db.execute(f"CREATE VIEW {name} AS WITH source AS ({source}) {view}")
     return built
@@ -243,7 +281,10 @@ def _create_quarantined_view(db, settings: Settings) -> None:
     for name in all_contracts():
         if name.startswith("quarantine.") and lake.exists(settings, name):
             entity = name.split(".")[1]
-            parts.append(f"SELECT '{entity}' AS entity, {', '.join(QUARANTINE_SERVED_COLUMNS)} FROM {_scan(settings, name)}")
+            served = [c for c in get_contract(name).columns if c.name in QUARANTINE_SERVED_COLUMNS]
+            parts.append(
+                f"SELECT '{entity}' AS entity, {_safe_columns(served, _table_columns(settings, name))} FROM {_scan(settings, name)}"
+            )
     if not parts:
         some = next(n for n in all_contracts() if n.startswith("quarantine."))
         parts.append(f"SELECT CAST(NULL AS VARCHAR) AS entity, {', '.join(QUARANTINE_SERVED_COLUMNS)} FROM ({_empty_select(some)})")
@@ -261,5 +302,5 @@ def _check_views(path: Path) -> dict[str, int]:
             except Exception as error:  # noqa: BLE001 - every broken view is reported together
                 broken.append(f"{view}: {str(error).splitlines()[0]}")
     if broken:
-        raise RuntimeError("serving views that cannot be read: " + "; ".join(broken))
+        raise ServingError("serving views that cannot be read (the previous serving file is kept): " + "; ".join(broken))
     return counts

@@ -139,7 +139,41 @@ def test_a_failed_build_leaves_the_previous_file(small_lake):
     # a Delta table whose data file is gone: its view cannot be read, so the build must fail
     for data_file in Path(lake.table_location(small_lake, "gold.hotline_performance")).glob("*.parquet"):
         data_file.unlink()
-    with pytest.raises(RuntimeError, match="gold.hotline_performance"):
+    with pytest.raises(serving.ServingError, match="gold.hotline_performance"):
         serving.build_serving_db(small_lake)
     assert first.path.read_bytes() == before
     assert [p.name for p in first.path.parent.iterdir()] == [first.path.name]
+
+
+def test_bronze_and_raw_records_are_never_served(small_lake):
+    """Bronze keeps clear personal data for replay: no view reads it, and no view has the raw record."""
+    _write(small_lake, "bronze.hotline", [{"caller_phone": "13800000000", "_batch_id": "b1"}])
+    report = serving.build_serving_db(small_lake)
+    with serving.connect(report.path) as db:
+        sql = " ".join(row[0] for row in db.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall())
+        columns = {row[0] for row in db.execute("SELECT column_name FROM duckdb_columns() WHERE NOT internal").fetchall()}
+    assert "/bronze/" not in sql and "/quarantine/complaint" in sql
+    assert "record" not in columns and not any(view.startswith("bronze.") for view in report.views)
+
+
+def test_text_a_spreadsheet_would_evaluate_is_served_inert(small_lake):
+    values = ["=cmd|' /C calc'!A0", "+SUM(1)", "@x", "-2+3+cmd", "\t=1", '=HYPERLINK("http://x")', "-12.5", "42", "<script>", "路灯不亮"]
+    rows = [{"source_system": "hotline", "h3_cell": _cell(P_EAST), "category": v} for v in values]
+    _write(small_lake, "gold.complaint_hotspots", rows)
+    _write(small_lake, "quarantine.complaint", [{"rule": "r", "reason": "=1+1", "batch_id": "b1", "measured_value": "-3"}])
+    report = serving.build_serving_db(small_lake)
+    with serving.connect(report.path) as db:
+        served = [row[0] for row in db.execute("SELECT category FROM gold.complaint_hotspots").fetchall()]
+        quarantined = db.execute("SELECT reason, measured_value FROM ops.quarantined").fetchone()
+    expected = [f"'{v}" for v in values[:6]] + values[6:]  # plain numbers and ordinary text stay as they are
+    assert sorted(served) == sorted(expected)
+    assert quarantined == ("'=1+1", "-3")
+
+
+def test_a_table_written_before_its_contract_gained_a_column_is_served_with_it_null(small_lake):
+    older = [c for c in get_contract("ops.ingest_ledger").columns if c.name != "rejected_reason"]
+    schema = pa.schema([pa.field(c.name, get_contract("ops.ingest_ledger").arrow_schema().field(c.name).type) for c in older])
+    write_deltalake(lake.table_location(small_lake, "ops.ingest_ledger"), pa.Table.from_pylist([{"source": "hotline"}], schema=schema))
+    report = serving.build_serving_db(small_lake)
+    with serving.connect(report.path) as db:
+        assert db.execute("SELECT source, rejected_reason FROM ops.ingest_ledger").fetchall() == [("hotline", None)]
