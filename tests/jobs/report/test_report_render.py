@@ -84,3 +84,19 @@ def test_pdf_has_chinese_text_and_an_embedded_cjk_font(tmp_path):
     subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(report.pdf_path), str(tmp_path / "page")], check=True)
     page = next(tmp_path.glob("page*.png"))
     assert page.stat().st_size > 20_000, "page 1 looks empty"
+
+
+def test_text_from_the_data_is_escaped_in_the_html(tmp_path, monkeypatch):
+    """A department's text reaches the report only as text: markup is escaped, never run."""
+    monkeypatch.setattr(render, "find_chromium", lambda: None)
+    document = sample_document()
+    alert = document["sections"]["hotspots"]["top"][0]
+    alert["example_text"] = "<script>alert('x')</script>=cmd|' /C calc'!A0"
+    alert["category"] = "<img src=x onerror=alert(1)>"
+    document["sections"]["performance"]["best"][0]["unit_name"] = "<b>锦绣街道</b>"
+    report = sample_build("zh")
+    publish.write_report(report, document, tmp_path, ReportParams())
+    html = report.html_path.read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "<img src=x" not in html and "<b>锦绣街道</b>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;b&gt;锦绣街道&lt;/b&gt;" in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
