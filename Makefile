@@ -6,9 +6,13 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.citybrain-installed
 
-.PHONY: setup demo test test-fast lint format up down bench lock clean superset superset-setup superset-stop superset-lock
+.PHONY: setup system-packages demo test test-fast lint format up down bench lock clean superset superset-setup superset-stop superset-lock
 
-setup: $(STAMP)
+setup: $(STAMP) system-packages
+
+# Debian packages for the report's PDF and the browser tests (installed when root, else named).
+system-packages:
+	@bash infra/system-packages.sh
 
 # A fresh virtual environment with the pinned set (infra/constraints.txt) and citybrain itself.
 $(STAMP): infra/constraints.txt setup.cfg pyproject.toml

@@ -83,7 +83,7 @@ from pathlib import Path
 from typing import Any
 
 #: The only tags a CityBrain DAG may carry (checked by tests/dags/test_dag_integrity.py).
-APPROVED_TAGS: frozenset[str] = frozenset({"citybrain", "bronze", "silver", "gold", "ingest", "refine", "report", "ops"})
+APPROVED_TAGS: frozenset[str] = frozenset({"citybrain", "bronze", "silver", "gold", "ingest", "refine", "report", "serving", "ops"})
 #: verb_object DAG ids: lowercase snake case, at least two words (ingest_hotline).
 DAG_ID_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
 

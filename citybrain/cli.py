@@ -8,6 +8,7 @@ import sys
 import time
 
 from citybrain.settings import Settings, SettingsError
+from citybrain.text import printable
 
 DESCRIPTION = """\
 CityBrain: a city's department silos (12345 hotline, urban-management cases,
@@ -52,8 +53,11 @@ def cmd_demo(args) -> int:
             _say(f"  {source:<12} {entity:<18} {n_in:>9,} {acc:>9,} {qua:>11,} {col:>9,}  {'yes' if balanced else 'NO'}")
     _print_briefing(result)
     _say(f"Drops and planted truth: {settings.demo_dir}   Logs: {settings.log_dir}")
-    if result.data_docs:
-        _say(f"Quality results: table ops.quality_results, Data Docs {result.data_docs}")
+    _say("Quality results: ops.quality_results and the quarantine tables (Superset's Data quality dashboard: citybrain superset start)")
+    if result.report:
+        _say(f"Weekly report of {result.report['iso_week']} (gold.report_index):")
+        _say(f"  HTML {result.report['html_path']}")
+        _say(f"  PDF  {result.report['pdf_path'] or '(not printed: no PDF renderer)'}")
     return 0
 
 
@@ -64,7 +68,7 @@ def _print_briefing(result) -> None:
         for h in result.top_hotspots:
             expected = h["expected_from_history"]
             _say(
-                f"  {h['h3_cell']}  {h['category']:<8} {h['complaints']:>4} complaints ({expected:.1f})  "
+                f"  {h['h3_cell']}  {printable(h['category']):<8} {h['complaints']:>4} complaints ({expected:.1f})  "
                 f"{h['alert_confidence']}% confidence, {h['alert_window_weeks']}-week window, trend {h['trend']}"
             )
     for side in ("best", "worst"):
@@ -73,7 +77,7 @@ def _print_briefing(result) -> None:
             _say(f"{side.capitalize()} streets of {rows[0]['period']} (gold.hotline_performance, 1 = best):")
             for r in rows:
                 change = "" if r["rank_change"] is None else f", {r['rank_change']:+d} since the week before"
-                _say(f"  #{r['rank']:<3} {r['unit_name']}  score {r['composite_score']:.1f}{change}")
+                _say(f"  #{r['rank']:<3} {printable(r['unit_name'])}  score {r['composite_score']:.1f}{change}")
 
 
 def cmd_evaluate(args) -> int:
@@ -85,6 +89,36 @@ def cmd_evaluate(args) -> int:
         result = hotspot_evaluation.run(spark, settings, args.truth)
     _say(hotspot_evaluation.report_text(result))
     _say("Written to gold.model_metrics (model complaint_hotspots, oracle, last_week_counts).")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from citybrain import engine
+    from citybrain.jobs.report import publish
+
+    settings = _settings(args)
+    if args.week:
+        publish.weekly.Week.parse(args.week)  # a malformed week fails before the engine starts
+    with engine.session_scope(settings) as spark:
+        report = publish.run(spark, settings, week=args.week, lang=args.lang, rebuild=args.rebuild, build_id=args.build_id)
+    _say(report.summary())
+    _say(f"Weekly report of {report.iso_week} ({report.language}), build {report.build_id} in gold.report_index:")
+    _say(f"  HTML    {report.html_path}")
+    _say(f"  PDF     {report.pdf_path}")
+    _say(f"  numbers {report.numbers_path} (sha256 {report.numbers_sha256})")
+    if report.is_rebuild:
+        _say(f"  the same numbers as build {report.rebuilt_from}, from its recorded table versions")
+    return 0
+
+
+def cmd_serving(args) -> int:
+    from citybrain import serving
+
+    report = serving.build_serving_db(_settings(args))
+    _say(report.summary())
+    for view, rows in report.views.items():
+        _say(f"  {view:<28} {rows:>10,} rows")
+    _say(f"Read it with DuckDB: load the delta extension first (LOAD '{serving.delta_extension_path()}'), read-only.")
     return 0
 
 
@@ -232,7 +266,10 @@ def cmd_contracts(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from citybrain.schemas.gold.report_index import LANGUAGES
+
     parser = _Parser(prog="citybrain", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true", help="on an unexpected failure, print the whole traceback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -267,6 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--truth", type=_path, help="the demo city's truth folder (default CITYBRAIN_DEMO_DIR/truth)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="build the weekly insight report (HTML + PDF) and list it in gold.report_index")
+    p.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W35 (default: the latest complete week in the data)")
+    p.add_argument("--lang", choices=LANGUAGES, default=LANGUAGES[0], help=f"report language (default {LANGUAGES[0]})")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild a past report from the table versions gold.report_index recorded for it (Delta time travel); "
+        "fails unless the numbers come out the same",
+    )
+    p.add_argument("--build-id", help="with --rebuild: the build to rebuild (default: the latest fresh build of the week)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("serving", help="rewrite the serving DuckDB file of views over the lake (what Superset reads)")
+    p.set_defaults(func=cmd_serving)
 
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])
@@ -307,17 +359,43 @@ def _path(value: str):
     return Path(value).resolve()
 
 
+def _report_errors() -> tuple[type[Exception], ...]:
+    """The weekly report's errors that are one clear line to the user (font, PDF renderer, rebuild)."""
+    from citybrain.jobs.report.charts import FontMissing
+    from citybrain.jobs.report.publish import RebuildMismatch
+    from citybrain.jobs.report.render import PdfRendererMissing
+    from citybrain.jobs.report.snapshot import VersionUnreadable
+
+    return (FontMissing, PdfRendererMissing, RebuildMismatch, VersionUnreadable)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, KeyError, FileNotFoundError, ValueError) as exc:
+    except (SettingsError, KeyError, FileNotFoundError, ValueError, *_report_errors()) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"citybrain: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("citybrain: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback (--verbose shows it)
+        if args.verbose:
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "(no message)"
+        print(
+            f"citybrain: error: {type(exc).__name__}: {printable(first_line)} (logs: {_log_dir()}; --verbose shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _log_dir() -> str:
+    try:
+        return str(Settings.from_env().log_dir)
+    except SettingsError:
+        return ".citybrain/logs"
 
 
 if __name__ == "__main__":

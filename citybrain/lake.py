@@ -44,7 +44,11 @@ def ensure(spark, settings: Settings, name: str) -> None:
 
 
 def write(spark, settings: Settings, name: str, df, *, mode: str = "append", replace_where: str | None = None) -> None:
-    """Append to or overwrite a table; the contract is checked first."""
+    """Append to or overwrite a table; the contract is checked first.
+
+    An append may add the columns a contract gained since the table was created (additive
+    schema evolution, ``mergeSchema``); the contract has already refused any other column.
+    """
     if mode not in ("append", "overwrite"):
         raise ValueError(f"mode must be append or overwrite, not {mode!r}")
     contract = get_contract(name)
@@ -53,6 +57,8 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
         writer = writer.partitionBy(*contract.partition_by)
     if replace_where:
         writer = writer.option("replaceWhere", replace_where)
+    if mode == "append":
+        writer = writer.option("mergeSchema", "true")
     writer.save(table_location(settings, name))
 
 

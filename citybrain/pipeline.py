@@ -18,16 +18,19 @@ from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
+#: DAGs that publish gold to its readers, run after every gold table
+PUBLISH_DAGS = ["publish_serving_views", "publish_weekly_report"]
 
 
 def pipeline_dag_ids() -> list[str]:
     """The DAGs the main job runs, in dependency order: every ingest, the registry's refine
-    (silver.grid, which the others locate against), every other refine, then every gold table."""
+    (silver.grid, which the others locate against), every other refine, every gold table,
+    then what is published from gold."""
     from citybrain.jobs.gold import GOLD_TABLES
 
     sources = list(all_sources())
     refines = sorted(sources, key=lambda s: s != "registry")
-    return [f"ingest_{s}" for s in sources] + [f"refine_{s}" for s in refines] + [f"build_gold_{t}" for t in GOLD_TABLES]
+    return [f"ingest_{s}" for s in sources] + [f"refine_{s}" for s in refines] + [f"build_gold_{t}" for t in GOLD_TABLES] + PUBLISH_DAGS
 
 
 @dataclass
@@ -36,9 +39,9 @@ class DemoResult:
     dag_seconds: dict[str, float] = field(default_factory=dict)
     table_rows: dict[str, int] = field(default_factory=dict)
     reconciliation: list[tuple] = field(default_factory=list)  # source, entity, in, accepted, quarantined, collapsed, balanced
-    data_docs: Path | None = None
     top_hotspots: list[dict] = field(default_factory=list)  # the latest week's alerts, most confident and largest first
     streets: dict[str, list[dict]] = field(default_factory=dict)  # best / worst streets of the latest complete week
+    report: dict | None = None  # the weekly report this run built: iso_week, language, html_path, pdf_path
     seconds: float = 0.0
 
 
@@ -122,11 +125,20 @@ def best_and_worst_streets(spark, settings: Settings, n: int = 3) -> dict[str, l
     }
 
 
+def latest_report(spark, settings: Settings) -> dict | None:
+    """The newest build listed in gold.report_index (iso_week, language, html_path, pdf_path)."""
+    if not lake.exists(settings, "gold.report_index"):
+        return None
+    rows = lake.read(spark, settings, "gold.report_index").orderBy(F.desc("built_at")).limit(1).collect()
+    return {k: rows[0][k] for k in ("iso_week", "language", "html_path", "pdf_path", "build_id")} if rows else None
+
+
 def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: bool = False) -> DemoResult:
     started = time.monotonic()
     if fresh:
         _remove_local(settings)
     result = DemoResult(generated=ensure_demo_city(settings, say, regenerate=fresh))
+    _say_key(settings, say)
     _, started_engine = (None, False) if settings.spark_remote else engine.start(settings)
     try:
         say(f"running {len(pipeline_dag_ids())} DAGs through Airflow on {engine.remote_url(settings)} ...")
@@ -136,7 +148,7 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
         result.reconciliation = reconciliation(spark, settings)
         result.top_hotspots = top_hotspots(spark, settings)
         result.streets = best_and_worst_streets(spark, settings)
-        result.data_docs = _data_docs(settings)
+        result.report = latest_report(spark, settings)
     finally:
         if started_engine:
             engine.stop(settings)
@@ -144,15 +156,16 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
     return result
 
 
-def _data_docs(settings: Settings) -> Path | None:
-    """Rebuild the quality Data Docs site; the demo goes on without it if it cannot be built."""
-    from citybrain.quality.gate import build_data_docs
+def _say_key(settings: Settings, say: Callable[[str], None]) -> None:
+    """Say which key tokenises personal data (never the key itself)."""
+    from citybrain import privacy
 
-    try:
-        return build_data_docs(settings)
-    except Exception as exc:  # noqa: BLE001 - a report of the results, not the results
-        log.warning("could not build the Data Docs site: %s", exc)
-        return None
+    if settings.pii_key:
+        say("personal data tokenised with the key in CITYBRAIN_PII_KEY")
+        return
+    _, created = privacy.ensure_generated_key(settings)
+    state = "generated" if created else "kept"
+    say(f"personal data tokenised with this installation's {state} key {privacy.key_file(settings)} (keep it: tokens depend on it)")
 
 
 def _remove_local(settings: Settings) -> None:

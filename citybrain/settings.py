@@ -38,6 +38,14 @@ def _positive_float(name: str, raw: str) -> float:
     return value
 
 
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    """CITYBRAIN_<name>, one of ``allowed`` (the first is the default)."""
+    value = _env(name, allowed[0]).lower()
+    if value not in allowed:
+        raise SettingsError(f"CITYBRAIN_{name}={value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where things live and which engine to use.
@@ -50,7 +58,14 @@ class Settings:
     scale         demo city size multiplier
     seed          demo city seed
     days          demo city length in days
-    pii_key       key for tokenising personal data (a secret: only from the environment)
+    pii_key       key for tokenising personal data (a secret: only from the environment; unset =
+                  the installation's generated key, see citybrain.privacy)
+    drops_follow_links   follow a symbolic link in a drop folder when its target is a regular
+                  file inside that folder (off: every link is rejected unread)
+    rejected_files       what a rejected drop file does to the ingest run: warn (the good files
+                  are taken in, the summary names the rejected ones) or fail (the same, then
+                  the run fails naming them)
+    reports_dir   where the weekly reports are archived: <reports_dir>/<ISO week>/report.html
     """
 
     lake_root: str
@@ -62,6 +77,9 @@ class Settings:
     seed: int = 20260831
     days: int = 84
     pii_key: str = field(default="", repr=False)
+    drops_follow_links: bool = False
+    rejected_files: str = "warn"
+    reports_dir: Path = Path("reports")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +108,9 @@ class Settings:
             seed=int(seed_raw),
             days=int(days_raw),
             pii_key=os.environ.get("CITYBRAIN_PII_KEY", ""),
+            drops_follow_links=_choice("DROPS_FOLLOW_LINKS", ("no", "yes")) == "yes",
+            rejected_files=_choice("REJECTED_FILES", ("warn", "fail")),
+            reports_dir=Path(_env("REPORTS_DIR", str(root / "reports"))).expanduser().resolve(),
         )
 
     def with_(self, **changes) -> Settings:

@@ -68,3 +68,36 @@ def build_gold(table: str) -> dict:
         "not_computed": report.not_computed,
         "summary": report.summary(),
     }
+
+
+def publish_serving_views() -> dict:
+    """Rewrite the serving DuckDB file of views over the lake (what Superset reads); no Spark needed."""
+    from citybrain import serving
+
+    report = serving.build_serving_db(Settings.from_env())
+    log.info(report.summary())
+    return {"path": str(report.path), "views": report.views, "empty_views": list(report.empty_views), "summary": report.summary()}
+
+
+def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = ("zh",)) -> dict:
+    """Build the weekly report of ``week`` (default: the latest complete ISO week) in each language; list it in gold.report_index."""
+    from citybrain.jobs.report import publish
+
+    settings = Settings.from_env()
+    spark = engine.get_session(settings)
+    builds = []
+    for lang in languages:
+        report = publish.run(spark, settings, week=week, lang=lang)
+        log.info(report.summary())
+        builds.append(
+            {
+                "build_id": report.build_id,
+                "iso_week": report.iso_week,
+                "language": report.language,
+                "html": str(report.html_path),
+                "pdf": None if report.pdf_path is None else str(report.pdf_path),
+                "numbers_sha256": report.numbers_sha256,
+                "summary": report.summary(),
+            }
+        )
+    return {"reports": builds}

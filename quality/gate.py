@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from citybrain.quality.rules import RowRule, RuleContext, TableRule, _gx, columns_match_contract, rules_from_contract
@@ -364,15 +362,13 @@ def gate(
     expectations: Sequence = (),
     contract: Contract | None = None,
     now: dt.datetime | None = None,
-    docs: bool = True,
 ) -> GateOutcome:
     """Quarantine bad rows, validate the rest, store every result; raise if a table check failed.
 
     ``contract`` defaults to the registered contract of ``table`` (none: no contract-derived
     checks). Lineage columns (``_source_file``, ``_source_row``) are left out of the
-    validated frame unless the contract has them. With ``docs`` the GX result is also
-    recorded for the Data Docs site (``build_data_docs``); a failure to record it is logged,
-    it does not change the gate's outcome.
+    validated frame unless the contract has them. Results are read in ops.quality_results
+    (Superset's data-quality dashboard and the weekly report read that table).
     """
     from citybrain.schemas import get_contract
 
@@ -389,83 +385,7 @@ def gate(
     run = run_suite(checked, contract, expectations=[*rule_expectations, *expectations], table_name=table, batch_id=batch_id)
     results += run.checks
     store_results(spark, settings, results, checked_at=now)
-    if docs:
-        try:
-            record_validation(settings, run)
-        except Exception:  # noqa: BLE001 - the docs site is a view of the results, not the gate
-            log.warning("could not record %s [%s] for the Data Docs site", table, batch_id, exc_info=True)
     failed = [r for r in results if r.level == "table" and not r.success]
     if failed:
         raise QualityGateFailed(table, batch_id, failed)
     return GateOutcome(valid, quarantine, results)
-
-
-# --- Data Docs ---------------------------------------------------------------------------------------
-
-
-def docs_dir(settings: Settings) -> Path:
-    return settings.state_dir / "data_docs"
-
-
-@contextlib.contextmanager
-def _docs_context(settings: Settings) -> Iterator:
-    """The file-based GX context under ``<state_dir>/gx`` (created on first use), locked.
-
-    Validation runs use ephemeral contexts; this one only keeps suites and results for the
-    Data Docs site, whose pages go to ``<state_dir>/data_docs``. The lock serialises
-    tasks of several processes that record at the same time.
-    """
-    gx = _gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.state_dir / "gx.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            context = gx.get_context(mode="file", project_root_dir=str(settings.state_dir))
-            context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            site = {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir(settings))},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            }
-            sites = context.list_data_docs_sites()
-            if "local_site" not in sites:
-                context.add_data_docs_site("local_site", site)
-            elif sites["local_site"] != site:
-                context.update_data_docs_site("local_site", site)
-            yield context
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _record(context, run: SuiteRun) -> None:
-    gx = _gx()
-    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier, ValidationResultIdentifier
-
-    result = run.gx_result
-    suite_doc = run.suite.to_json_dict()
-    suite_doc.pop("id", None)
-    context.suites.add_or_update(gx.ExpectationSuite(**suite_doc))
-    run_id = result.meta["run_id"]
-    key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=result.suite_name), run_id, run_id.run_name or "batch")
-    context.validation_results_store.set(key, result)
-
-
-def record_validation(settings: Settings, run: SuiteRun) -> None:
-    """Keep a suite run's GX result for the Data Docs site (pages are built by build_data_docs)."""
-    with _docs_context(settings) as context:
-        _record(context, run)
-
-
-def build_data_docs(settings: Settings, runs: Sequence[SuiteRun] = ()) -> Path:
-    """Build the GX Data Docs site from every recorded run (plus ``runs``); returns its index.html."""
-    with _docs_context(settings) as context:
-        for run in runs:
-            _record(context, run)
-        context.build_data_docs(site_names=["local_site"])
-    index = docs_dir(settings) / "index.html"
-    if not index.exists():
-        raise FileNotFoundError(f"great-expectations did not write {index}")
-    return index

@@ -4,8 +4,8 @@ A ``RowRule`` is a Spark SQL boolean that is TRUE for a good row; a row for whic
 FALSE or NULL goes to ``quarantine.<entity>`` with the rule's name, its reason and the
 measured value. A ``TableRule`` is a check on the whole batch (volume, key uniqueness,
 null share, schema drift); it compiles to great-expectations 1.x expectations, so table
-checks, contract-derived checks and hand-written expectations run as one suite and show
-in the same Data Docs.
+checks, contract-derived checks and hand-written expectations run as one suite and land
+in the same ops.quality_results rows.
 
 Nothing here imports great-expectations at module level (it takes seconds to import):
 expectations are built inside the functions that return them.

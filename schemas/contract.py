@@ -24,7 +24,8 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
 
-PII_KINDS = ("name", "phone", "id_number", "plate", "licence", "address")
+# "record": a whole record that held several kinds, kept masked, tokenised and scrubbed
+PII_KINDS = ("name", "phone", "id_number", "plate", "licence", "address", "record")
 
 
 class ContractViolation(ValueError):

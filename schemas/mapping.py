@@ -2,7 +2,10 @@
 
 Each silver field is written ``kind:argument``:
 
-    text:<bronze column>        trimmed text, empty -> null
+    id:<bronze column>          an identifier, trimmed; a record whose identifier holds anything but
+                                letters, digits and _.:/- or is longer than 64 is quarantined
+    text:<bronze column>        a short label (category, unit, status, place name): trimmed, empty ->
+                                null, and scrubbed like free text, so that a phone cannot hide in it
     timestamp:<bronze column>   local time in the mapping's timezone, any of its formats -> UTC instant
                                 (a|b: the first of the columns that holds one)
     double:<bronze column>      number, unparsable -> null
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("text", "timestamp", "double", "int", "bool", "code", "const", "sql", "token", "mask_phone", "mask_name", "scrub")
+KINDS = ("id", "text", "timestamp", "double", "int", "bool", "code", "const", "sql", "token", "mask_phone", "mask_name", "scrub")
 TRUE_WORDS = ("true", "1", "yes", "y", "是", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "否", "f")
 

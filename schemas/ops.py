@@ -11,7 +11,7 @@ INGEST_LEDGER = Contract(
         Column("file", "string", False, "drop file, relative to the drops folder"),
         Column("file_sha256", "string", False, "content checksum; a file whose checksum is here is not ingested again"),
         Column("file_bytes", "bigint", False),
-        Column("drop_date", "date", False),
+        Column("drop_date", "date", False, "date in the file name (a rejected file without one: the day it was seen)"),
         Column("encoding", "string", False, "text encoding the file was read with"),
         Column("records", "bigint", False, "records read from the file (all written to bronze)"),
         Column("parse_errors", "bigint", False, "records kept with a _parse_error"),
@@ -20,9 +20,16 @@ INGEST_LEDGER = Contract(
         Column("duplicate_of", "string", True, "an earlier file with the same checksum: this copy added no rows"),
         Column("batch_id", "string", False),
         Column("ingested_at", "timestamp", False),
+        Column(
+            "rejected_reason",
+            "string",
+            True,
+            "why the file was not taken in (a link, a directory, a pipe or device, no drop date, unreadable): "
+            "it added no rows, and the other files of its run were taken in; null when it was taken in",
+        ),
     ),
-    grain="one row per drop file taken in (file x checksum)",
-    description="Every drop file taken into bronze, with its checksum and what was found in it.",
+    grain="one row per drop file seen (file x checksum; a file rejected unread has an empty checksum)",
+    description="Every drop file taken into bronze or rejected, with its checksum and what was found in it.",
     owner="data-engineering",
     keys=("file", "file_sha256"),
 )

@@ -1,8 +1,10 @@
 """Contracts of the quarantine tables: records a silver job refused, with the reason.
 
 Nothing is dropped: a record that fails a row-level rule lands in ``quarantine.<entity>``
-with its original bronze record (as JSON), the rule it broke, the measured value and the
-batch, so it can be explained, fixed at the source and replayed.
+with its bronze record (as JSON), the rule it broke, the measured value and the batch, so
+it can be explained, fixed at the source and replayed. The record's personal data is
+masked, tokenised or scrubbed as in silver (``refine.private_raw_columns``); the clear
+record stays only in bronze, restricted to data engineers, where the file and row point.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from citybrain.schemas.contract import Column, Contract
 from citybrain.schemas.silver import ENTITIES
 
 QUARANTINE_COLUMNS = (
-    Column("record", "string", False, "the original bronze record as a JSON object"),
+    Column(
+        "record",
+        "string",
+        False,
+        "the bronze record as a JSON object, its personal data masked, tokenised or scrubbed as in silver",
+        "record",
+    ),
     Column("rule", "string", False, "name of the rule the record broke, e.g. coordinates_in_city"),
     Column("reason", "string", False, "what was wrong, in words"),
     Column("measured_value", "string", True, "the offending value as found"),

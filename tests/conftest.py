@@ -18,6 +18,7 @@ def settings(tmp_path_factory) -> Settings:
         lake_root=str(root / "lake"),
         state_dir=root / "state",
         demo_dir=root / "demo_city",
+        reports_dir=root / "reports",
         spark_remote=os.environ.get("CITYBRAIN_TEST_SPARK_REMOTE", ""),
     )
 

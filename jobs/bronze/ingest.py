@@ -5,6 +5,12 @@ transform: read each into text records mapped to bronze columns (``to_bronze_tab
 load: stage them as Parquet beside the lake, append them to ``bronze.<source>`` in one
 Delta commit through the contract, check the row count, and record each file in
 ``ops.ingest_ledger``.
+
+Only regular files are read. A symbolic link (unless ``drops_follow_links`` allows links to
+files inside the drop folder), a directory, a pipe, a device or a socket named like a drop
+is rejected unread; so is a file without a drop date in its name, or one that cannot be
+read. A rejected file gets a ledger row with the reason and adds no rows; the other files
+of the run are taken in, and the summary names it (``rejected_files``: warn or fail).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import stat
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,6 +35,7 @@ from citybrain.jobs.bronze.readers import DecodedDrop, read_drop
 from citybrain.schemas import get_contract
 from citybrain.schemas.sources import SourceSpec, get_source
 from citybrain.settings import Settings
+from citybrain.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +51,15 @@ class DropFile:
     sha256: str
     size: int
     drop_date: date
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    relative: str
+    reason: str
+    sha256: str = ""  # empty when the file was rejected unread
+    size: int = 0
+    drop_date: date | None = None
 
 
 @dataclass
@@ -62,6 +80,7 @@ class IngestReport:
     files_already_ingested: int = 0
     files_identical_to_another: list[str] = field(default_factory=list)
     files: list[FileResult] = field(default_factory=list)
+    rejected: list[RejectedFile] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -81,26 +100,66 @@ class IngestReport:
         if self.files_identical_to_another:
             text += f", {len(self.files_identical_to_another)} identical copy(ies) skipped"
         if drift:
-            text += f"; unknown fields kept in _extra: {', '.join(drift)}"
+            text += f"; unknown fields kept in _extra: {printable(', '.join(drift))}"
+        if self.rejected:
+            named = "; ".join(f"{printable(r.relative)} ({printable(r.reason)})" for r in self.rejected)
+            text += f"; REJECTED {len(self.rejected)} file(s), no rows taken from them: {named}"
         return text + f" [{self.seconds:.1f} s]"
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _not_regular(path: Path, folder: Path, follow_links: bool) -> str | None:
+    """Why ``path`` may not be read as a drop (None: it is a regular file, or an allowed link to one)."""
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        if not follow_links:
+            return "a symbolic link, not followed (CITYBRAIN_DROPS_FOLLOW_LINKS=yes follows links to files inside the drop folder)"
+        if not path.resolve().is_relative_to(folder.resolve()):
+            return "a symbolic link to outside the drop folder, not followed"
+        mode = os.stat(path).st_mode
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    for is_kind, kind in kinds:
+        if is_kind(mode):
+            return f"{kind}, not a regular file"
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
-def discover(folder: Path, spec: SourceSpec) -> list[DropFile]:
-    """The source's drop files in ``folder``, oldest drop date first (named ``<source>/<file>``)."""
-    found = []
+def read_regular(path: Path, follow_links: bool = False) -> bytes:
+    """The bytes of a regular file, opened so that a link, pipe or device swapped in after the check is refused."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IngestError(f"{path}: not a regular file")
+        return fh.read()
+
+
+def discover(folder: Path, spec: SourceSpec, *, follow_links: bool = False) -> tuple[list[DropFile], list[RejectedFile]]:
+    """The source's drop files in ``folder``, oldest drop date first (named ``<source>/<file>``),
+    and those that may not be read, each with the reason."""
+    found, rejected = [], []
     for path in sorted(folder.glob(spec.glob)) if folder.is_dir() else []:
-        drop_date = _drop_date(path, spec)
         relative = f"{spec.name}/{path.relative_to(folder)}"
-        found.append(DropFile(path, relative, sha256_of(path), path.stat().st_size, drop_date))
-    return sorted(found, key=lambda f: (f.drop_date, f.relative))
+        reason = _not_regular(path, folder, follow_links)
+        if reason:
+            rejected.append(RejectedFile(relative, reason))
+            continue
+        try:
+            data = read_regular(path, follow_links)
+        except OSError as error:
+            rejected.append(RejectedFile(relative, f"unreadable: {error.strerror or error}"))
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            found.append(DropFile(path, relative, digest, len(data), _drop_date(path, spec)))
+        except IngestError as error:
+            rejected.append(RejectedFile(relative, str(error).split(": ", 1)[-1], digest, len(data)))
+    return sorted(found, key=lambda f: (f.drop_date, f.relative)), rejected
 
 
 def _drop_date(path: Path, spec: SourceSpec) -> date:
@@ -161,14 +220,18 @@ def to_bronze_table(drop: DecodedDrop, spec: SourceSpec, meta: dict) -> tuple[pa
 
 
 def _lake_state(spark, settings: Settings, source: str) -> tuple[dict[str, str], set[tuple[str, str]]]:
-    """(checksum -> first file with it, {(file, checksum)} already in the ledger)."""
+    """(checksum -> first file taken in with it, {(file, checksum)} already in the ledger, rejected or not)."""
     first_file: dict[str, str] = {}
     in_ledger: set[tuple[str, str]] = set()
     if lake.exists(settings, "ops.ingest_ledger"):
         ledger = lake.read(spark, settings, "ops.ingest_ledger").where(f"source = '{source}'")
-        for file, sha, duplicate_of in ledger.select("file", "file_sha256", "duplicate_of").orderBy("ingested_at", "file").collect():
+        # a ledger written before files could be rejected has no rejected_reason column
+        rejected = "rejected_reason" if "rejected_reason" in ledger.columns else "CAST(NULL AS STRING)"
+        rows = ledger.selectExpr("file", "file_sha256", "duplicate_of", f"{rejected} AS rejected_reason").orderBy("ingested_at", "file")
+        for file, sha, duplicate_of, rejected_reason in rows.collect():
             in_ledger.add((file, sha))
-            first_file.setdefault(sha, duplicate_of or file)
+            if rejected_reason is None:
+                first_file.setdefault(sha, duplicate_of or file)
     if lake.exists(settings, f"bronze.{source}"):
         # Bronze is the truth should a run have stopped between its bronze and ledger commits.
         for file, sha in lake.read(spark, settings, f"bronze.{source}").select("_source_file", "_file_sha256").distinct().collect():
@@ -191,11 +254,15 @@ def run(
     now = datetime.now(UTC)
     batch_id = f"{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = IngestReport(source, batch_id)
-    files = discover(folder, spec)
-    report.files_found = len(files)
+    files, rejected = discover(folder, spec, follow_links=settings.drops_follow_links)
+    report.files_found = len(files) + len(rejected)
     first_file, in_ledger = _lake_state(spark, settings, source)
     todo: list[DropFile] = []
     ledger_rows = []
+    for r in rejected:
+        if (r.relative, r.sha256) not in in_ledger:  # recorded once, until the file changes
+            report.rejected.append(r)
+            ledger_rows.append(_rejected_row(source, r, batch_id, now))
     for f in files:
         if (f.relative, f.sha256) in in_ledger or first_file.get(f.sha256) == f.relative:
             report.files_already_ingested += 1
@@ -209,21 +276,46 @@ def run(
     if not todo and not ledger_rows:
         report.seconds = time.monotonic() - started
         return report
+    _load(spark, settings, spec, todo, ledger_rows, report, batch_id, now, progress)
+    report.seconds = time.monotonic() - started
+    if report.rejected:
+        log.warning(report.summary())
+        if settings.rejected_files == "fail":
+            raise IngestError(f"{report.summary()} (CITYBRAIN_REJECTED_FILES=fail)")
+    return report
 
+
+def _load(
+    spark, settings: Settings, spec: SourceSpec, todo, ledger_rows, report: IngestReport, batch_id: str, now: datetime, progress
+) -> None:
+    """Read and stage every file to take in, append them to bronze in one commit, then write the ledger rows."""
+    source = spec.name
     staging = f"{settings.lake_root}/_staging/{batch_id}"
     filesystem, staging_path = pafs.FileSystem.from_uri(staging if "://" in staging else f"file://{staging}")
     for part in ("bronze", "ledger"):
         filesystem.create_dir(f"{staging_path}/{part}", recursive=True)
     try:
+        staged_parts = 0
         for i, f in enumerate(todo):
             meta = {"drop_date": f.drop_date, "batch_id": batch_id, "file": f.relative, "sha256": f.sha256, "ingested_at": now}
-            table, result = to_bronze_table(read_drop(f.path.read_bytes(), spec, file_name=f.path.name), spec, meta)
+            try:
+                data = read_regular(f.path, settings.drops_follow_links)
+                if hashlib.sha256(data).hexdigest() != f.sha256:
+                    raise IngestError("the file changed while it was being read; it is taken in on the next run")
+                table, result = to_bronze_table(read_drop(data, spec, file_name=f.path.name), spec, meta)
+            except Exception as error:  # noqa: BLE001 - one bad file must not block the good ones beside it
+                reason = f"unreadable: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+                rejected = RejectedFile(f.relative, reason, f.sha256, f.size, f.drop_date)
+                report.rejected.append(rejected)
+                ledger_rows.append(_rejected_row(source, rejected, batch_id, now))
+                continue
             pq.write_table(table, f"{staging_path}/bronze/part-{i:05d}.parquet", filesystem=filesystem)
+            staged_parts += 1
             report.files.append(result)
             ledger_rows.append(_ledger_row(source, f, result, batch_id, now))
             if progress and (i + 1) % 20 == 0:
                 progress(f"{source}: read {i + 1}/{len(todo)} files")
-        if todo:
+        if staged_parts:
             staged = spark.read.schema(get_contract(f"bronze.{source}").ddl()).parquet(f"{staging}/bronze")
             lake.write(spark, settings, f"bronze.{source}", staged)
             written = lake.read(spark, settings, f"bronze.{source}").where(f"_batch_id = '{batch_id}'").count()
@@ -238,8 +330,6 @@ def run(
         lake.write(spark, settings, "ops.ingest_ledger", spark.read.schema(ledger.ddl()).parquet(f"{staging}/ledger"))
     finally:
         filesystem.delete_dir(staging_path)
-    report.seconds = time.monotonic() - started
-    return report
 
 
 def _ledger_row(source: str, f: DropFile, result: FileResult, batch_id: str, now: datetime, duplicate_of: str | None = None) -> dict:
@@ -257,4 +347,24 @@ def _ledger_row(source: str, f: DropFile, result: FileResult, batch_id: str, now
         "duplicate_of": duplicate_of,
         "batch_id": batch_id,
         "ingested_at": now,
+        "rejected_reason": None,
+    }
+
+
+def _rejected_row(source: str, r: RejectedFile, batch_id: str, now: datetime) -> dict:
+    return {
+        "source": source,
+        "file": r.relative,
+        "file_sha256": r.sha256,
+        "file_bytes": r.size,
+        "drop_date": r.drop_date or now.date(),
+        "encoding": "-",
+        "records": 0,
+        "parse_errors": 0,
+        "unknown_fields": None,
+        "missing_fields": None,
+        "duplicate_of": None,
+        "batch_id": batch_id,
+        "ingested_at": now,
+        "rejected_reason": r.reason,
     }

@@ -20,8 +20,10 @@ def parse_timestamp(column: str, formats: tuple[str, ...], timezone: str) -> Col
 
 def field_column(spec: FieldSpec, mapping: SilverMapping, key: str) -> Column:
     a = spec.argument
-    if spec.kind == "text":
+    if spec.kind == "id":
         return _text(a)
+    if spec.kind == "text":
+        return privacy.scrub_text(_text(a))
     if spec.kind == "timestamp":  # a|b: the first of several columns that holds a time
         return F.coalesce(*(parse_timestamp(c, mapping.timestamp_formats, mapping.timezone) for c in a.split("|")))
     if spec.kind in ("double", "int"):

@@ -33,12 +33,13 @@ from citybrain.schemas.sources import SourceSpec, get_source
 from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
+#: what an ``id:`` field may hold (schemas/mapping.py)
+IDENTIFIER_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
 
 
 def typed(bronze: DataFrame, spec: SourceSpec, key: str) -> DataFrame:
     """Bronze text -> the mapping's typed fields, plus lineage, the original record and raw values for messages."""
     mapping = spec.silver
-    raw_columns = list(spec.columns)
     raw_for_messages = {
         f.name: F.col(f.bronze_column) for f in mapping.fields if f.kind in ("timestamp", "double", "int") and f.bronze_column
     }
@@ -50,8 +51,35 @@ def typed(bronze: DataFrame, spec: SourceSpec, key: str) -> DataFrame:
         "_source_row",
         "_parse_error",
         "dt",
-        F.to_json(F.struct(*raw_columns, "_extra", "_batch_id")).alias("_record"),
+        F.to_json(F.struct(*private_raw_columns(spec, key), "_batch_id")).alias("_record"),
     )
+
+
+def private_raw_columns(spec: SourceSpec, key: str) -> list:
+    """The bronze record as a quarantine row keeps it: personal data masked, tokenised or scrubbed.
+
+    Phones and names are masked as in silver, ID, licence and plate numbers become their
+    token (``token:<hex>``, the same as silver's, so a refused record can be matched to its
+    person without revealing them), addresses, labels, free text and unknown fields
+    (``_extra``) are scrubbed. The clear record stays in bronze (restricted), which
+    ``_source_file`` and ``_source_row`` point to for a replay.
+    """
+    scrubbed = {c for f in spec.silver.fields if f.kind in ("text", "scrub") for c in f.argument.split("|")}
+    columns = []
+    for name in spec.columns:
+        kind = spec.pii.get(name)
+        if kind == "phone":
+            column = privacy.mask_phone(name)
+        elif kind == "name":
+            column = privacy.mask_name(name)
+        elif kind in ("id_number", "licence", "plate"):
+            column = F.concat(F.lit("token:"), privacy.token(name, key))
+        elif kind == "address" or name in scrubbed:
+            column = privacy.scrub_text(name)
+        else:
+            column = F.col(name)
+        columns.append(column.alias(name))
+    return [*columns, privacy.scrub_text("_extra").alias("_extra")]
 
 
 def row_rules(spec: SourceSpec) -> list[RowRule]:
@@ -71,6 +99,16 @@ def row_rules(spec: SourceSpec) -> list[RowRule]:
                     f"`_raw_{f.name}` IS NULL OR trim(`_raw_{f.name}`) = '' OR `{f.name}` IS NOT NULL",
                     f"{f.name} is not a readable {f.kind}",
                     f"`_raw_{f.name}`",
+                )
+            )
+    for f in mapping.fields:
+        if f.kind == "id":
+            rules.append(
+                RowRule(
+                    f"{f.name}_is_identifier",
+                    f"`{f.name}` IS NULL OR `{f.name}` RLIKE '{IDENTIFIER_PATTERN}'",
+                    f"{f.name} is not an identifier (letters, digits and _.:/- only, at most 64 characters)",
+                    f"concat(length(`{f.name}`), ' characters')",  # not the value: it may be anything
                 )
             )
     for rule in mapping.rules:

@@ -7,7 +7,7 @@ import pytest
 from citybrain import lake
 from citybrain.schemas import ContractViolation, get_contract
 
-LEDGER_ROW = ("hotline", "hotline/a.csv", "abc", 10, date(2026, 9, 1), "utf-8", 3, 0, None, None, None, "b1", datetime(2026, 9, 1, 8))
+LEDGER_ROW = ("hotline", "hotline/a.csv", "abc", 10, date(2026, 9, 1), "utf-8", 3, 0, None, None, None, "b1", datetime(2026, 9, 1, 8), None)
 
 
 def _ledger(spark, rows):
@@ -60,3 +60,14 @@ def test_unknown_table_names_are_clear(spark, lake_settings):
         lake.write(spark, lake_settings, "gold.nothing", spark.range(1))
     with pytest.raises(FileNotFoundError, match="does not exist yet"):
         lake.read(spark, lake_settings, "bronze.hotline")
+
+
+def test_an_append_adds_the_columns_a_contract_gained(spark, lake_settings):
+    """A table created before its contract gained a column takes appends with it (additive evolution)."""
+    name = "ops.ingest_ledger"
+    older = get_contract(name).ddl().replace(" NOT NULL", "").replace(", `rejected_reason` string", "")
+    path = lake.table_location(lake_settings, name)
+    spark.createDataFrame([LEDGER_ROW[:-1]], older).write.format("delta").save(path)
+    lake.write(spark, lake_settings, name, _ledger(spark, [(*LEDGER_ROW[:2], "def", *LEDGER_ROW[3:-1], "a directory")]))
+    rows = {r.file_sha256: r.rejected_reason for r in lake.read(spark, lake_settings, name).collect()}
+    assert rows == {"abc": None, "def": "a directory"}

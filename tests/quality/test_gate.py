@@ -1,14 +1,12 @@
-"""gate: quarantine, validate, store every result, stop the batch on a failed table check; Data Docs."""
+"""gate: quarantine, validate, store every result, stop the batch on a failed table check."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pytest
 from quality_samples import CHECKS, CLOSED_AFTER_RECEIVED, CONTRACT, row, ts
 
 from citybrain import lake
-from citybrain.quality.gate import QualityGateFailed, build_data_docs, gate
+from citybrain.quality.gate import QualityGateFailed, gate
 from citybrain.quality.rules import rules_from_contract, volume_within_band
 
 TABLE = CONTRACT.name
@@ -38,7 +36,6 @@ def _run(spark, settings, df, batch_id, **kw):
         table_rules=[volume_within_band(0.5, 2.0)],
         expectations=expectations,
         contract=CONTRACT,
-        docs=False,
         **kw,
     )
 
@@ -94,26 +91,3 @@ def test_volume_band_passes_without_history(spark, lake_settings):
     outcome = _run(spark, lake_settings, _batch(spark, 10), "only")
     volume = next(r for r in outcome.results if r.rule == "volume_within_band")
     assert volume.success and volume.measured_value == "10"
-
-
-def test_data_docs_show_the_table(spark, lake_settings, tmp_path, complaints):
-    settings = lake_settings.with_(state_dir=tmp_path / "state")
-    df = complaints([row("c1"), row("c2", district=None)])
-    row_rules, expectations = rules_from_contract(CONTRACT, CHECKS)
-    gate(
-        spark,
-        settings,
-        table=TABLE,
-        df=df,
-        batch_id="docs-1",
-        row_rules=row_rules,
-        expectations=expectations,
-        contract=CONTRACT,
-        now=dt.datetime(2026, 3, 3, tzinfo=dt.UTC),
-    )
-    index = build_data_docs(settings)
-    assert index == settings.state_dir / "data_docs" / "index.html"
-    assert TABLE in index.read_text()
-    pages = list((settings.state_dir / "data_docs" / "validations").rglob("*.html"))
-    assert len(pages) == 1 and "docs-1" in str(pages[0])
-    assert "district" in pages[0].read_text()

@@ -1,6 +1,9 @@
 """Bronze ingestion on the real engine: every record lands, re-ingesting is a no-op."""
 
 import json
+import os
+import stat
+import time
 
 import pytest
 
@@ -60,11 +63,83 @@ def test_gbk_drop_is_read_and_recorded(spark, lake_settings, tmp_path):
     assert lake.read(spark, lake_settings, "ops.ingest_ledger").first().encoding == "gb18030"
 
 
-def test_file_without_a_drop_date_is_a_clear_error(spark, lake_settings, tmp_path):
+GOOD_POLICE = '{"records": [{"incident_no": "J1", "call_time": "2026-09-01 08:00:00"}]}'
+
+
+def _ledger(spark, settings) -> dict:
+    return {r.file: r for r in lake.read(spark, settings, "ops.ingest_ledger").collect()}
+
+
+def test_a_file_without_a_drop_date_is_rejected_and_the_good_files_are_taken_in(spark, lake_settings, tmp_path):
     drops = tmp_path / "drops"
-    _write(drops / "police", "police_latest.json", '{"records": []}')
-    with pytest.raises(ingest.IngestError, match="cannot find the drop date"):
-        ingest.run(spark, lake_settings, "police", drops_dir=drops)
+    _write(drops / "police", "police_latest.json", GOOD_POLICE)
+    _write(drops / "police", "police_20260901.json", GOOD_POLICE)
+    report = ingest.run(spark, lake_settings, "police", drops_dir=drops)
+    assert [f.file for f in report.files] == ["police/police_20260901.json"]
+    assert lake.read(spark, lake_settings, "bronze.police").count() == 1
+    rejected = _ledger(spark, lake_settings)["police/police_latest.json"]
+    assert "cannot find the drop date" in rejected.rejected_reason and rejected.records == 0
+    assert "REJECTED 1 file(s)" in report.summary() and "police/police_latest.json" in report.summary()
+    # recorded once: the next run neither rejects nor records it again
+    again = ingest.run(spark, lake_settings, "police", drops_dir=drops)
+    assert again.rejected == [] and len(_ledger(spark, lake_settings)) == 2
+
+
+def test_links_pipes_devices_and_directories_are_rejected_unread(spark, lake_settings, tmp_path, monkeypatch):
+    monkeypatch.setenv("CITYBRAIN_TEST_SECRET", "leak-me-not-5d1f")
+    folder = tmp_path / "drops" / "hotline"
+    _write(folder, "hotline_20260901.csv", "工单编号,诉求内容\n12345-1,路灯不亮\n")
+    (folder / "hotline_20260902_passwd.csv").symlink_to("/etc/passwd")
+    (folder / "hotline_20260903_environ.csv").symlink_to("/proc/self/environ")
+    (folder / "hotline_20260904_zero.csv").symlink_to("/dev/zero")
+    os.mkfifo(folder / "hotline_20260905_pipe.csv")
+    (folder / "hotline_20260906_dir.csv").mkdir()
+    if os.geteuid() == 0:  # a character device of its own (root only): the same device as /dev/null
+        os.mknod(folder / "hotline_20260907_device.csv", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+
+    started = time.monotonic()
+    report = ingest.run(spark, lake_settings, "hotline", drops_dir=tmp_path / "drops")
+    assert time.monotonic() - started < 60  # a pipe or /dev/zero read would never return
+    assert [f.file for f in report.files] == ["hotline/hotline_20260901.csv"]
+    reasons = {r.file.split("_")[-1]: r.rejected_reason for r in _ledger(spark, lake_settings).values() if r.rejected_reason}
+    assert {k: v.split(",")[0] for k, v in reasons.items()} == {
+        "passwd.csv": "a symbolic link",
+        "environ.csv": "a symbolic link",
+        "zero.csv": "a symbolic link",
+        "pipe.csv": "a named pipe",
+        "dir.csv": "a directory",
+        **({"device.csv": "a device"} if os.geteuid() == 0 else {}),
+    }
+    # nothing was read from them: bronze holds the one good record, and no table holds the environment
+    assert lake.read(spark, lake_settings, "bronze.hotline").count() == 1
+    for table in ("bronze.hotline", "ops.ingest_ledger"):
+        assert not any("leak-me-not-5d1f" in json.dumps(r.asDict(), default=str) for r in lake.read(spark, lake_settings, table).collect())
+
+
+def test_links_inside_the_drop_folder_are_followed_only_when_allowed(spark, lake_settings, tmp_path):
+    folder = tmp_path / "drops" / "police"
+    _write(folder / "archive", "J.json", GOOD_POLICE)
+    (folder / "police_20260901.json").symlink_to(folder / "archive" / "J.json")
+    (folder / "police_20260902.json").symlink_to("/etc/hostname")
+    report = ingest.run(spark, lake_settings.with_(drops_follow_links=True), "police", drops_dir=tmp_path / "drops")
+    assert [f.file for f in report.files] == ["police/police_20260901.json"]
+    assert [r.reason for r in report.rejected] == ["a symbolic link to outside the drop folder, not followed"]
+
+
+def test_an_unreadable_file_does_not_block_the_others_and_fail_mode_names_it(spark, lake_settings, tmp_path):
+    drops = tmp_path / "drops"
+    _write(drops / "police", "police_20260901.json", "[" * 100_000 + "]" * 100_000)  # nested past any parser's limit
+    _write(drops / "police", "police_20260902.json", GOOD_POLICE)
+    with pytest.raises(ingest.IngestError, match=r"REJECTED 1 file\(s\).*police_20260901.json.*CITYBRAIN_REJECTED_FILES=fail"):
+        ingest.run(spark, lake_settings.with_(rejected_files="fail"), "police", drops_dir=drops)
+    # the good file was taken in before the run failed, and the bad one is in the ledger with its reason
+    assert lake.read(spark, lake_settings, "bronze.police").count() == 1
+    assert _ledger(spark, lake_settings)["police/police_20260901.json"].rejected_reason.startswith("unreadable: ")
+
+
+def test_names_from_files_are_printed_escaped():
+    report = ingest.IngestReport("hotline", "b1", rejected=[ingest.RejectedFile("hotline/x\x1b[2J.csv", "bad\u202e")])
+    assert "\x1b" not in report.summary() and "x\\x1b[2J.csv" in report.summary() and "bad\\u202e" in report.summary()
 
 
 def test_no_drops_is_a_no_op(spark, lake_settings, tmp_path):
