@@ -409,7 +409,6 @@ def superset_env(settings: Settings, values: dict[str, str]) -> dict[str, str]:
         "SUPERSET_CONFIG_PATH": str(INFRA / "superset_config.py"),
         "SUPERSET_HOME": str(home(settings)),
         "CITYBRAIN_SUPERSET_HOME": str(home(settings)),
-        "CITYBRAIN_LAKE_ROOT": settings.lake_root,
         "CITYBRAIN_PROFILE": settings.profile,
         "FLASK_APP": "superset",
         "PYTHONUNBUFFERED": "1",

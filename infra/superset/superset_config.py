@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -108,8 +109,9 @@ DISALLOWED_SQL_FUNCTIONS = {
 
 def _harden_duckdb(dbapi_connection, _record) -> None:
     """Every DuckDB connection: load the delta extension by path (no download), then allow file
-    access only under the lake and lock the configuration, so no query can read or write files
-    elsewhere (the metadata DB, the credentials, /etc) or change these settings back.
+    access only to the directories of the tables the serving views read, and lock the
+    configuration. No query can then read or write any other file (bronze and silver with their
+    personal data, the metadata DB, the credentials, /etc) or change these settings back.
 
     DuckDB shares one database instance, and so one configuration, between the connections a
     process opens to the same file: the first connection hardens it, the others find it locked.
@@ -123,9 +125,12 @@ def _harden_duckdb(dbapi_connection, _record) -> None:
         import duckdb_extension_delta
 
         extension = Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "delta.duckdb_extension"
-        lake = os.environ.get("CITYBRAIN_LAKE_ROOT", str(Path.cwd() / "lake")).rstrip("/") + "/"
         dbapi_connection.execute(f"LOAD '{extension}'")
-        dbapi_connection.execute("SET allowed_directories = [{}]".format("'" + lake.replace("'", "''") + "'"))
+        served = set()
+        for (sql,) in dbapi_connection.execute("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall():
+            served.update(path.replace("''", "'") for path in re.findall(r"delta_scan\('((?:[^']|'')*)'\)", sql or ""))
+        allowed = ", ".join("'" + (path.rstrip("/") + "/").replace("'", "''") + "'" for path in sorted(served))
+        dbapi_connection.execute(f"SET allowed_directories = [{allowed}]")
         dbapi_connection.execute("SET enable_external_access = false")
         dbapi_connection.execute("SET lock_configuration = true")
 

@@ -145,8 +145,12 @@ def test_sql_lab_refuses_tables_without_a_dataset_and_file_functions(superset_se
             assert status != 200 and not rows, (sql, status, message)
             if client is city:  # the district analyst is stopped earlier: it has no access to the whole database
                 assert "disallowed function" in message.lower(), (sql, message)
-    # outside the lake DuckDB itself refuses files, and its settings are locked
-    for sql in (f"SELECT * FROM '{superset_server.state_dir}/superset/credentials.json'", "SET enable_external_access = true"):
+    # beyond the served tables DuckDB itself refuses files (raw bronze, the credentials), and its settings are locked
+    for sql in (
+        f"SELECT * FROM '{lake}/bronze/hotline/**/*.parquet'",
+        f"SELECT * FROM '{superset_server.state_dir}/superset/credentials.json'",
+        "SET enable_external_access = true",
+    ):
         status, rows, message = _sql(city, sql)
         assert status != 200 and not rows, (sql, message)
 
