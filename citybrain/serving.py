@@ -42,6 +42,19 @@ SERVED_OPS = ("ops.batch_audit", "ops.ingest_ledger", "ops.quality_results")
 QUARANTINE_SERVED_COLUMNS = ("rule", "reason", "measured_value", "source_file", "source_row", "batch_id", "quarantined_at", "dt")
 
 
+#: descriptions of the columns the views add to the contracts' columns (Superset shows them)
+ADDED_COLUMNS = {
+    "district_code": "district (区县) code of the row's place (silver.grid); row-level security filters on it",
+    "district_name": "district (区县) name (silver.grid)",
+    "street_code": "street (街道) holding most of the cell's registered residents (silver.grid)",
+    "street_name": "street (街道) name (silver.grid)",
+    "center_lat": "latitude of the H3 cell's centre, WGS84",
+    "center_lon": "longitude of the H3 cell's centre, WGS84",
+    "boundary_geojson": "the H3 cell's outline as a GeoJSON polygon (lon/lat)",
+    "entity": "silver entity whose quarantine the record is in",
+}
+
+
 class ServingError(RuntimeError):
     """The serving file could not be built; the message names each view and why."""
 

@@ -8,7 +8,7 @@ project environment and drives Superset only through subprocesses:
 - ``render_assets``   turns the dashboards kept as code (infra/superset/assets/) into this
                       environment's export: the serving DB's path filled in and every
                       dataset column described from its table contract;
-- ``start``           builds the serving DB when missing, runs infra/superset/bootstrap.py
+- ``start``           rebuilds the serving DB, runs infra/superset/bootstrap.py
                       (migrations, roles, users, import, row-level security) and then
                       gunicorn on 127.0.0.1 in the background; ``stop`` and ``status``.
 
@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from citybrain import serving
 from citybrain.settings import Settings, _project_root
 
 INFRA = _project_root() / "infra" / "superset"
@@ -46,18 +47,6 @@ START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 20.0
 USERS = ("admin", "city_analyst", "district_analyst")
 SERVING_DB_PLACEHOLDER = "{{ serving_db }}"
-
-# Columns the serving views add to the gold tables (not in the gold contracts).
-SERVING_COLUMNS = {
-    "district_code": "district (区县) code of the row's place (silver.grid); row-level security filters on it",
-    "district_name": "district (区县) name (silver.grid)",
-    "street_code": "street (街道) holding most of the cell's registered residents (silver.grid)",
-    "street_name": "street (街道) name (silver.grid)",
-    "center_lat": "latitude of the H3 cell's centre, WGS84",
-    "center_lon": "longitude of the H3 cell's centre, WGS84",
-    "boundary_geojson": "the H3 cell's outline as a GeoJSON polygon (lon/lat)",
-    "entity": "silver entity whose quarantine the record is in",
-}
 
 
 class SupersetError(RuntimeError):
@@ -215,8 +204,8 @@ def describe_dataset(dataset: dict) -> dict:
                     column["description"] = text
                 break
         else:
-            if name in SERVING_COLUMNS:
-                column["description"] = SERVING_COLUMNS[name]
+            if name in serving.ADDED_COLUMNS:
+                column["description"] = serving.ADDED_COLUMNS[name]
     return dataset
 
 
@@ -429,12 +418,9 @@ def start(settings: Settings, say: Callable[[str], None] = print, port: int | No
     district = district_code(settings)
     venv = ensure_venv(say)
 
-    from citybrain import serving
-
-    serving_db = serving.serving_db_path(settings)
-    if not serving_db.exists():
-        say("building the serving database (DuckDB views over the lake) ...")
-        serving.build_serving_db(settings)
+    # rebuilt on every start (about 2 s): the views follow this environment's lake and grid
+    say("building the serving database (DuckDB views over the lake) ...")
+    serving_db = serving.build_serving_db(settings).path
     assets = render_assets(settings, serving_db)
 
     settings.log_dir.mkdir(parents=True, exist_ok=True)

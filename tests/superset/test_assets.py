@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from citybrain import superset
+from citybrain import serving, superset
 from citybrain.schemas import get_contract
 from citybrain.settings import Settings
 
@@ -75,7 +75,7 @@ def test_render_fills_the_serving_path_and_contract_descriptions(tmp_path):
     described = {c["column_name"]: c["description"] for c in hotspots["columns"]}
     contract = get_contract("gold.complaint_hotspots")
     assert described["alert_confidence"] == contract.column("alert_confidence").description
-    assert described["district_code"] == superset.SERVING_COLUMNS["district_code"]
+    assert described["district_code"] == serving.ADDED_COLUMNS["district_code"]
     assert contract.grain in hotspots["description"]
     for path in (out / "datasets").rglob("*.yaml"):
         dataset = yaml.safe_load(path.read_text())
