@@ -1,4 +1,5 @@
-"""CityBrain benchmark: prints how long the demo city, bronze ingestion, silver refining and every gold job take, and peak memory.
+"""CityBrain benchmark: prints how long the demo city, bronze ingestion, silver refining, every gold job, the serving
+views and the weekly report take, and peak memory.
 
     .venv/bin/python infra/bench.py [--days 84] [--scale 1.0] [--keep DIR]
 
@@ -17,10 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from citybrain import engine
+from citybrain import engine, serving
 from citybrain.democity import generate
 from citybrain.jobs.bronze import ingest
+from citybrain.jobs.report import publish
 from citybrain.jobs.silver import refine
+from citybrain.schemas.gold.report_index import LANGUAGES
 from citybrain.schemas.sources import all_sources
 from citybrain.settings import Settings
 
@@ -42,7 +45,11 @@ def main() -> None:
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="citybrain-bench-"))
     settings = Settings.from_env().with_(
-        lake_root=str(work / "lake"), state_dir=work / "state", demo_dir=work / "demo_city", spark_remote=""
+        lake_root=str(work / "lake"),
+        state_dir=work / "state",
+        demo_dir=work / "demo_city",
+        reports_dir=work / "reports",
+        spark_remote="",
     )
     print(f"machine: {platform.machine()}, {__import__('os').cpu_count()} cores, Python {platform.python_version()}")
     print(f"demo city: {args.days} days, scale {args.scale}, seed {args.seed}; work folder {work}")
@@ -84,6 +91,15 @@ def main() -> None:
         for table in GOLD_TABLES:
             g = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
             print(f"{table:<24} {g.rows:>8,} {g.seconds:>8.1f}")
+        t = time.monotonic()
+        views = serving.build_serving_db(settings)
+        print(f"serving views: {time.monotonic() - t:.1f} s ({len(views.views)} views)")
+        for lang in LANGUAGES:
+            t = time.monotonic()
+            report = publish.run(spark, settings, lang=lang)
+            print(
+                f"weekly report {report.iso_week} ({lang}): {time.monotonic() - t:.1f} s, PDF {report.pdf_path.stat().st_size / 1e3:.0f} kB"
+            )
         t = time.monotonic()
         again = [ingest.run(spark, settings, s).files for s in all_sources()]
         assert not any(again), "a second ingest found new files"
