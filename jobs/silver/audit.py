@@ -1,9 +1,18 @@
 """Accounting for every record: pending batches, the per-day volume gate, reconciliation.
 
 ``ops.batch_audit`` holds one row per bronze batch and silver entity: records in =
-accepted (read back from silver) + quarantined (read back from quarantine) + collapsed
-(valid rows superseded by a later version or an identical copy). A run that does not
-add up fails; a batch without an audit row is pending and is refined next time.
+accepted + quarantined + collapsed, each side counted on its own:
+
+- in: the batch's rows in bronze;
+- quarantined: the batch's rows read back from the quarantine table;
+- accepted: the batch's valid rows that silver now holds as their key's current row
+  (read back from silver, matched by key, file and record number);
+- collapsed: the batch's valid rows whose key silver holds with another record (a later
+  version, or an identical copy), counted from the batch and silver's keys.
+
+A valid row whose key silver does not hold at all is lost, and the run fails. So does a
+drop file that is in bronze under two batches (a double load) and a batch audited twice
+(two refines at once). A batch without an audit row is pending and is refined next time.
 """
 
 from __future__ import annotations
@@ -107,30 +116,57 @@ def check_daily_volume(spark, settings: Settings, report: RefineReport, bronze, 
     return result
 
 
-def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, winners, refine_id: str) -> None:
-    """Count each side independently (bronze, quarantine table, valid rows, winners) and check they add up."""
-    per_batch: dict[str, dict[str, int]] = {b: {"in": 0, "days": 0, "quarantined": 0, "valid": 0, "accepted": 0} for b in report.batches}
+def check_loaded_once(spark, settings: Settings, source: str, bronze) -> None:
+    """Each drop file's records belong to one batch: a file in bronze under two batches (two
+    ingests at once) would be counted twice, so the refine stops before writing anything."""
+    files = bronze.select("_file_sha256").distinct()
+    everywhere = lake.read(spark, settings, f"bronze.{source}").join(files, "_file_sha256", "left_semi")
+    twice = (
+        everywhere.groupBy("_file_sha256")
+        .agg(F.countDistinct("_batch_id").alias("batches"), F.min("_source_file").alias("file"), F.collect_set("_batch_id").alias("ids"))
+        .where("batches > 1")
+        .collect()
+    )
+    if twice:
+        named = "; ".join(f"{r['file']} in batches {', '.join(sorted(r['ids']))}" for r in twice)
+        raise ReconciliationError(f"bronze.{source} holds the same file under more than one batch (a double load): {named}")
+
+
+def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, refine_id: str) -> None:
+    """Count each side on its own (bronze, the quarantine table, silver read back) and check they add up."""
+    empty = {"in": 0, "days": 0, "quarantined": 0, "accepted": 0, "collapsed": 0, "lost": 0}
+    per_batch: dict[str, dict[str, int]] = {b: dict(empty) for b in report.batches}
     for batch, n, days in bronze.groupBy("_batch_id").agg(F.count(F.lit(1)), F.countDistinct("dt")).collect():
         per_batch[batch].update({"in": n, "days": days})
-    source_batches = F.col("_batch_id")
-    for batch, n in valid.groupBy(source_batches).count().collect():
-        per_batch[batch]["valid"] = n
-    # accepted = the rows silver now holds as the current version (read back from silver)
+    # each valid row against the row silver now holds for its key
     key = list(get_source(report.source).silver.key)
-    current = lake.read(spark, settings, f"silver.{report.entity}").select(*key, "_source_file", "_source_row")
-    for batch, n in winners.join(current, [*key, "_source_file", "_source_row"], "left_semi").groupBy(source_batches).count().collect():
-        per_batch[batch]["accepted"] = n
+    current = lake.read(spark, settings, f"silver.{report.entity}").select(
+        *key, F.col("_source_file").alias("_held_file"), F.col("_source_row").alias("_held_row")
+    )
+    held = F.col("_held_file").isNotNull()
+    same = held & (F.col("_held_file") == F.col("_source_file")) & (F.col("_held_row") == F.col("_source_row"))
+    sides = valid.select(*key, "_batch_id", "_source_file", "_source_row").join(current, key, "left")
+    counted = sides.groupBy("_batch_id").agg(
+        F.sum(same.cast("int")).alias("accepted"),
+        F.sum((held & ~same).cast("int")).alias("collapsed"),
+        F.sum((~held).cast("int")).alias("lost"),
+    )
+    for batch, accepted, collapsed, lost in counted.collect():
+        per_batch.setdefault(batch, dict(empty)).update({"accepted": accepted, "collapsed": collapsed, "lost": lost})
     quarantined = lake.read(spark, settings, f"quarantine.{report.entity}").where(F.col("batch_id") == refine_id)
     report.quarantined_by_rule = dict(quarantined.groupBy("rule").count().collect())
     for batch, n in quarantined.groupBy(F.get_json_object("record", "$._batch_id")).count().collect():
-        per_batch.setdefault(batch, {"in": 0, "days": 0, "quarantined": 0, "valid": 0, "accepted": 0})["quarantined"] = n
+        per_batch.setdefault(batch, dict(empty))["quarantined"] = n
     now = datetime.now(UTC)
     rows, problems = [], []
     for batch, c in sorted(per_batch.items()):
-        collapsed = c["valid"] - c["accepted"]
+        collapsed = c["collapsed"]
         balanced = c["in"] == c["accepted"] + c["quarantined"] + collapsed
         if not balanced:
-            problems.append(f"{batch}: {c['in']} in != {c['accepted']} accepted + {c['quarantined']} quarantined + {collapsed} collapsed")
+            problems.append(
+                f"{batch}: {c['in']} in != {c['accepted']} accepted + {c['quarantined']} quarantined + {collapsed} collapsed"
+                + (f" ({c['lost']} valid records are not in silver: lost)" if c["lost"] else "")
+            )
         rows.append(
             (batch, report.source, report.entity, refine_id, c["in"], c["days"], c["accepted"], c["quarantined"], collapsed, balanced, now)
         )
@@ -144,6 +180,15 @@ def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, wi
 
 
 def write_audit(spark, settings: Settings, rows: list[tuple]) -> None:
-    """Append audit rows (tuples in the column order of ops.batch_audit)."""
+    """Append audit rows (tuples in the column order of ops.batch_audit), then check that no
+    batch of theirs is now audited twice for its entity (two refines of it ran at once)."""
     contract = get_contract("ops.batch_audit")
     lake.write(spark, settings, contract.name, spark.createDataFrame(rows, contract.ddl().replace(" NOT NULL", "")))
+    entity, batches = rows[0][2], [row[0] for row in rows]
+    audit = lake.read(spark, settings, contract.name).where((F.col("entity") == entity) & F.col("batch_id").isin(batches))
+    twice = (
+        audit.groupBy("batch_id").agg(F.count(F.lit(1)).alias("n"), F.collect_set("refine_id").alias("refines")).where("n > 1").collect()
+    )
+    if twice:
+        named = "; ".join(f"{r['batch_id']} {r['n']} times (refines {', '.join(sorted(r['refines']))})" for r in twice)
+        raise ReconciliationError(f"a batch of {entity} was audited more than once (two refines at once?): {named}")

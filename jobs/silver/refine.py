@@ -23,7 +23,15 @@ from pyspark.sql import functions as F
 
 from citybrain import lake, privacy
 from citybrain.jobs.silver import geo, urban_case
-from citybrain.jobs.silver.audit import ReconciliationError, RefineReport, check_daily_volume, pending_batches, reconcile, write_audit
+from citybrain.jobs.silver.audit import (
+    ReconciliationError,
+    RefineReport,
+    check_daily_volume,
+    check_loaded_once,
+    pending_batches,
+    reconcile,
+    write_audit,
+)
 from citybrain.jobs.silver.mapping import field_column
 from citybrain.quality.gate import count_row_failures, gate, split_rows, store_results
 from citybrain.quality.rules import RowRule, unique_key
@@ -156,6 +164,7 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
         return report
 
     bronze = lake.read(spark, settings, f"bronze.{source}").where(F.col("_batch_id").isin(report.batches))
+    check_loaded_once(spark, settings, source, bronze)
     rows = typed(bronze, spec, privacy.pii_key(settings))
     if mapping.locate:
         if mapping.registry:
@@ -203,7 +212,7 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
         derive = DERIVED.get(entity)
         if derive:
             derive(spark, settings, valid)
-        reconcile(spark, settings, report, bronze, valid, winners, refine_id)
+        reconcile(spark, settings, report, bronze, valid, refine_id)
     report.seconds = time.monotonic() - started
     return report
 
