@@ -38,6 +38,9 @@ def test_every_side_is_counted_on_its_own(spark, lake_settings, tmp_path):
     assert (report.records_in, report.accepted, report.quarantined, report.collapsed) == (15, 10, 0, 5)
     audit = lake.read(spark, lake_settings, "ops.batch_audit").collect()
     assert len(audit) == 1 and audit[0].balanced
+    # what silver holds is the newest delivery of each day, not just one of them
+    weather = {r.date: r.weather for r in lake.read(spark, lake_settings, "silver.calendar_day").collect()}
+    assert [weather[date(2026, 9, d)] for d in (1, 2, 3, 4)] == ["小雨", "小雨", "小雨", "晴"]
 
 
 def test_a_lost_row_fails_the_run(spark, lake_settings, tmp_path, monkeypatch):
