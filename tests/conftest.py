@@ -10,6 +10,14 @@ from citybrain import engine
 from citybrain.settings import Settings
 
 
+def pytest_sessionstart(session) -> None:
+    """Under CI the real open data must be there: tests that need it skip only on a developer's machine."""
+    from tests_support import SHARED_REAL_DATA
+
+    if os.environ.get("CI") and not SHARED_REAL_DATA.is_dir():
+        pytest.exit(f"CI={os.environ['CI']} but the real open data is not at {SHARED_REAL_DATA} (../shared/data/real)", returncode=1)
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
     """Settings pointing at a temporary lake, state folder and demo folder."""

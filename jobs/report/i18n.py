@@ -270,6 +270,7 @@ RULE_PATTERNS: tuple[tuple[str, dict[str, str]], ...] = (
     (r"^located$", {"zh": "无法定位到城市网格", "en": "could not be placed on the city's grid"}),
     (r"^(.+)_present$", {"zh": "{0} 缺失或无法识别", "en": "{0} missing or unreadable"}),
     (r"^(.+)_not_in_future$", {"zh": "{0} 晚于当前时间", "en": "{0} in the future"}),
+    (r"^(.+)_not_before_(\d{4})$", {"zh": "{0} 早于{1}年", "en": "{0} before {1}"}),
 )
 
 

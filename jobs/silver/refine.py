@@ -41,6 +41,9 @@ from citybrain.schemas.sources import SourceSpec, get_source
 from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
+#: a version or partition time may be this far in the future (clocks differ), and no earlier than this year
+FUTURE_TOLERANCE_HOURS = 24
+EARLIEST_YEAR = 2000
 #: what an ``id:`` field may hold (schemas/mapping.py)
 IDENTIFIER_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
 
@@ -121,12 +124,14 @@ def row_rules(spec: SourceSpec) -> list[RowRule]:
             )
     for rule in mapping.rules:
         rules.append(RowRule(rule["name"], rule["valid_when"], rule["reason"], rule["measured"]))
-    if mapping.partition_time:
-        t = mapping.partition_time
+    # a time that orders versions or picks the partition must be plausible: a version stamped in
+    # the future would never be replaced by the real later update
+    for t in dict.fromkeys(c for c in (mapping.partition_time, mapping.version) if c):
+        measured = f"cast(`{t}` as string)"
+        tolerance = f"INTERVAL {FUTURE_TOLERANCE_HOURS} HOURS"
+        rules.append(RowRule(f"{t}_not_in_future", f"`{t}` <= current_timestamp() + {tolerance}", f"{t} is in the future", measured))
         rules.append(
-            RowRule(
-                f"{t}_not_in_future", f"`{t}` <= current_timestamp() + INTERVAL 1 DAY", f"{t} is in the future", f"cast(`{t}` as string)"
-            )
+            RowRule(f"{t}_not_before_{EARLIEST_YEAR}", f"`{t}` >= TIMESTAMP '{EARLIEST_YEAR}-01-01 00:00:00'", f"{t} is before {EARLIEST_YEAR}", measured)
         )
     if mapping.locate:
         rules.append(

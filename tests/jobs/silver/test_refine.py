@@ -56,3 +56,18 @@ def test_a_late_older_version_never_overwrites_a_newer_one(spark, lake_settings,
     assert set(weather.values()) == {"晴"}
     audit = lake.read(spark, lake_settings, "ops.batch_audit").collect()
     assert len(audit) == 2 and all(a.balanced for a in audit) and {a.drop_days for a in audit} == {1}
+
+
+def test_versions_in_the_future_or_before_2000_are_quarantined(spark, lake_settings, tmp_path):
+    """A version stamped 2062 would never be replaced by the real later update: it is refused."""
+    folder = tmp_path / "drops" / "calendar"
+    days = [date(2026, 9, 1) + timedelta(days=k) for k in range(3)]
+    _calendar_drop(folder, "20260905", days, weather="晴")
+    _calendar_drop(folder, "20620101", days[:1], weather="雪")  # delivered_on 2062
+    _calendar_drop(folder, "19990101", days[1:2], weather="雾")  # delivered_on 1999
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    report = refine.refine(spark, lake_settings, "calendar")
+    assert (report.records_in, report.accepted, report.quarantined) == (5, 3, 2)
+    assert report.quarantined_by_rule == {"delivered_on_not_in_future": 1, "delivered_on_not_before_2000": 1}
+    weather = {r.date: r.weather for r in lake.read(spark, lake_settings, "silver.calendar_day").collect()}
+    assert set(weather.values()) == {"晴"}
