@@ -131,7 +131,12 @@ def row_rules(spec: SourceSpec) -> list[RowRule]:
         tolerance = f"INTERVAL {FUTURE_TOLERANCE_HOURS} HOURS"
         rules.append(RowRule(f"{t}_not_in_future", f"`{t}` <= current_timestamp() + {tolerance}", f"{t} is in the future", measured))
         rules.append(
-            RowRule(f"{t}_not_before_{EARLIEST_YEAR}", f"`{t}` >= TIMESTAMP '{EARLIEST_YEAR}-01-01 00:00:00'", f"{t} is before {EARLIEST_YEAR}", measured)
+            RowRule(
+                f"{t}_not_before_{EARLIEST_YEAR}",
+                f"`{t}` >= TIMESTAMP '{EARLIEST_YEAR}-01-01 00:00:00'",
+                f"{t} is before {EARLIEST_YEAR}",
+                measured,
+            )
         )
     if mapping.locate:
         rules.append(

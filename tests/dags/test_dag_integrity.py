@@ -131,3 +131,32 @@ def test_parse_time_check_can_fail(parse, tmp_path):
     assert list(parsed.dags) == ["ingest_parse_time_io"]
     assert [t.split("=")[0] for t in parsed.touched] == ["CITYBRAIN_LAKE_ROOT"]
     assert os.environ.get("CITYBRAIN_LAKE_ROOT") != parsed.touched[0].split("=", 1)[1]
+
+
+def _scheduled_on(dag) -> set[str]:
+    """Names of the Assets a DAG's schedule waits for (any nesting of all/any)."""
+    names, todo = set(), [getattr(dag.timetable, "asset_condition", None)]
+    while todo:
+        node = todo.pop()
+        if node is None:
+            continue
+        if hasattr(node, "objects"):
+            todo.extend(node.objects)
+        elif getattr(node, "name", None):
+            names.add(node.name)
+    return names
+
+
+def test_each_layer_runs_when_the_layer_before_changes(parse):
+    """refine_<source> waits for bronze.<source>; build_gold_<table> for its main silver input; the
+    publishing DAGs for gold. Unscheduling one would leave its layer stale without any error."""
+    from citybrain.jobs.gold import GOLD_TABLES
+    from citybrain.schemas.sources import all_sources
+
+    dags = parse(DEFAULT_DAGS_FOLDER).dags
+    for source in all_sources():
+        assert _scheduled_on(dags[f"refine_{source}"]) == {f"bronze.{source}"}, source
+    for table, inputs in GOLD_TABLES.items():
+        assert _scheduled_on(dags[f"build_gold_{table}"]) == {inputs[0]}, table
+    for publisher in ("publish_serving_views", "publish_weekly_report"):
+        assert _scheduled_on(dags[publisher]) and _scheduled_on(dags[publisher]) <= {f"gold.{t}" for t in GOLD_TABLES}, publisher

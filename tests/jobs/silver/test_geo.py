@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from citybrain import lake
+from citybrain.jobs.silver import geo
 from citybrain.jobs.silver.geo import gcj02_to_wgs84, grid_index, load_grid_index, locate, wgs84_to_gcj02
 
 GRID_SCHEMA = (
@@ -178,3 +179,15 @@ def test_a_point_in_a_gap_between_grids_is_on_no_grid(spark):
     a = _locate(spark, index, [("a", "118.715", "32.005", None, None, None)])["a"]
     assert a.location_method is None
     assert a.location_issue == "coordinates on no grid of the city: lon=118.715 lat=32.005; community missing"
+
+
+def test_without_a_registry_only_points_inside_the_city_box_are_placed(spark):
+    """Boston has no grid registry here: its bounding box is the only check, on both sides of both axes."""
+    box = (-71.20, 42.22, -70.98, 42.40)
+    points = [("in", "-71.06", "42.36"), ("west", "-71.21", "42.36"), ("east", "-70.97", "42.36"),
+              ("south", "-71.06", "42.21"), ("north", "-71.06", "42.41"), ("china", "118.78", "32.05")]  # fmt: skip
+    df = spark.createDataFrame(points, "name string, lon string, lat string")
+    rows = {r.name: r for r in geo.locate_without_registry(df, bbox=box, lon="lon", lat="lat").collect()}
+    assert rows["in"].location_method == "h3_only" and rows["in"].h3_r8 is not None
+    for name in ("west", "east", "south", "north", "china"):
+        assert rows[name].location_method is None and rows[name].location_issue.startswith("coordinates outside the city"), name

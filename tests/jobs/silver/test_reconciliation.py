@@ -54,7 +54,9 @@ def test_a_lost_row_fails_the_run(spark, lake_settings, tmp_path, monkeypatch):
         return merge(spark_, settings, name, df, **kwargs)
 
     monkeypatch.setattr(refine.lake, "merge", losing_merge)
-    with pytest.raises(ReconciliationError, match=r"10 in != 5 accepted \+ 0 quarantined \+ 0 collapsed \(5 valid records are not in silver: lost\)"):
+    with pytest.raises(
+        ReconciliationError, match=r"10 in != 5 accepted \+ 0 quarantined \+ 0 collapsed \(5 valid records are not in silver: lost\)"
+    ):
         refine.refine(spark, lake_settings, "calendar")
     audit = lake.read(spark, lake_settings, "ops.batch_audit").collect()
     assert [a.balanced for a in audit] == [False]  # the imbalance is on record too

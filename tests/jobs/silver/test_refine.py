@@ -71,3 +71,18 @@ def test_versions_in_the_future_or_before_2000_are_quarantined(spark, lake_setti
     assert report.quarantined_by_rule == {"delivered_on_not_in_future": 1, "delivered_on_not_before_2000": 1}
     weather = {r.date: r.weather for r in lake.read(spark, lake_settings, "silver.calendar_day").collect()}
     assert set(weather.values()) == {"晴"}
+
+
+def test_a_volume_surge_stops_the_batch_too(spark, lake_settings, tmp_path):
+    """The band has an upper side: six times the usual records per drop day is refused as well."""
+    folder = tmp_path / "drops" / "calendar"
+    start = date(2026, 1, 1)
+    for i in range(3):  # three drops of 2 days each: 2 records per drop day
+        _calendar_drop(folder, f"2026090{i + 1}", [start + timedelta(days=2 * i + k) for k in range(2)])
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    refine.refine(spark, lake_settings, "calendar")
+    _calendar_drop(folder, "20260904", [date(2026, 6, 1) + timedelta(days=k) for k in range(12)])  # 12 records on one drop day
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    with pytest.raises(QualityGateFailed, match="daily_volume_within_band") as failed:
+        refine.refine(spark, lake_settings, "calendar")
+    assert "12.0 records per drop day" in str(failed.value) and "0.2-5 x the trailing average of 2.0" in str(failed.value)
