@@ -145,6 +145,14 @@ def row_rules(spec: SourceSpec) -> list[RowRule]:
     return rules
 
 
+def partition_date(mapping: SilverMapping):
+    """A record's day: its partition time's date in the source's own time zone (a call at 00:30 in
+    Shanghai is 16:30 UTC the day before, and belongs to the later day), else its drop date."""
+    if not mapping.partition_time:
+        return F.col("dt")
+    return F.to_date(F.from_utc_timestamp(F.col(mapping.partition_time), mapping.timezone))
+
+
 def latest_versions(df: DataFrame, mapping: SilverMapping) -> DataFrame:
     """One row per key: the latest version (ties: the later file and record)."""
     order = Window.partitionBy(*mapping.key).orderBy(
@@ -190,10 +198,7 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
         rules = row_rules(spec)
         valid, quarantine = split_rows(rows, rules, batch_id=refine_id, now=now)
         row_results = count_row_failures(rows, rules, table=silver_name, batch_id=refine_id)
-        partition = (
-            F.to_date(F.from_utc_timestamp(F.col(mapping.partition_time), mapping.timezone)) if mapping.partition_time else F.col("dt")
-        )
-        valid = valid.withColumn("dt", partition).withColumn("_refined_at", F.lit(now).cast("timestamp"))
+        valid = valid.withColumn("dt", partition_date(mapping)).withColumn("_refined_at", F.lit(now).cast("timestamp"))
         winners = latest_versions(valid, mapping)
         # The gate checks the batch as it will enter silver; a failed table check stops here.
         gate(

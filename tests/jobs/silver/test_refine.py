@@ -3,11 +3,13 @@
 from datetime import date, timedelta
 
 import pytest
+from pyspark.sql import functions as F
 
 from citybrain import lake
 from citybrain.jobs.bronze import ingest
 from citybrain.jobs.silver import refine
 from citybrain.quality.gate import QualityGateFailed
+from citybrain.schemas.sources import get_source
 
 HEADER = "date,weekday,is_workday,holiday_name,weather,temp_max_c,temp_min_c,precipitation_mm,aqi,event_name,event_lon,event_lat,event_attendance\n"
 
@@ -86,3 +88,18 @@ def test_a_volume_surge_stops_the_batch_too(spark, lake_settings, tmp_path):
     with pytest.raises(QualityGateFailed, match="daily_volume_within_band") as failed:
         refine.refine(spark, lake_settings, "calendar")
     assert "12.0 records per drop day" in str(failed.value) and "0.2-5 x the trailing average of 2.0" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "utc", "day"),
+    [
+        ("hotline", "2026-09-01 16:30:00", "2026-09-02"),  # 00:30 in Shanghai: the later day
+        ("hotline", "2026-09-01 15:59:59", "2026-09-01"),  # 23:59:59 in Shanghai: still the same day
+        ("boston311", "2022-01-20 04:30:00", "2022-01-19"),  # 23:30 in Boston (EST): the day before in UTC terms
+        ("boston311", "2022-01-19 05:00:00", "2022-01-19"),  # 00:00 in Boston: the day starts
+    ],
+)
+def test_a_record_lands_in_its_own_local_day(spark, source, utc, day):
+    mapping = get_source(source).silver
+    df = spark.createDataFrame([(utc,)], "t string").select(F.to_timestamp("t").alias(mapping.partition_time))
+    assert str(df.select(refine.partition_date(mapping)).first()[0]) == day
