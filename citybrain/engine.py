@@ -51,7 +51,8 @@ def _state_file(settings: Settings) -> Path:
     return settings.state_dir / "engine.json"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not; used for every server the project starts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -84,9 +85,9 @@ def status(settings: Settings) -> EngineInfo | None:
     except (ValueError, TypeError):
         path.unlink(missing_ok=True)
         return None
-    if _pid_alive(info.pid) and _port_answers(info.host, info.port):
+    if pid_alive(info.pid) and _port_answers(info.host, info.port):
         return info
-    if not _pid_alive(info.pid):
+    if not pid_alive(info.pid):
         path.unlink(missing_ok=True)
     return None
 
@@ -132,7 +133,7 @@ def stop(settings: Settings) -> bool:
     except (ValueError, KeyError):
         path.unlink(missing_ok=True)
         return False
-    was_alive = _pid_alive(pid)
+    was_alive = pid_alive(pid)
     if was_alive:
         close_sessions(f"sc://{state.get('host')}:{state.get('port')}")  # a client left on a dead server retries for minutes
         _terminate(pid)
@@ -147,7 +148,7 @@ def _terminate(pid: int) -> None:
     while time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):

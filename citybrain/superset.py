@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from citybrain import serving
+from citybrain.engine import pid_alive
 from citybrain.settings import Settings, _project_root
 
 INFRA = _project_root() / "infra" / "superset"
@@ -345,19 +346,6 @@ def _server_file(settings: Settings) -> Path:
     return home(settings) / "server.json"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    return True
-
-
 def _healthy(port: int, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=timeout) as response:
@@ -386,7 +374,7 @@ def status(settings: Settings) -> ServerInfo | None:
     except (ValueError, TypeError):
         path.unlink(missing_ok=True)
         return None
-    if _pid_alive(info.pid):
+    if pid_alive(info.pid):
         return info
     path.unlink(missing_ok=True)
     return None
@@ -495,11 +483,11 @@ def stop(settings: Settings) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline and _pid_alive(info.pid):
+    while time.monotonic() < deadline and pid_alive(info.pid):
         with contextlib.suppress(ChildProcessError):
             os.waitpid(info.pid, os.WNOHANG)
         time.sleep(0.2)
-    if _pid_alive(info.pid):
+    if pid_alive(info.pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(info.pid, signal.SIGKILL)
     _server_file(settings).unlink(missing_ok=True)
