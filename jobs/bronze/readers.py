@@ -2,18 +2,32 @@
 
 Pure functions on bytes: no Spark, no paths. A record that cannot be split into fields
 (a CSV row with the wrong number of fields, a line that is not JSON) is still returned,
-with its raw text and the reason, so the caller can keep it in bronze.
+with its raw text and the reason, so the caller can keep it in bronze. What one bad record
+costs is that record:
+
+- line formats (CSV, JSON lines) are decoded line by line when the whole file is not
+  valid in one encoding, so one GBK line in a UTF-8 file costs that line, not the file;
+- a repeated header or JSON key keeps every value (the repeats are suffixed ``__2``,
+  ``__3`` and, being unknown to the mapping, land in ``_extra`` and the ledger);
+- JSON lines are split on ``\n`` only (U+2028 is valid inside a JSON string);
+- a field longer than ``FIELD_LIMIT`` characters, or JSON nested deeper than Python's
+  parser goes, makes its record an error, not the file;
+- a CSV quote left open swallows no good rows: the row it opens is an error, and the
+  rows after it are read again without it.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from citybrain.schemas.sources import SourceSpec
+
+#: the longest field a record may hold, in characters; a longer one makes the record an error
+FIELD_LIMIT = 131_072
+csv.field_size_limit(64 * 1024 * 1024)  # read past FIELD_LIMIT, then judge the record, not the file
 
 
 @dataclass
@@ -30,16 +44,62 @@ class DecodedDrop:
     decode_warning: str | None = None
 
 
-def decode(data: bytes, encodings: tuple[str, ...]) -> tuple[str, str, str | None]:
-    """(text, encoding used, warning). Tries each encoding in turn; never fails."""
-    for encoding in encodings:
+def decode(data: bytes, encodings: tuple[str, ...], *, by_line: bool = False) -> tuple[str, str, str | None]:
+    """(text, encoding used, warning). Tries each encoding on the whole file; with ``by_line``
+    it then decodes each line with the first encoding that fits it. Never fails: bytes no
+    encoding fits become U+FFFD, and the warning says so."""
+    # line by line, only the first encoding is tried on the whole file: a permissive one such as
+    # gb18030 would decode a UTF-8 file with one GBK line, wrongly, as a whole
+    for encoding in encodings[:1] if by_line else encodings:
         try:
             return data.decode(encoding), encoding, None
         except UnicodeDecodeError:
             continue
-    first = encodings[0]
     warning = f"not valid {' or '.join(encodings)} text: undecodable bytes replaced with U+FFFD"
-    return data.decode(first, errors="replace"), first, warning
+    if not by_line:
+        return data.decode(encodings[0], errors="replace"), encodings[0], warning
+    lines, used, replaced = [], {}, False
+    for i, raw in enumerate(data.split(b"\n")):
+        for encoding in encodings:
+            try:
+                # a BOM only means something at the very start
+                lines.append(raw.decode(encoding if i == 0 or encoding != "utf-8-sig" else "utf-8"))
+                if any(byte >= 0x80 for byte in raw):  # an ASCII line says nothing about the encoding
+                    used[encoding] = None
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            lines.append(raw.decode(encodings[0], errors="replace"))
+            replaced = True
+    return "\n".join(lines), "+".join(used) or encodings[0], warning if replaced else None
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """Repeated names suffixed __2, __3 ... so that no value is lost."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}__{seen[name]}")
+    return out
+
+
+def _object_keeping_repeats(pairs: list[tuple[str, object]]) -> dict:
+    return dict(zip(_unique_names([k for k, _ in pairs]), (v for _, v in pairs), strict=True))
+
+
+def _loads(text: str):
+    """json.loads that keeps repeated keys (suffixed) and turns nesting too deep for the parser into a ValueError."""
+    try:
+        return json.loads(text, object_pairs_hook=_object_keeping_repeats)
+    except RecursionError:
+        raise ValueError("JSON nested deeper than the parser goes") from None
+
+
+def _too_long(values) -> str | None:
+    longest = max((len(v) for v in values if isinstance(v, str)), default=0)
+    return f"a field of {longest:,} characters, over the limit of {FIELD_LIMIT:,}" if longest > FIELD_LIMIT else None
 
 
 def as_text(value) -> str | None:
@@ -51,43 +111,86 @@ def as_text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _csv_rows(lines: list[str], start: int, delimiter: str) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
+    """(first line, line after the last, fields, csv error) of each row from line ``start`` on."""
+    position = [start]
+
+    def feed() -> Iterator[str]:
+        while position[0] < len(lines):
+            position[0] += 1
+            yield lines[position[0] - 1] + "\n"
+
+    reader = csv.reader(feed(), delimiter=delimiter)
+    while True:
+        first = position[0]
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield first, position[0], None, str(exc)
+            return
+        yield first, position[0], row, None
+
+
 def _csv_records(text: str, delimiter: str = ",") -> tuple[list[str], Iterator[Record]]:
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(rows, [])
-    header = [h.strip() for h in header]
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    header = _unique_names([h.strip() for h in next(csv.reader(lines[:1], delimiter=delimiter), [])])
 
     def records() -> Iterator[Record]:
-        for row in rows:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # a blank line is not a record
-            if len(row) != len(header):
-                yield Record({"_raw": as_text(row)}, f"row has {len(row)} fields, the header has {len(header)}")
+        start = 1
+        while start < len(lines):
+            for first, end, row, error in _csv_rows(lines, start, delimiter):
+                # a quote opened on the row's first line that is never closed (or closes into a row of the
+                # wrong shape) has swallowed the lines after it
+                opened = row is not None and end - first > 1 and lines[first].count('"') % 2 == 1
+                never_closed = sum(line.count('"') for line in lines[first:end]) % 2 == 1
+                swallowed = opened and (never_closed or len(row) != len(header))
+                if error or swallowed:
+                    # only the row that broke is bad: read the lines after it again
+                    yield Record({"_raw": lines[first]}, error or "a quote opened on this row is never closed")
+                    start = first + 1
+                    break
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line is not a record
+                if len(row) != len(header):
+                    yield Record({"_raw": as_text(row)}, f"row has {len(row)} fields, the header has {len(header)}")
+                else:
+                    yield Record(dict(zip(header, row, strict=True)), _too_long(row))
             else:
-                yield Record(dict(zip(header, row, strict=True)))
+                return
 
     return header, records()
 
 
 def _json_line_records(text: str) -> Iterator[Record]:
-    for line in text.splitlines():
+    for line in text.split("\n"):  # not splitlines(): U+2028 and friends may sit inside a JSON string
+        line = line.rstrip("\r")
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = _loads(line)
         except json.JSONDecodeError as exc:
             yield Record({"_raw": line}, f"line is not JSON: {exc.msg} at column {exc.colno}")
             continue
+        except ValueError as exc:
+            yield Record({"_raw": line[:FIELD_LIMIT]}, f"line is not usable JSON: {exc}")
+            continue
         if isinstance(value, dict):
-            yield Record({k: as_text(v) for k, v in value.items()})
+            fields = {k: as_text(v) for k, v in value.items()}
+            yield Record(fields, _too_long(fields.values()))
         else:
             yield Record({"_raw": line}, f"line is JSON {type(value).__name__}, not an object")
 
 
 def _document_records(text: str, spec: SourceSpec, fmt: str) -> Iterator[Record]:
     try:
-        doc = json.loads(text)
+        doc = _loads(text)
     except json.JSONDecodeError as exc:
         yield Record({"_raw": text}, f"file is not JSON: {exc.msg} at line {exc.lineno}")
+        return
+    except ValueError as exc:
+        yield Record({"_raw": text[:FIELD_LIMIT]}, f"file is not usable JSON: {exc}")
         return
     if fmt == "geojson":
         items = doc.get("features") if isinstance(doc, dict) else None
@@ -119,11 +222,12 @@ def sniff_delimiter(text: str) -> str:
 
 def read_drop(data: bytes, spec: SourceSpec, *, file_name: str = "") -> DecodedDrop:
     """Decode and split one drop file. ``format = "auto"`` mappings pick the reader by file extension."""
-    text, encoding, warning = decode(data, spec.encodings)
     fmt = spec.format
     if fmt == "auto":
         suffix = file_name[file_name.rfind(".") :].lower() if "." in file_name else ""
         fmt = EXTENSION_FORMATS.get(suffix, "csv")
+    text, encoding, warning = decode(data, spec.encodings, by_line=fmt in ("csv", "jsonl"))
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not data, whatever the encoding said
     if fmt == "csv":
         delimiter = sniff_delimiter(text) if spec.delimiter == "auto" else spec.delimiter
         header, records = _csv_records(text, delimiter)
@@ -136,7 +240,8 @@ def read_drop(data: bytes, spec: SourceSpec, *, file_name: str = "") -> DecodedD
             if rec.error is None:
                 seen.update(dict.fromkeys(rec.fields))
         out.field_names = list(seen)
-    if warning:
+    if warning:  # only the records that hold replaced bytes
         for rec in out.records:
-            rec.error = f"{rec.error}; {warning}" if rec.error else warning
+            if any("\ufffd" in v for v in rec.fields.values() if isinstance(v, str)):
+                rec.error = f"{rec.error}; {warning}" if rec.error else warning
     return out

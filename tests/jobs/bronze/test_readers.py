@@ -51,3 +51,71 @@ def test_json_document_records_and_geojson():
 
 def test_as_text():
     assert [as_text(v) for v in (None, "x", True, 3, 1.5, {"a": "中"})] == [None, "x", "true", "3", "1.5", '{"a":"中"}']
+
+
+HOTLINE = get_source("hotline")
+HEAD = "工单编号,诉求内容\n"
+
+
+def _rows(text_or_bytes, spec=HOTLINE, name="x.csv"):
+    data = text_or_bytes.encode() if isinstance(text_or_bytes, str) else text_or_bytes
+    return read_drop(data, spec, file_name=name)
+
+
+def test_a_repeated_header_keeps_both_columns():
+    drop = _rows("工单编号,诉求内容,诉求内容\n1,路灯不亮,补充说明\n")
+    assert drop.field_names == ["工单编号", "诉求内容", "诉求内容__2"]
+    assert drop.records[0].fields == {"工单编号": "1", "诉求内容": "路灯不亮", "诉求内容__2": "补充说明"}
+
+
+def test_a_repeated_json_key_keeps_both_values():
+    drop = _rows(b'{"case_no": "C1", "remark": "a", "remark": "b"}\n', get_source("urban_cases"), "x.jsonl")
+    assert drop.records[0].fields == {"case_no": "C1", "remark": "a", "remark__2": "b"}
+
+
+def test_one_gbk_row_in_a_utf8_file_costs_that_row_only():
+    data = HEAD.encode() + "1,路灯不亮\n".encode() + "2,噪声扰民\n".encode("gbk") + "3,占道经营\n".encode()
+    drop = _rows(data)
+    assert [r.fields.get("诉求内容") for r in drop.records] == ["路灯不亮", "噪声扰民", "占道经营"]
+    assert all(r.error is None for r in drop.records) and drop.encoding == "utf-8-sig+gb18030"
+
+
+def test_bytes_no_encoding_fits_mark_only_their_record():
+    data = HEAD.encode() + b"1,ok\n2,\xff\xfe\xfd\n3,fine\n"
+    drop = _rows(data, get_source("urban_cases").__class__(**{**vars(HOTLINE), "encodings": ("utf-8",)}))
+    errors = [r.error for r in drop.records]
+    assert errors[0] is None and errors[2] is None and "undecodable" in errors[1]
+
+
+def test_a_json_document_with_a_bom_is_read():
+    data = "\ufeff" + json.dumps({"records": [{"incident_no": "J1"}]})
+    drop = _rows(data, get_source("police"), "x.json")
+    assert [r.fields.get("incident_no") for r in drop.records] == ["J1"] and drop.records[0].error is None
+
+
+def test_json_lines_split_on_newlines_only():
+    line = json.dumps({"case_no": "C1", "remark": "第一段\u2028第二段"}, ensure_ascii=False)
+    drop = _rows((line + "\n").encode(), get_source("urban_cases"), "x.jsonl")
+    assert len(drop.records) == 1 and drop.records[0].fields["remark"] == "第一段\u2028第二段"
+
+
+def test_an_oversized_field_or_deep_nesting_costs_one_record():
+    from citybrain.jobs.bronze.readers import FIELD_LIMIT
+
+    drop = _rows(HEAD + f"1,{'长' * (FIELD_LIMIT + 1)}\n2,ok\n")
+    assert "over the limit" in drop.records[0].error and drop.records[1].error is None
+    deep = "[" * 100_000 + "]" * 100_000
+    jsonl = _rows(f'{{"case_no": "C1"}}\n{{"x": {deep}}}\n{{"case_no": "C3"}}\n'.encode(), get_source("urban_cases"), "x.jsonl")
+    assert [r.error is None for r in jsonl.records] == [True, False, True]
+    assert "nested deeper" in jsonl.records[1].error
+
+
+def test_an_unclosed_quote_costs_only_its_own_row():
+    text = HEAD + '1,路灯不亮\n2,"噪声扰民\n' + "".join(f"{i},占道经营{i}\n" for i in range(3, 10))
+    drop = _rows(text)
+    assert [r.fields.get("工单编号") for r in drop.records] == [str(i) if i != 2 else None for i in range(1, 10)]
+    assert drop.records[1].error == "a quote opened on this row is never closed"
+    assert drop.records[1].fields["_raw"] == '2,"噪声扰民'
+    # a quoted newline that is closed is still one field
+    ok = _rows(HEAD + '1,"第一行\n第二行"\n2,x\n')
+    assert [r.fields["诉求内容"] for r in ok.records] == ["第一行\n第二行", "x"]
