@@ -134,8 +134,12 @@ def _csv_rows(lines: list[str], start: int, delimiter: str) -> Iterator[tuple[in
 
 
 def _csv_records(text: str, delimiter: str = ",") -> tuple[list[str], Iterator[Record]]:
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
-    header = _unique_names([h.strip() for h in next(csv.reader(lines[:1], delimiter=delimiter), [])])
+    lines = text.split("\n")  # a line keeps its "\r": inside a quoted field it is data
+    try:
+        names = next(csv.reader(lines[:1], delimiter=delimiter), [])
+    except csv.Error:  # a header csv cannot split: split it plainly, the rows will say what is wrong
+        names = lines[0].split(delimiter)
+    header = _unique_names([h.strip() for h in names])
 
     def records() -> Iterator[Record]:
         start = 1
@@ -148,7 +152,7 @@ def _csv_records(text: str, delimiter: str = ",") -> tuple[list[str], Iterator[R
                 swallowed = opened and (never_closed or len(row) != len(header))
                 if error or swallowed:
                     # only the row that broke is bad: read the lines after it again
-                    yield Record({"_raw": lines[first]}, error or "a quote opened on this row is never closed")
+                    yield Record({"_raw": lines[first].removesuffix("\r")}, error or "a quote opened on this row is never closed")
                     start = first + 1
                     break
                 if not row or (len(row) == 1 and not row[0].strip()):
