@@ -8,11 +8,27 @@ whatever the Spark engine is (Sail has no DESCRIBE HISTORY, OPTIMIZE or VACUUM).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 
 from citybrain.schemas import Contract, get_contract
 from citybrain.settings import Settings
+
+
+class LakeWriteError(RuntimeError):
+    """A write to a table failed in the engine or the file system (read-only or full disk,
+    a damaged log); the message names the table, its location and the cause's first line."""
+
+
+@contextlib.contextmanager
+def _naming(name: str, location: str, action: str):
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - any engine or file-system failure: say which table
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LakeWriteError(f"could not {action} {name} at {location}: {cause}") from exc
+
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
@@ -59,7 +75,9 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
         writer = writer.option("replaceWhere", replace_where)
     if mode == "append":
         writer = writer.option("mergeSchema", "true")
-    writer.save(table_location(settings, name))
+    location = table_location(settings, name)
+    with _naming(name, location, "write"):
+        writer.save(location)
 
 
 def merge(
@@ -90,10 +108,10 @@ def merge(
     df.createOrReplaceTempView(view)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     matched = "" if insert_only else f"WHEN MATCHED{f' AND ({update_when})' if update_when else ''} THEN UPDATE SET * "
+    location = table_location(settings, name)
     try:
-        spark.sql(
-            f"MERGE INTO delta.`{table_location(settings, name)}` AS t USING {view} AS s ON {on} {matched}WHEN NOT MATCHED THEN INSERT *"
-        )
+        with _naming(name, location, "merge into"):
+            spark.sql(f"MERGE INTO delta.`{location}` AS t USING {view} AS s ON {on} {matched}WHEN NOT MATCHED THEN INSERT *")
     finally:
         spark.catalog.dropTempView(view)
 

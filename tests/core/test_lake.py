@@ -1,6 +1,7 @@
 """Delta round trip through the contracts, on the real engine."""
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,15 @@ def test_an_append_adds_the_columns_a_contract_gained(spark, lake_settings):
     lake.write(spark, lake_settings, name, _ledger(spark, [(*LEDGER_ROW[:2], "def", *LEDGER_ROW[3:-1], "a directory")]))
     rows = {r.file_sha256: r.rejected_reason for r in lake.read(spark, lake_settings, name).collect()}
     assert rows == {"abc": None, "def": "a directory"}
+
+
+def test_a_failed_write_names_the_table_and_where_it_is(spark, lake_settings):
+    """A damaged or unwritable table log fails with the table's name, not only the engine's words."""
+    name = "ops.ingest_ledger"
+    lake.write(spark, lake_settings, name, _ledger(spark, [LEDGER_ROW]))
+    log = Path(lake.table_location(lake_settings, name)) / "_delta_log"
+    for entry in log.iterdir():
+        if entry.is_file():
+            entry.write_text("not a commit\n")
+    with pytest.raises(lake.LakeWriteError, match=rf"could not write {name} at {lake.table_location(lake_settings, name)}: "):
+        lake.write(spark, lake_settings, name, _ledger(spark, [(*LEDGER_ROW[:2], "def", *LEDGER_ROW[3:])]))
