@@ -91,3 +91,14 @@ def test_volume_band_passes_without_history(spark, lake_settings):
     outcome = _run(spark, lake_settings, _batch(spark, 10), "only")
     volume = next(r for r in outcome.results if r.rule == "volume_within_band")
     assert volume.success and volume.measured_value == "10"
+
+
+def test_a_volume_surge_stops_the_batch_and_quotes_the_band(spark, lake_settings):
+    """The band's upper side: 2,500 rows against a trailing 1,000 (band 500-2,000) stops the batch."""
+    for batch_id, n in (("b-1", 900), ("b-2", 1100)):
+        _run(spark, lake_settings, _batch(spark, n), batch_id)
+    with pytest.raises(QualityGateFailed) as failed:
+        _run(spark, lake_settings, _batch(spark, 2500), "b-3")
+    assert "volume_within_band: measured 2500; threshold between 500 and 2000 rows" in str(failed.value)
+    # the edge of the band passes
+    assert next(r for r in _run(spark, lake_settings, _batch(spark, 2000), "b-4").results if r.rule == "volume_within_band").success
