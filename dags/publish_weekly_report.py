@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, Param, dag, task
 
 from citybrain import tasks
+from citybrain.jobs.gold import GOLD_TABLES
 
-#: The gold tables the report reads; each rebuild of all of them schedules a report.
-REPORT_INPUTS = ("gold.complaint_hotspots", "gold.hotline_performance", "gold.governance_scorecard")
+#: every gold table built from silver (citybrain.jobs.gold.GOLD_TABLES); a rebuild of all of them schedules a report
+REPORT_INPUTS = tuple(f"gold.{table}" for table in GOLD_TABLES)
 
 
 @dag(

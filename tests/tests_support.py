@@ -1,5 +1,6 @@
 """Helpers shared by tests (importable as ``tests_support``: tests/ is on sys.path under pytest's rootdir conftest)."""
 
+import re
 from pathlib import Path
 
 SHARED_REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -7,7 +8,6 @@ SHARED_REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "re
 
 # --- planted personal data: what the privacy checks look for -------------------------------------------
 
-import re  # noqa: E402
 
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z]+")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
