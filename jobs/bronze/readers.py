@@ -13,13 +13,20 @@ costs is that record:
 - a field longer than ``FIELD_LIMIT`` characters, or JSON nested deeper than Python's
   parser goes, makes its record an error, not the file;
 - a CSV quote left open swallows no good rows: the row it opens is an error, and the
-  rows after it are read again without it.
+  rows after it are read again without it;
+- a UTF-16 or UTF-32 file (a byte-order mark, or the NUL bytes of UTF-16 text) is decoded as
+  such, whatever encodings the mapping lists;
+- a JSON document that does not parse whole (cut short, text after its end, one record nested
+  too deep) is read record by record: every complete record is kept, and what cannot be read
+  becomes one error record.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -44,10 +51,38 @@ class DecodedDrop:
     decode_warning: str | None = None
 
 
+#: byte-order marks of the wide Unicode encodings (UTF-32 first: its LE mark starts like UTF-16's)
+WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def wide_encoding(data: bytes) -> str | None:
+    """The UTF-16/32 codec a file is written in, by its byte-order mark or, without one, by the
+    NUL byte that every ASCII character of UTF-16 text carries; None for byte-wide text."""
+    for bom, codec in WIDE_BOMS:
+        if data.startswith(bom):
+            return codec
+    head = data[:4096]
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    # byte-wide text has no NULs to speak of; UTF-16 has one beside every ASCII character, all on one side
+    if len(head) >= 8 and (odd + even) * 10 >= len(head) and max(odd, even) >= 9 * min(odd, even):
+        return "utf-16-le" if odd > even else "utf-16-be"
+    return None
+
+
 def decode(data: bytes, encodings: tuple[str, ...], *, by_line: bool = False) -> tuple[str, str, str | None]:
     """(text, encoding used, warning). Tries each encoding on the whole file; with ``by_line``
     it then decodes each line with the first encoding that fits it. Never fails: bytes no
-    encoding fits become U+FFFD, and the warning says so."""
+    encoding fits become U+FFFD, and the warning says so. UTF-16 and UTF-32 are recognised
+    first: read as any byte-wide encoding they would be garbage on every line."""
+    wide = wide_encoding(data)
+    if wide:
+        text = data.decode(wide, errors="replace")
+        return text, wide, f"not valid {wide} text: undecodable bytes replaced with U+FFFD" if "\ufffd" in text else None
     # line by line, only the first encoding is tried on the whole file: a permissive one such as
     # gb18030 would decode a UTF-8 file with one GBK line, wrongly, as a whole
     for encoding in encodings[:1] if by_line else encodings:
@@ -187,32 +222,104 @@ def _json_line_records(text: str) -> Iterator[Record]:
             yield Record({"_raw": line}, f"line is JSON {type(value).__name__}, not an object")
 
 
+def _item_record(item, fmt: str) -> Record:
+    if not isinstance(item, dict):
+        return Record({"_raw": as_text(item)}, f"record is JSON {type(item).__name__}, not an object")
+    if fmt == "geojson":
+        props = item.get("properties") or {}
+        return Record({**{k: as_text(v) for k, v in props.items()}, "geometry": as_text(item.get("geometry"))})
+    fields = {k: as_text(v) for k, v in item.items()}
+    return Record(fields, _too_long(fields.values()))
+
+
+def _list_key(spec: SourceSpec, fmt: str) -> str:
+    return "features" if fmt == "geojson" else spec.records_path
+
+
 def _document_records(text: str, spec: SourceSpec, fmt: str) -> Iterator[Record]:
+    key = _list_key(spec, fmt)
     try:
         doc = _loads(text)
+        rest = ""
     except json.JSONDecodeError as exc:
-        yield Record({"_raw": text}, f"file is not JSON: {exc.msg} at line {exc.lineno}")
+        if exc.msg != "Extra data":
+            yield from _salvaged_records(text, key, f"file is not JSON: {exc.msg} at line {exc.lineno}", fmt)
+            return
+        stripped = text.lstrip()  # a complete document followed by something else: keep both
+        doc, end = json.JSONDecoder(object_pairs_hook=_object_keeping_repeats).raw_decode(stripped)
+        rest = stripped[end:]
+    except ValueError as exc:  # nested too deep for the parser: read the records one by one
+        yield from _salvaged_records(text, key, f"file is not usable JSON: {exc}", fmt)
         return
-    except ValueError as exc:
-        yield Record({"_raw": text[:FIELD_LIMIT]}, f"file is not usable JSON: {exc}")
-        return
-    if fmt == "geojson":
-        items = doc.get("features") if isinstance(doc, dict) else None
-        where = "features"
-    else:
-        items = doc.get(spec.records_path) if isinstance(doc, dict) else doc
-        where = spec.records_path or "the top level"
+    items = doc.get(key) if isinstance(doc, dict) and key else doc
     if not isinstance(items, list):
-        yield Record({"_raw": text}, f"no list of records at {where}")
+        yield Record({"_raw": text[:FIELD_LIMIT]}, f"no list of records at {key or 'the top level'}")
         return
     for item in items:
-        if not isinstance(item, dict):
-            yield Record({"_raw": as_text(item)}, f"record is JSON {type(item).__name__}, not an object")
-        elif fmt == "geojson":
-            props = item.get("properties") or {}
-            yield Record({**{k: as_text(v) for k, v in props.items()}, "geometry": as_text(item.get("geometry"))})
-        else:
-            yield Record({k: as_text(v) for k, v in item.items()})
+        yield _item_record(item, fmt)
+    if rest.strip():
+        yield Record({"_raw": rest[:FIELD_LIMIT]}, f"text after the end of the JSON document ({len(rest.strip()):,} characters)")
+
+
+def _value_end(text: str, start: int) -> int | None:
+    """Where the JSON value starting at ``start`` ends, or None when the text ends first.
+
+    A scan, not a parse: it tracks strings and bracket depth only, so it finds the end of a
+    value nested too deep for ``json`` (the standard parser recurses) and of one that is not
+    valid JSON at all. Nothing on the package index splits a damaged JSON array into its
+    elements, which is why this is written here.
+    """
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(text)):
+        c = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+                if depth == 0:
+                    return i + 1
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            if depth == 0:
+                return i  # the end of a scalar, at the enclosing list's close
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif depth == 0 and (c == "," or c.isspace()):
+            return i
+    return None
+
+
+def _salvaged_records(text: str, key: str, reason: str, fmt: str) -> Iterator[Record]:
+    """The complete records of a document that does not parse whole, then one error record for
+    the part that cannot be read (from the first unreadable record to the end)."""
+    found = re.search(rf'"{re.escape(key)}"\s*:\s*\[' if key else r"^\s*\[", text)
+    if not found:
+        yield Record({"_raw": text[:FIELD_LIMIT]}, reason)
+        return
+    pos = found.end()
+    while True:
+        while pos < len(text) and (text[pos].isspace() or text[pos] == ","):
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            if pos >= len(text):
+                yield Record({"_raw": ""}, f"{reason}: the file ends inside the list of records (cut short?)")
+            return
+        end = _value_end(text, pos)
+        if end is None or end == pos:
+            yield Record({"_raw": text[pos : pos + FIELD_LIMIT]}, f"{reason}: the file ends inside a record (cut short?)")
+            return
+        try:
+            yield _item_record(_loads(text[pos:end]), fmt)
+        except ValueError as exc:  # JSONDecodeError is one too
+            yield Record({"_raw": text[pos:end][:FIELD_LIMIT]}, f"record is not usable JSON: {exc}")
+        pos = end
 
 
 EXTENSION_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".json": "json_records", ".geojson": "geojson"}

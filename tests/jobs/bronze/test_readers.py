@@ -119,3 +119,48 @@ def test_an_unclosed_quote_costs_only_its_own_row():
     # a quoted newline that is closed is still one field
     ok = _rows(HEAD + '1,"第一行\n第二行"\n2,x\n')
     assert [r.fields["诉求内容"] for r in ok.records] == ["第一行\n第二行", "x"]
+
+
+def test_utf16_and_utf32_files_are_read_as_such():
+    text = HEAD + "1,噪声扰民\n2,路灯不亮 2026-09-01 08:00\n"
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+        drop = _rows(text.encode(encoding))
+        assert [r.fields["诉求内容"] for r in drop.records] == ["噪声扰民", "路灯不亮 2026-09-01 08:00"], encoding
+        assert drop.encoding.startswith(encoding[:6]) and drop.records[0].error is None
+    # a GBK file is byte-wide, whatever its bytes look like
+    assert _rows(text.encode("gbk")).encoding == "gb18030"
+
+
+POLICE = get_source("police")
+DOC = {"export_time": "2026-09-01 23:59:59", "records": [{"incident_no": f"J{i}", "address": '北京路[1]号\\"}'} for i in range(1, 5)]}
+
+
+def _incidents(text: str):
+    drop = _rows(text.encode(), POLICE, "x.json")
+    return [(r.fields.get("incident_no"), r.error) for r in drop.records]
+
+
+def test_a_json_document_with_text_after_it_keeps_its_records_and_the_text():
+    got = _incidents(json.dumps(DOC, ensure_ascii=False) + "\n-- exported by 110 --\n")
+    assert [n for n, _ in got] == ["J1", "J2", "J3", "J4", None]
+    assert [e is None for _, e in got] == [True] * 4 + [False] and "text after the end" in got[4][1]
+
+
+def test_a_json_document_cut_short_keeps_its_complete_records():
+    text = json.dumps(DOC, ensure_ascii=False)
+    cut = text[: text.index('"J3"') + 2]  # inside the third record
+    got = _incidents(cut)
+    assert [n for n, _ in got] == ["J1", "J2", None] and "ends inside a record" in got[2][1]
+    # cut between records
+    got = _incidents(text[: text.index('{"incident_no": "J3"')])
+    assert [n for n, _ in got] == ["J1", "J2", None] and "ends inside the list" in got[2][1]
+
+
+def test_one_record_too_deep_or_broken_in_a_json_document_costs_that_record():
+    text = json.dumps(DOC, ensure_ascii=False)
+    deep = text.replace('"incident_no": "J2"', '"incident_no": "J2", "x": ' + "[" * 50_000 + "]" * 50_000)
+    assert [(n, e is None) for n, e in _incidents(deep)] == [("J1", True), (None, False), ("J3", True), ("J4", True)]
+    broken = text.replace('"incident_no": "J3"', '"incident_no": "J3", "x": tru')
+    got = _incidents(broken)
+    assert [(n, e is None) for n, e in got] == [("J1", True), ("J2", True), (None, False), ("J4", True)]
+    assert got[2][1].startswith("record is not usable JSON")
