@@ -113,6 +113,7 @@ CASES: dict[str, tuple[str, str, Outcome]] = {
     "json_cut_short": ("police", "the document cut inside its fifth record", Outcome(5, 4, 1)),
     "json_deep_nesting": ("police", "one record nested 50,000 levels deep", _one_bad()),
     "json_broken_record": ("police", "one record with a bare word in it", _one_bad()),
+    "json_oversized_field": ("police", "one address of 140,000 characters", _one_bad()),
     "json_duplicate_key": ("police", "one record with address twice: both kept", _ok()),
     "json_bare_list": ("police", "the records as a bare list, without the envelope", _ok()),
     "json_non_objects": ("police", "a string and a null among the records", Outcome(8, 6, 2)),
@@ -301,6 +302,8 @@ def _police(kind: str, envelope: dict, records: list[dict]) -> bytes | None:
         text = doc()
         first = f'"incident_no": "{records[3]["incident_no"]}"'
         return text.replace(first, f'{first}, "verified": tru', 1).encode()
+    if kind == "json_oversized_field":
+        return doc(rs=[dict(r, address="路" * FIELD_LIMIT_BREAKER) if i == 2 else r for i, r in enumerate(records)]).encode()
     if kind == "json_duplicate_key":
         text = doc()
         first = f'"incident_no": "{records[0]["incident_no"]}"'

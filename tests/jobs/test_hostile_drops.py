@@ -132,6 +132,7 @@ def test_each_refused_record_names_the_rule_it_broke(suite, spark):
         "key_column_renamed": "ticket_no_present",
         "unclosed_quote": "record_parsed",
         "oversized_field": "record_parsed",
+        "json_oversized_field": "record_parsed",
         "json_wrong_types": "severity_readable",
         "jsonl_unreadable_seq": "event_seq_present",
     }
