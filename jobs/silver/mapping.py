@@ -8,9 +8,18 @@ from pyspark.sql import functions as F
 from citybrain import privacy
 from citybrain.schemas.mapping import FALSE_WORDS, TRUE_WORDS, FieldSpec, SilverMapping
 
+#: what is trimmed around every raw value: spaces, tabs, line ends (a CR left by a CRLF file),
+#: and the ideographic space of Chinese input methods. One rule for every kind, numbers included.
+BLANKS = " \t\n\r\x0b\x0c\u3000"
+
+
+def text_sql(column: str) -> str:
+    """The same trimmed value as SQL, for row rules written as SQL text."""
+    return f"nullif(trim(BOTH '{BLANKS}' FROM `{column}`), '')"
+
 
 def _text(column: str) -> Column:
-    return F.nullif(F.trim(F.col(column)), F.lit(""))
+    return F.nullif(F.trim(F.col(column), F.lit(BLANKS)), F.lit(""))
 
 
 def parse_timestamp(column: str, formats: tuple[str, ...], timezone: str) -> Column:
@@ -27,7 +36,7 @@ def field_column(spec: FieldSpec, mapping: SilverMapping, key: str) -> Column:
     if spec.kind == "timestamp":  # a|b: the first of several columns that holds a time
         return F.coalesce(*(parse_timestamp(c, mapping.timestamp_formats, mapping.timezone) for c in a.split("|")))
     if spec.kind in ("double", "int"):
-        return F.expr(f"try_cast(nullif(trim(`{a}`), '') AS {'double' if spec.kind == 'double' else 'int'})")
+        return _text(a).try_cast("double" if spec.kind == "double" else "int")
     if spec.kind == "bool":
         value = F.lower(_text(a))
         return F.when(value.isin(*TRUE_WORDS), F.lit(True)).when(value.isin(*FALSE_WORDS), F.lit(False))

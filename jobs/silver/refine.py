@@ -32,7 +32,7 @@ from citybrain.jobs.silver.audit import (
     reconcile,
     write_audit,
 )
-from citybrain.jobs.silver.mapping import field_column
+from citybrain.jobs.silver.mapping import field_column, text_sql
 from citybrain.quality.gate import count_row_failures, gate, split_rows, store_results
 from citybrain.quality.rules import RowRule, unique_key
 from citybrain.schemas import get_contract
@@ -107,7 +107,7 @@ def row_rules(spec: SourceSpec) -> list[RowRule]:
             rules.append(
                 RowRule(
                     f"{f.name}_readable",
-                    f"`_raw_{f.name}` IS NULL OR trim(`_raw_{f.name}`) = '' OR `{f.name}` IS NOT NULL",
+                    f"{text_sql(f'_raw_{f.name}')} IS NULL OR `{f.name}` IS NOT NULL",
                     f"{f.name} is not a readable {f.kind}",
                     f"`_raw_{f.name}`",
                 )
