@@ -171,3 +171,15 @@ def test_a_phone_number_inside_any_text_is_scrubbed(spark, pieces):
     values = [f"{before} {number} {after}" for before, number, after in pieces]
     for (_, number, _), row in zip(pieces, _typed(spark, values, "text"), strict=True):
         assert number not in row.text
+
+
+@FUZZ
+@given(st.lists(st.builds(lambda p, t, q: p + t + q, PADDING, ANY_TEXT, PADDING), max_size=30))
+def test_row_rules_see_the_same_blank_as_typing(spark, values):
+    from pyspark.sql import functions as F
+
+    from citybrain.jobs.silver.mapping import text_sql
+
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    rows = df.select(F.expr(text_sql("v")).alias("sql"), field_column(MAPPING.field("id"), MAPPING, "fuzz").alias("typed")).collect()
+    assert [r.sql for r in rows] == [r.typed for r in rows]
