@@ -75,10 +75,11 @@ class QualityGateFailed(Exception):
         self.table = table
         self.batch_id = batch_id
         self.failures = list(failures)
-        lines = [
-            f"- {f.rule}: measured {f.measured_value}; threshold {f.threshold}" + (f" ({f.details})" if f.details else "") for f in failures
+        checks = [
+            f"{f.rule}: measured {f.measured_value}; threshold {f.threshold}" + (f" ({f.details})" if f.details else "") for f in failures
         ]
-        super().__init__(f"quality gate failed for {table}, batch {batch_id}: {len(failures)} table check(s) failed\n" + "\n".join(lines))
+        # one line: the command line prints it as its error, and a log line stays one line
+        super().__init__(f"quality gate stopped batch {batch_id} of {table} (nothing published): " + " | ".join(checks))
 
 
 @dataclass

@@ -45,3 +45,36 @@ def test_report_week_that_does_not_exist_is_one_clear_line():
     done = _cli("report", "--week", "2026-W99")
     assert done.returncode == 2
     assert done.stderr.strip() == "citybrain: error: week '2026-W99' does not exist (ISO year 2026 has no week 99)"
+
+
+def test_a_quality_gate_that_stops_a_batch_is_one_line_naming_the_check(spark, lake_settings, tmp_path):
+    """A surge far over the volume band stops the refine: the command says which check, measured and threshold."""
+    from citybrain import engine
+    from citybrain.jobs.bronze import ingest
+    from citybrain.jobs.silver import refine
+
+    header = "date,weekday,is_workday,holiday_name,weather,temp_max_c,temp_min_c,precipitation_mm,aqi,event_name,event_lon,event_lat,event_attendance\n"
+    first = tmp_path / "first" / "calendar"
+    first.mkdir(parents=True)
+    (first / "calendar_20260902.csv").write_text(header + "2026-09-01,2,1,,晴,30,22,0,50,,,,\n2026-09-02,3,1,,晴,30,22,0,50,,,,\n")
+    ingest.run(spark, lake_settings, "calendar", drops_dir=first.parent)
+    refine.refine(spark, lake_settings, "calendar")
+    surge = tmp_path / "surge"
+    surge.mkdir()
+    rows = "".join(f"2025-{m:02d}-{d:02d},1,1,,晴,30,22,0,50,,,,\n" for m in range(1, 13) for d in range(1, 29))
+    (surge / "calendar_20260903.csv").write_text(header + rows)
+    remote = lake_settings.spark_remote or engine.status(lake_settings).remote
+    env = {
+        **os.environ,
+        "CITYBRAIN_LAKE_ROOT": lake_settings.lake_root,
+        "CITYBRAIN_STATE_DIR": str(lake_settings.state_dir),
+        "CITYBRAIN_SPARK_REMOTE": remote,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "citybrain.cli", "ingest", "calendar", "--from", str(surge)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    error = done.stderr.strip()
+    assert error.count("\n") == 0, error
+    assert "quality gate stopped batch" in error and "silver.calendar_day" in error and "daily_volume_within_band" in error
+    assert "336.0 records per drop day" in error and "0.2-5 x the trailing average of 2.0" in error and str(lake_settings.log_dir) in error
