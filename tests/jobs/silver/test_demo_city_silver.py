@@ -4,6 +4,7 @@ Every kind is either repaired (duplicates, late records, GBK file, schema change
 repairable timestamps, swapped or missing coordinates) or quarantined with a reason.
 """
 
+import contextlib
 import json
 import re
 from datetime import date, datetime, timedelta
@@ -106,7 +107,8 @@ def test_late_records_land_in_their_own_day(spark, city):
             if row is None:
                 assert d["key"] in quarantined, f"late {source} record {d['key']} neither in silver nor quarantined"
                 continue
-            assert row.dt <= drop_day + timedelta(days=d["detail"]["event_day_offset"]), (d, row.dt)
+            # the generator sent it ``-event_day_offset`` days late: its day is exactly that far back, not the drop's
+            assert row.dt == drop_day + timedelta(days=d["detail"]["event_day_offset"]), (d, row.dt)
 
 
 # Timestamps in a format the mappings also accept (yyyy/M/d H:mm, yyyyMMddHHmmss) are read.
@@ -119,8 +121,26 @@ def test_malformed_timestamps_are_repaired_or_quarantined_with_the_value(spark, 
         quarantined = _quarantined(spark, settings, d["source"])
         measured = [q.measured_value for q in quarantined.get(d["key"], [])]
         assert d["detail"]["value"] in measured or REPAIRABLE.match(d["detail"]["value"]), d
-        if not measured:  # repaired: the record is in silver
-            assert KEYS[d["source"]][2](d["key"]) in _silver(spark, settings, d["source"]), d
+        if not measured:  # repaired: the record is in silver, at the time the malformed text says
+            row = _silver(spark, settings, d["source"]).get(KEYS[d["source"]][2](d["key"]))
+            assert row is not None, d
+            assert _typed_time(row, d) == _intended_time(d["detail"]["value"]), d
+
+
+def _typed_time(row, d):
+    """The silver value of the export column the generator malformed."""
+    spec = all_sources()[d["source"]]
+    bronze = next(b for b, aliases in spec.columns.items() if d["detail"]["column"] in aliases)
+    field = next(f for f in spec.silver.fields if f.kind == "timestamp" and bronze in f.argument.split("|"))
+    return row[field.name]
+
+
+def _intended_time(value: str):
+    """What a repairable rendering means, read by hand: a Shanghai local time (a date: its midnight) as UTC."""
+    for fmt in ("%Y/%m/%d %H:%M", "%Y%m%d%H%M%S", "%Y/%m/%d", "%Y%m%d"):
+        with contextlib.suppress(ValueError):
+            return datetime.strptime(value, fmt) - timedelta(hours=8)
+    raise AssertionError(f"{value!r} is not a repairable rendering")
 
 
 def test_malformed_timestamps_that_cannot_be_read_are_quarantined(spark, city):
