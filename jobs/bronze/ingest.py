@@ -40,6 +40,10 @@ from citybrain.text import printable
 log = logging.getLogger(__name__)
 
 
+#: characters of an unknown field's name a summary shows (a binary file's "header" can be any length)
+FIELD_NAME_SHOWN = 40
+
+
 class IngestError(RuntimeError):
     """A drop could not be taken into bronze; the message says which file and why."""
 
@@ -100,7 +104,8 @@ class IngestReport:
         if self.files_identical_to_another:
             text += f", {len(self.files_identical_to_another)} identical copy(ies) skipped"
         if drift:
-            text += f"; unknown fields kept in _extra: {printable(', '.join(drift))}"
+            names = [name if len(name) <= FIELD_NAME_SHOWN else name[:FIELD_NAME_SHOWN] + "…" for name in drift]
+            text += f"; unknown fields kept in _extra: {printable(', '.join(names))}"
         if self.rejected:
             named = "; ".join(f"{printable(r.relative)} ({printable(r.reason)})" for r in self.rejected)
             text += f"; REJECTED {len(self.rejected)} file(s), no rows taken from them: {named}"

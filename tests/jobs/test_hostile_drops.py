@@ -97,6 +97,7 @@ def test_rejected_files_are_named_with_their_reason_and_do_not_block_the_others(
     assert "link" in reasons["symbolic_link"]
     summary = reports["hotline"].summary()
     assert "REJECTED 4 file(s)" in summary and "hotline/hotline_latest.csv" in summary
+    assert max(len(name) for name in summary.split("_extra: ")[1].split(";")[0].split(", ")) <= 41  # the binary file's "header" cut short
 
 
 def _contents(spark, settings, case) -> list[str]:
