@@ -101,7 +101,11 @@ def ensure_venv(say: Callable[[str], None] = print) -> Path:
     if uv:
         if not python.exists():
             _run([uv, "venv", "-q", "--python", sys.executable, str(venv)], "create the Superset virtual environment")
-        _run([uv, "pip", "install", "-q", "--python", str(python), "-r", constraints], "install Superset's pinned packages")
+        # bytecode compiled now: each Superset process would otherwise compile its imports again
+        _run(
+            [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(python), "-r", constraints],
+            "install Superset's pinned packages",
+        )
     else:
         if not python.exists():
             base = getattr(sys, "_base_executable", sys.executable)
