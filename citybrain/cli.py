@@ -135,11 +135,11 @@ def cmd_generate(args) -> int:
 
 def cmd_run(args) -> int:
     from citybrain import engine
-    from citybrain.pipeline import pipeline_dag_ids, run_dags
+    from citybrain.pipeline import MAINTENANCE_DAGS, pipeline_dag_ids, run_dags
 
     settings = _settings(args)
-    known = pipeline_dag_ids()
-    dag_ids = args.dag or known
+    known = pipeline_dag_ids() + MAINTENANCE_DAGS
+    dag_ids = args.dag or pipeline_dag_ids()
     unknown = [d for d in dag_ids if d not in known]
     if unknown:
         raise SystemExit(f"citybrain: unknown DAG {', '.join(unknown)}; known DAGs: {', '.join(known)}")
@@ -251,6 +251,23 @@ def cmd_table(args) -> int:
     return 0
 
 
+def cmd_maintain(args) -> int:
+    from citybrain.jobs import maintenance
+
+    settings = _settings(args)
+    _say(f"compacting and vacuuming the lake at {settings.lake_root} (retention {settings.vacuum_retention_days:g} days) ...")
+    results = maintenance.maintain(settings, tables=args.table, progress=_say)
+    before, after = sum(r.files_before for r in results), sum(r.files_after for r in results)
+    failed = [r.table for r in results if r.error]
+    _say(
+        f"{len(results)} table(s): {before:,} -> {after:,} data files, {sum(r.files_deleted for r in results):,} unreferenced file(s) deleted"
+    )
+    if failed:
+        _say(f"NOT maintained (reason in ops.maintenance): {', '.join(failed)}")
+        return 1
+    return 0
+
+
 def cmd_contracts(args) -> int:
     from citybrain.schemas import all_contracts, get_contract
 
@@ -288,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_path, help="folder to write to (default CITYBRAIN_DEMO_DIR or ./demo_city)")
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("run", help="run pipeline DAGs through Airflow on the drops already there")
+    p = sub.add_parser("run", help="run pipeline DAGs through Airflow on the drops already there (also maintain_lake with --dag)")
     p.add_argument("--dag", action="append", metavar="DAG_ID", help="run only this DAG (repeatable); default: all, in order")
     p.set_defaults(func=cmd_run)
 
@@ -346,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retention-hours", type=int, default=168, help="vacuum: keep unreferenced files younger than this (default 168)")
     p.add_argument("--apply", action="store_true", help="vacuum: really delete (default: dry run)")
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser(
+        "maintain", help="compact and vacuum every lake table (what the weekly maintain_lake DAG does); figures to ops.maintenance"
+    )
+    p.add_argument("--table", action="append", metavar="NAME", help="only this table (repeatable); default: every table")
+    p.set_defaults(func=cmd_maintain)
 
     p = sub.add_parser("contracts", help="print table contracts: columns, types, keys, grain, PII tags")
     p.add_argument("name", nargs="?", help="one table (default: all)")

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 #: DAGs that publish gold to its readers, run after every gold table
 PUBLISH_DAGS = ["publish_serving_views", "publish_weekly_report"]
+#: DAGs on a clock of their own, not part of the main job's chain (``citybrain run --dag`` runs them)
+MAINTENANCE_DAGS = ["maintain_lake"]
 
 
 def pipeline_dag_ids() -> list[str]:

@@ -38,6 +38,16 @@ def _positive_float(name: str, raw: str) -> float:
     return value
 
 
+def _non_negative_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"CITYBRAIN_{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise SettingsError(f"CITYBRAIN_{name}={raw!r} must be 0 or more")
+    return value
+
+
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     """CITYBRAIN_<name>, one of ``allowed`` (the first is the default)."""
     value = _env(name, allowed[0]).lower()
@@ -66,6 +76,8 @@ class Settings:
                   are taken in, the summary names the rejected ones) or fail (the same, then
                   the run fails naming them)
     reports_dir   where the weekly reports are archived: <reports_dir>/<ISO week>/report.html
+    vacuum_retention_days  how long the weekly maintenance keeps files an older version still
+                  needs (time travel, rebuilding a past report) before deleting them
     """
 
     lake_root: str
@@ -80,6 +92,7 @@ class Settings:
     drops_follow_links: bool = False
     rejected_files: str = "warn"
     reports_dir: Path = Path("reports")
+    vacuum_retention_days: float = 30.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -111,6 +124,7 @@ class Settings:
             drops_follow_links=_choice("DROPS_FOLLOW_LINKS", ("no", "yes")) == "yes",
             rejected_files=_choice("REJECTED_FILES", ("warn", "fail")),
             reports_dir=Path(_env("REPORTS_DIR", str(root / "reports"))).expanduser().resolve(),
+            vacuum_retention_days=_non_negative_float("VACUUM_RETENTION_DAYS", _env("VACUUM_RETENTION_DAYS", "30")),
         )
 
     def with_(self, **changes) -> Settings:

@@ -101,3 +101,20 @@ def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = 
             }
         )
     return {"reports": builds}
+
+
+def maintain_lake() -> dict:
+    """Compact and vacuum every table (through deltalake: no engine needed)."""
+    from citybrain.jobs import maintenance
+
+    results = maintenance.maintain(Settings.from_env(), progress=log.info)
+    failed = [r.table for r in results if r.error]
+    if failed:
+        log.warning("lake maintenance: %d table(s) not maintained (see ops.maintenance): %s", len(failed), ", ".join(failed))
+    return {
+        "tables": len(results),
+        "files_before": sum(r.files_before for r in results),
+        "files_after": sum(r.files_after for r in results),
+        "files_deleted": sum(r.files_deleted for r in results),
+        "failed": failed,
+    }

@@ -55,4 +55,23 @@ BATCH_AUDIT = Contract(
     keys=("batch_id", "entity"),
 )
 
-OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER, BATCH_AUDIT)}
+MAINTENANCE = Contract(
+    name="ops.maintenance",
+    columns=(
+        Column("table", "string", False, "the table compacted and vacuumed"),
+        Column("files_before", "bigint", False, "data files its current version read before the compaction"),
+        Column("files_after", "bigint", False, "data files its current version reads after it"),
+        Column("bytes_before", "bigint", False),
+        Column("bytes_after", "bigint", False),
+        Column("files_deleted", "bigint", False, "files no version younger than the retention referenced, deleted"),
+        Column("seconds", "double", False),
+        Column("error", "string", True, "why this table was not maintained (the others were); null when it was"),
+        Column("maintained_at", "timestamp", False),
+    ),
+    grain="one row per table per maintenance run",
+    description="Weekly lake maintenance (jobs/maintenance.py): file counts before and after compaction, files vacuumed.",
+    owner="data-engineering",
+    keys=("table", "maintained_at"),
+)
+
+OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER, BATCH_AUDIT, MAINTENANCE)}
