@@ -89,6 +89,7 @@ def rolling_origin(rows: pd.DataFrame, cfg: IndexConfig) -> tuple[pd.DataFrame, 
         test = rows[rows["week_index"] == t].copy()
         x = test[names].to_numpy()
         test["probability"] = model.predict_proba(x)[:, 1]
+        test["origin_week"] = t
         c = contributions(model, x)
         order = np.argsort(-c, axis=1, kind="stable")
         for k in range(3):
@@ -96,7 +97,8 @@ def rolling_origin(rows: pd.DataFrame, cfg: IndexConfig) -> tuple[pd.DataFrame, 
         out.append(test)
         contribs.append(np.abs(c))
     if not out:
-        return rows.iloc[0:0].assign(probability=[]), pd.Series(0.0, index=names)
+        empty = rows.iloc[0:0].assign(probability=[], origin_week=[], reason1=[], reason2=[], reason3=[])
+        return empty, pd.Series(0.0, index=names)
     mean_abs = np.concatenate(contribs).mean(axis=0)
     return pd.concat(out, ignore_index=True), pd.Series(mean_abs / mean_abs.sum(), index=names)
 
