@@ -80,7 +80,12 @@ def stability_risk(long_counts: pd.DataFrame, places: pd.DataFrame, cfg: IndexCo
     pred, importance = warning.rolling_origin(rows, cfg)
     scored = scored.merge(
         pred[["community_code", "iso_week", "probability", "reason1", "reason2", "reason3"]].rename(
-            columns={"probability": "warning_probability", "reason1": "warning_reason1", "reason2": "warning_reason2", "reason3": "warning_reason3"}
+            columns={
+                "probability": "warning_probability",
+                "reason1": "warning_reason1",
+                "reason2": "warning_reason2",
+                "reason3": "warning_reason3",
+            }
         ),
         on=["community_code", "iso_week"],
         how="left",

@@ -31,7 +31,7 @@ def _top_columns() -> tuple[Column, ...]:
     for k in range(1, TOP_N + 1):
         cols += [
             Column(f"top{k}_indicator", "string", True, f"indicator with the {k}. largest contribution (null when it contributes 0)"),
-            Column(f"top{k}_contribution", "double", True, f"its points of the score"),
+            Column(f"top{k}_contribution", "double", True, "its points of the score"),
         ]
     return tuple(cols)
 
@@ -59,7 +59,12 @@ GOLD_STABILITY_RISK = Contract(
         *_top_columns(),
         Column("other_contribution", "double", True, "points of the indicators outside the top three (score = top three + this)"),
         *_indicator_columns(),
-        Column("warning_probability", "double", True, "calibrated probability of the warning outcome next week (communities; null before a model could be trained)"),
+        Column(
+            "warning_probability",
+            "double",
+            True,
+            "calibrated probability of the warning outcome next week (communities; null before a model could be trained)",
+        ),
         Column("warning_reason1", "string", True, "feature pushing the probability up most"),
         Column("warning_reason2", "string", True),
         Column("warning_reason3", "string", True),
