@@ -155,3 +155,23 @@ def report_text(result: RiskEvaluation) -> str:
             f" {fmt(b.detected_share, '{:.2f}'):>9} {b.positives:>10} {b.weeks:>6} {b.k:>2}"
         )
     return "\n".join(lines)
+
+
+SCENARIO_SOURCES = ("hotline", "police", "petitions")
+
+
+def evaluate_scenario(spark, settings, *, seed: int, stability=None, days: int = 84, scale: float = 1.0) -> RiskEvaluation:
+    """Generate a demo city (hotline, police, petitions) with the given escalation scenario into
+    ``settings``' demo folder and lake, run bronze -> silver -> gold.stability_risk and evaluate it."""
+    from citybrain.democity import generate
+    from citybrain.democity.plan import StabilityScenario
+    from citybrain.jobs.bronze import ingest
+    from citybrain.jobs.gold import stability_risk
+    from citybrain.jobs.silver import refine
+
+    generate(settings.demo_dir, seed=seed, days=days, scale=scale, stability=stability or StabilityScenario(), sources=SCENARIO_SOURCES)
+    for source in ("registry", *SCENARIO_SOURCES):
+        ingest.run(spark, settings, source)
+        refine.refine(spark, settings, source)
+    stability_risk.run(spark, settings)
+    return run(spark, settings)
