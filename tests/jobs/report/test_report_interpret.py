@@ -4,7 +4,6 @@ import re
 import string
 
 import pytest
-
 from report_samples import sample_document
 
 from citybrain.jobs.report import interpret
