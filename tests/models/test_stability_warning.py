@@ -70,19 +70,19 @@ def test_probabilities_are_calibrated_and_explained():
 
 
 def test_backtest_metrics_by_hand():
-    # two weeks, four communities, k = 1; A positive in week 1 (ranked first), D positive in week 2 (ranked third)
+    # two weeks, four communities, k = 1; A positive in week 1 (ranked first), D positive in week 2 (ranked second)
     pred = pd.DataFrame(
         {
             "community_code": list("ABCD") * 2,
             "iso_week": ["w1"] * 4 + ["w2"] * 4,
             "week_index": [0] * 4 + [1] * 4,
-            "score": [0.9, 0.2, 0.1, 0.3, 0.95, 0.5, 0.1, 0.3],
+            "score": [0.9, 0.2, 0.1, 0.3, 0.95, 0.1, 0.1, 0.3],
             "label": [1, 0, 0, 0, 0, 0, 0, 1],
         }
     )
     got = warning.backtest_metrics(pred, "score", k=1)
-    # AUC: positives 0.9 and 0.3 against negatives 0.2, 0.1, 0.3, 0.95, 0.5, 0.1 -> (5 + 3.5) / 12
-    assert got["roc_auc"] == pytest.approx(8.5 / 12)
+    # AUC: positives 0.9 and 0.3 against negatives 0.2, 0.1, 0.3, 0.95, 0.1, 0.1 -> (5 + 4.5) / 12
+    assert got["roc_auc"] == pytest.approx(9.5 / 12)
     assert got["precision_at_k"] == pytest.approx(0.5)  # week 1: 1 of 1; week 2: 0 of 1
     assert got["detected_share"] == pytest.approx(0.5) and got["median_lead_weeks"] == 1
     assert warning.top_k(106, 0.05) == 6
