@@ -88,6 +88,7 @@ def cmd_evaluate(args) -> int:
     if args.model == "risk":
         from citybrain.models import stability_evaluation
 
+        stability_evaluation.truth_folder(settings, args.truth)  # fails before the engine starts
         with engine.session_scope(settings) as spark:
             risk = stability_evaluation.run(spark, settings, args.truth)
         _say(stability_evaluation.report_text(risk))

@@ -103,6 +103,14 @@ def evaluate(gold: pd.DataFrame, outcomes: pd.DataFrame, truth_dir: Path) -> Ris
     return RiskEvaluation(planted_table, backtest, {"top_decile_hit_rate": hit_rate, "communities": n_communities})
 
 
+def truth_folder(settings, truth_dir: Path | None = None) -> Path:
+    """The demo city's truth folder; a clear error when it holds no stability truth."""
+    truth_dir = truth_dir or settings.demo_dir / "truth"
+    if not (truth_dir / "stability_weekly.csv").exists():
+        raise FileNotFoundError(f"no planted truth in {truth_dir}: evaluate risk needs a demo city (citybrain generate)")
+    return truth_dir
+
+
 def run(spark, settings, truth_dir: Path | None = None) -> RiskEvaluation:
     """Evaluate gold.stability_risk in the lake against the demo city's truth; append to gold.model_metrics."""
     from pyspark.sql import functions as F
@@ -112,9 +120,7 @@ def run(spark, settings, truth_dir: Path | None = None) -> RiskEvaluation:
     from citybrain.schemas.gold.model_metrics import GOLD_MODEL_METRICS
 
     cfg = load_config()
-    truth_dir = truth_dir or settings.demo_dir / "truth"
-    if not (truth_dir / "stability_weekly.csv").exists():
-        raise FileNotFoundError(f"no planted truth in {truth_dir}: evaluate needs a demo city (citybrain generate)")
+    truth_dir = truth_folder(settings, truth_dir)
     if not lake.exists(settings, "gold.stability_risk"):
         raise FileNotFoundError("gold.stability_risk does not exist: run build_gold_stability_risk first")
     gold = lake.read(spark, settings, "gold.stability_risk").where("unit_type = 'community'").toPandas()
