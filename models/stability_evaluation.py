@@ -13,7 +13,6 @@ Every figure goes to gold.model_metrics (models stability_warning, oracle, stabi
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from citybrain.models import model_metrics
 from citybrain.models import stability_warning as warning
+from citybrain.models.model_metrics import metric_row
 from citybrain.models.stability_index import load_config
 
 MODEL = "stability_warning"
@@ -41,19 +42,7 @@ class RiskEvaluation:
         rows = []
 
         def add(model, metric, scope, value, details=None):
-            value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-            rows.append(
-                {
-                    "model": model,
-                    "metric": metric,
-                    "scope": scope,
-                    "value": value,
-                    "source_system": source_system,
-                    "run_id": run_id,
-                    "run_at": run_at,
-                    "details": json.dumps(details or {}, ensure_ascii=False, default=str),
-                }
-            )
+            rows.append(metric_row(model, metric, scope, value, details, source_system=source_system, run_id=run_id, run_at=run_at))
 
         for b in self.backtest.to_dict("records"):
             counts = {k: b[k] for k in ("positives", "rows", "weeks", "k")}
@@ -117,7 +106,6 @@ def run(spark, settings, truth_dir: Path | None = None) -> RiskEvaluation:
 
     from citybrain import lake
     from citybrain.jobs.gold.common import iso_week_label
-    from citybrain.schemas.gold.model_metrics import GOLD_MODEL_METRICS
 
     cfg = load_config()
     truth_dir = truth_folder(settings, truth_dir)
@@ -133,10 +121,7 @@ def run(spark, settings, truth_dir: Path | None = None) -> RiskEvaluation:
         .toPandas()
     )
     result = evaluate(gold, outcomes, truth_dir)
-    rows = result.metric_rows(uuid.uuid4().hex[:12], datetime.now(UTC))
-    contract = GOLD_MODEL_METRICS
-    df = spark.createDataFrame(pd.DataFrame(rows)[contract.column_names], contract.ddl().replace(" NOT NULL", ""))
-    lake.write(spark, settings, contract.name, df, mode="append")
+    model_metrics.append(spark, settings, result.metric_rows(uuid.uuid4().hex[:12], datetime.now(UTC)))
     return result
 
 
