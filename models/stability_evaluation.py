@@ -151,16 +151,21 @@ def report_text(result: RiskEvaluation) -> str:
 SCENARIO_SOURCES = ("hotline", "police", "petitions")
 
 
-def evaluate_scenario(spark, settings, *, seed: int, stability=None, days: int = 84, scale: float = 1.0) -> RiskEvaluation:
+def evaluate_scenario(spark, settings, *, seed: int, stability=None, days: int = 84, scale: float = 1.0, start=None) -> RiskEvaluation:
     """Generate a demo city (hotline, police, petitions) with the given escalation scenario into
-    ``settings``' demo folder and lake, run bronze -> silver -> gold.stability_risk and evaluate it."""
+    ``settings``' demo folder and lake, run bronze -> silver -> gold.stability_risk and evaluate it.
+    ``start`` (a date; default the generator's) must leave the run's end before today: silver
+    refuses records from the future."""
     from citybrain.democity import generate
     from citybrain.democity.plan import StabilityScenario
     from citybrain.jobs.bronze import ingest
     from citybrain.jobs.gold import stability_risk
     from citybrain.jobs.silver import refine
 
-    generate(settings.demo_dir, seed=seed, days=days, scale=scale, stability=stability or StabilityScenario(), sources=SCENARIO_SOURCES)
+    when = {"start": start} if start else {}
+    generate(
+        settings.demo_dir, seed=seed, days=days, scale=scale, stability=stability or StabilityScenario(), sources=SCENARIO_SOURCES, **when
+    )
     for source in ("registry", *SCENARIO_SOURCES):
         ingest.run(spark, settings, source)
         refine.refine(spark, settings, source)
