@@ -85,6 +85,15 @@ def cmd_evaluate(args) -> int:
     from citybrain.models import hotspot_evaluation
 
     settings = _settings(args)
+    if args.model == "risk":
+        from citybrain.models import stability_evaluation
+
+        stability_evaluation.truth_folder(settings, args.truth)  # fails before the engine starts
+        with engine.session_scope(settings) as spark:
+            risk = stability_evaluation.run(spark, settings, args.truth)
+        _say(stability_evaluation.report_text(risk))
+        _say("Written to gold.model_metrics (model stability_warning, oracle, stability_score).")
+        return 0
     with engine.session_scope(settings) as spark:
         result = hotspot_evaluation.run(spark, settings, args.truth)
     _say(hotspot_evaluation.report_text(result))
@@ -317,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="compare a gold model with the demo city's planted truth; results to gold.model_metrics")
     p.add_argument(
-        "model", choices=["hotspots"], help="hotspots: gold.complaint_hotspots against truth/hotspots.csv and complaint_rates.csv"
+        "model",
+        choices=["hotspots", "risk"],
+        help="hotspots: gold.complaint_hotspots against truth/hotspots.csv and complaint_rates.csv; "
+        "risk: gold.stability_risk and its early warning against truth/stability_*.csv (rolling-origin backtest)",
     )
     p.add_argument("--truth", type=_path, help="the demo city's truth folder (default CITYBRAIN_DEMO_DIR/truth)")
     p.set_defaults(func=cmd_evaluate)

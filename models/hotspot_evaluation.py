@@ -15,7 +15,6 @@ ln(tests per week / alpha) / KL, KL = b (m ln m - m + 1) nats per week.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
@@ -25,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from citybrain.models import model_metrics
+from citybrain.models.model_metrics import metric_row
 
 MODEL = "complaint_hotspots"
 DETECTION_WEEKS = 3  # "within 3 weeks of its onset": flagged in the onset week or the two after it
@@ -44,19 +46,7 @@ class Evaluation:
         rows = []
 
         def add(model, metric, scope, value, details=None):
-            value = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-            rows.append(
-                {
-                    "model": model,
-                    "metric": metric,
-                    "scope": scope,
-                    "value": value,
-                    "source_system": self.source_system,
-                    "run_id": run_id,
-                    "run_at": run_at,
-                    "details": json.dumps(details or {}, ensure_ascii=False, default=str),
-                }
-            )
+            rows.append(metric_row(model, metric, scope, value, details, source_system=self.source_system, run_id=run_id, run_at=run_at))
 
         for metric, value in self.summary.items():
             add(MODEL, metric, "overall", value, self.details.get(metric))
@@ -236,7 +226,6 @@ def run(spark, settings, truth_dir: Path | None = None, *, source_system: str = 
     """Evaluate the gold table in the lake against the demo city's truth; append the metrics to gold.model_metrics."""
     from citybrain import lake
     from citybrain.schemas.gold.complaint_hotspots import HotspotParams
-    from citybrain.schemas.gold.model_metrics import GOLD_MODEL_METRICS
 
     truth_dir = truth_dir or settings.demo_dir / "truth"
     if not (truth_dir / "hotspots.csv").exists():
@@ -253,10 +242,7 @@ def run(spark, settings, truth_dir: Path | None = None, *, source_system: str = 
     grid = lake.read(spark, settings, "silver.grid").select("community_code", f"h3_r{resolution}").distinct().toPandas()
     community_cells = grid.groupby("community_code")[f"h3_r{resolution}"].apply(set).to_dict()
     result = evaluate(gold, load_truth(truth_dir), community_cells, source_system=source_system)
-    rows = result.metric_rows(uuid.uuid4().hex[:12], datetime.now(UTC))
-    contract = GOLD_MODEL_METRICS
-    df = spark.createDataFrame(pd.DataFrame(rows)[contract.column_names], contract.ddl().replace(" NOT NULL", ""))
-    lake.write(spark, settings, contract.name, df, mode="append")
+    model_metrics.append(spark, settings, result.metric_rows(uuid.uuid4().hex[:12], datetime.now(UTC)))
     return result
 
 

@@ -22,6 +22,12 @@ def test_help_lists_every_command():
         assert f"    {command}" in out
 
 
+def test_evaluate_risk_without_a_demo_city_is_one_clear_line(tmp_path):
+    done = _cli("evaluate", "risk", "--truth", str(tmp_path / "nowhere"))
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+    assert "no planted truth in" in done.stderr and "evaluate risk needs a demo city" in done.stderr
+
+
 def test_unknown_table_is_named():
     done = _cli("contracts", "silver.nothing")
     assert done.returncode == 2

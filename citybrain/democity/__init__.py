@@ -9,6 +9,6 @@ See README.md in this folder for every drop, the planted truth and the planted d
 
 from .city import CITY_BBOX
 from .generate import generate
-from .plan import HotspotScenario
+from .plan import ESCALATION_STRENGTHS, HotspotScenario, StabilityScenario
 
-__all__ = ["CITY_BBOX", "HotspotScenario", "generate"]
+__all__ = ["CITY_BBOX", "ESCALATION_STRENGTHS", "HotspotScenario", "StabilityScenario", "generate"]

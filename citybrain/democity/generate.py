@@ -16,7 +16,17 @@ from . import hotline, petitions, police, ridehailing, truth, urban_cases
 from .city import CITY_BBOX, City, build_city, registry_geojson
 from .common import csv_bytes, write_bytes
 from .dirt import Dirt, Spec
-from .plan import DEFAULT_HOTSPOTS, HOTSPOT_L2, HotspotScenario, RunCalendar, plan_hotspots, plan_stability, stability_extra_rate
+from .plan import (
+    DEFAULT_HOTSPOTS,
+    DEFAULT_STABILITY,
+    HOTSPOT_L2,
+    HotspotScenario,
+    RunCalendar,
+    StabilityScenario,
+    plan_hotspots,
+    plan_stability,
+    stability_extra_rate,
+)
 
 # one independent random stream per purpose; the order of this list is part of the contract
 STREAMS = [
@@ -33,6 +43,7 @@ STREAMS = [
     "dirt_ridehailing",
     "dirt_police",
     "dirt_petitions",
+    "escalation",
 ]
 SPECS = {
     "hotline": Spec("hotline", "受理时间", coords=("经度", "纬度"), pii=("来电人姓名", "来电号码", "身份证号")),
@@ -63,6 +74,7 @@ TRUTH_SOURCE = {
     "hotspots.csv": "hotline",
     "ride_rates.csv": "ridehailing",
     "demand_params.json": "ridehailing",
+    "escalations.csv": "police",
 }
 
 
@@ -84,12 +96,14 @@ def generate(
     scale: float = 1.0,
     start: dt.date = dt.date(2026, 8, 31),
     hotspots: HotspotScenario = DEFAULT_HOTSPOTS,
+    stability: StabilityScenario = DEFAULT_STABILITY,
     sources: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Write the demo city's drops, truth and manifest under ``out_dir``; return the manifest.
 
-    ``hotspots`` sets the planted complaint hotspots (see ``HotspotScenario``); ``sources``
+    ``hotspots`` sets the planted complaint hotspots (see ``HotspotScenario``); ``stability``
+    the escalating communities and their strength (see ``StabilityScenario``); ``sources``
     limits the event sources drawn (registry and calendar are always written; None = all).
     Every source has its own random streams, so leaving one out changes no other file, and
     the hotspot knobs change only the hotspots: the stability plan is drawn after the
@@ -110,7 +124,8 @@ def generate(
     city = build_city(rngs["city"])
     cal, events = calmod.build_calendar(rngs["calendar"], start, days)
     day_types = calmod.day_type(cal)
-    hs, stab = _plan(rngs["plan"], city, rc, day_types, scale, hotspots)
+    hs, stab = _plan(rngs["plan"], city, rc, day_types, scale, hotspots, stability)
+    mass = police.mass_incidents(rngs["escalation"], city, rc, stab)
     manifest: dict = {
         "generator": "citybrain.democity",
         "format_version": 1,
@@ -120,7 +135,7 @@ def generate(
         "start": start.isoformat(),
         "end": rc.dates[-1].isoformat(),
         "city_bbox": list(CITY_BBOX),
-        **_scenario_entry(hotspots, wanted),
+        **_scenario_entry(hotspots, stability, wanted),
         "sources": {},
         "truth": {},
         "totals": {},
@@ -148,8 +163,8 @@ def generate(
         ),
         "urban_cases": lambda: urban_cases.generate(rngs["urban_cases"], city, rc, day_types, scale),
         "ridehailing": lambda: ridehailing.generate(rngs["ridehailing"], city, rc, cal, day_types, events, scale),
-        "police": lambda: police.generate(
-            rngs["police"], city, rc, day_types, scale, stab, stability_extra_rate(stab, rc, "police", scale)
+        "police": lambda: police.with_mass_incidents(
+            police.generate(rngs["police"], city, rc, day_types, scale, stab, stability_extra_rate(stab, rc, "police", scale)), mass
         ),
         "petitions": lambda: petitions.generate(
             rngs["petitions"], city, rc, day_types, scale, stab, stability_extra_rate(stab, rc, "petitions", scale)
@@ -224,6 +239,7 @@ def generate(
         "ride_rates.csv": lambda: truth.ride_rates(truths["ridehailing"], rc),
         "stability_risk.csv": lambda: truth.stability(stab),
         "stability_weekly.csv": lambda: truth.stability_weekly(stab, city.communities, rc),
+        "escalations.csv": lambda: truth.escalations(mass),
         "demand_params.json": lambda: _demand_params(events, cal, day_types),
         "dirt.json": lambda: dirt_entries,
     }
@@ -258,9 +274,9 @@ def _wanted_sources(sources: Iterable[str] | None) -> set[str]:
     return asked | set(ALWAYS)
 
 
-def _scenario_entry(hotspots: HotspotScenario, wanted: set[str]) -> dict:
+def _scenario_entry(hotspots: HotspotScenario, stability: StabilityScenario, wanted: set[str]) -> dict:
     """Manifest entry naming the non-default knobs (none for a standard city)."""
-    if hotspots == DEFAULT_HOTSPOTS and wanted == set(FILE):
+    if hotspots == DEFAULT_HOTSPOTS and stability == DEFAULT_STABILITY and wanted == set(FILE):
         return {}
     knobs = {
         "count": hotspots.count,
@@ -268,11 +284,20 @@ def _scenario_entry(hotspots: HotspotScenario, wanted: set[str]) -> dict:
         "base_rate": None if hotspots.base_rate is None else list(hotspots.base_rate),
         "shape": hotspots.shape,
     }
-    return {"scenario": {"hotspots": knobs, "sources": [s for s in FILE if s in wanted]}}
+    entry = {"hotspots": knobs, "sources": [s for s in FILE if s in wanted]}
+    if stability != DEFAULT_STABILITY:
+        entry["stability"] = {"count": stability.count, "peak_multiplier": list(stability.peak_multiplier)}
+    return {"scenario": entry}
 
 
 def _plan(
-    rng: np.random.Generator, city: City, rc: RunCalendar, day_types: np.ndarray, scale: float, hotspots: HotspotScenario
+    rng: np.random.Generator,
+    city: City,
+    rc: RunCalendar,
+    day_types: np.ndarray,
+    scale: float,
+    hotspots: HotspotScenario,
+    stability: StabilityScenario = DEFAULT_STABILITY,
 ) -> tuple[list[dict], list[dict]]:
     """(hotspots, stability plan). The stability plan always follows the default hotspot plan
     (same draws, same avoided communities); other knobs replan the hotspots from the same
@@ -280,7 +305,7 @@ def _plan(
     start = copy.deepcopy(rng)
     weight = hotline.l2_cell_weight(city)
     hs = plan_hotspots(rng, city, rc, weight)
-    stab = plan_stability(rng, city, rc, {h["comm_idx"] for h in hs})
+    stab = plan_stability(rng, city, rc, {h["comm_idx"] for h in hs}, stability)
     if hotspots != DEFAULT_HOTSPOTS:
         base_weekly = hotline.base_weekly_rates(city, day_types, scale, HOTSPOT_L2) if hotspots.base_rate is not None else None
         hs = plan_hotspots(start, city, rc, weight, hotspots, base_weekly)

@@ -27,6 +27,12 @@ STABILITY_DRIVERS = [
 ]
 # extra events per day at scale 1 per unit of (multiplier - 1)
 STABILITY_UNIT_RATE = {"petitions": 0.25, "police": 0.6, "hotline": 0.8}
+# escalation outcome (群体性事件 in the police data): chance per community-week is
+# 1 - exp(-ESCALATION_RATE * (multiplier - 1)), plus a background chance anywhere
+ESCALATION_RATE = 0.8
+ESCALATION_BACKGROUND = 0.0005
+# named escalation strengths (peak multiplier ranges) for detection studies; moderate = default
+ESCALATION_STRENGTHS = {"weak": (1.8, 2.6), "moderate": (3.0, 6.0), "strong": (6.0, 9.0)}
 
 
 @dataclass
@@ -105,6 +111,31 @@ class HotspotScenario:
 
 
 DEFAULT_HOTSPOTS = HotspotScenario()
+
+
+@dataclass(frozen=True)
+class StabilityScenario:
+    """Scenario knobs for the communities sliding towards social-stability risk.
+
+    * ``count``: number of escalating communities (drawn from the more populous half,
+      never a hotspot's community); their driver themes cycle through STABILITY_DRIVERS.
+    * ``peak_multiplier``: (lo, hi) the peak risk multiplier is drawn from; the escalation
+      strength (``ESCALATION_STRENGTHS`` names weak / moderate / strong ranges).
+    """
+
+    count: int = 4
+    peak_multiplier: tuple[float, float] = (3.0, 6.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "peak_multiplier", tuple(float(v) for v in self.peak_multiplier))
+        if self.count < 0:
+            raise ValueError(f"escalating community count must be >= 0, got {self.count}")
+        lo, hi = self.peak_multiplier
+        if not 1 < lo <= hi:
+            raise ValueError(f"peak multiplier range must satisfy 1 < lo <= hi, got {self.peak_multiplier}")
+
+
+DEFAULT_STABILITY = StabilityScenario()
 
 
 def main_community(points: pd.DataFrame, cell: str) -> int:
@@ -195,17 +226,21 @@ def plan_hotspots(
     return out
 
 
-def plan_stability(rng: np.random.Generator, city: City, rc: RunCalendar, avoid: set[int]) -> list[dict]:
+def plan_stability(
+    rng: np.random.Generator, city: City, rc: RunCalendar, avoid: set[int], scenario: StabilityScenario = DEFAULT_STABILITY
+) -> list[dict]:
     comms = city.communities
     pop = comms["population"].to_numpy()
     cand = [i for i in np.argsort(-pop, kind="stable")[: len(comms) // 2] if int(i) not in avoid]
-    chosen = sorted(int(i) for i in rng.choice(cand, size=4, replace=False))
-    starts = week_index_spread(rc.n_weeks, 4, 0.12, 0.45)
+    if scenario.count > len(cand):
+        raise ValueError(f"{scenario.count} escalating communities asked for, only {len(cand)} candidates")
+    chosen = sorted(int(i) for i in rng.choice(cand, size=scenario.count, replace=False))
+    starts = week_index_spread(rc.n_weeks, scenario.count, 0.12, 0.45)
     out = []
     for k, ci in enumerate(chosen):
         s = starts[k]
         peak = min(s + int(rng.integers(2, 5)), max(rc.n_weeks - 2, s))
-        drv = STABILITY_DRIVERS[k]
+        drv = STABILITY_DRIVERS[k % len(STABILITY_DRIVERS)]
         out.append(
             {
                 "comm_idx": ci,
@@ -215,7 +250,7 @@ def plan_stability(rng: np.random.Generator, city: City, rc: RunCalendar, avoid:
                 "peak_week_index": peak,
                 "start_week": rc.week_labels[min(s, rc.n_weeks - 1)],
                 "peak_week": rc.week_labels[min(peak, rc.n_weeks - 1)],
-                "peak_multiplier": round(float(rng.uniform(3.0, 6.0)), 2),
+                "peak_multiplier": round(float(rng.uniform(*scenario.peak_multiplier)), 2),
                 "drivers": drv,
             }
         )
@@ -229,6 +264,12 @@ def stability_multiplier(s: dict, week: np.ndarray) -> np.ndarray:
     rise = 1 + (m - 1) * np.clip((w - a + 1) / (p - a + 1), 0, 1)
     fall = 1 + (m - 1) * 0.5 ** ((w - p) / 1.5)
     return np.where(w < a, 1.0, np.where(w <= p, rise, fall))
+
+
+def escalation_probability(mult: np.ndarray) -> np.ndarray:
+    """Chance of a mass incident (群体性事件) in a community-week at risk multiplier ``mult``."""
+    planted = 1.0 - np.exp(-ESCALATION_RATE * (np.asarray(mult, dtype=float) - 1.0))
+    return 1.0 - (1.0 - ESCALATION_BACKGROUND) * (1.0 - planted)
 
 
 def risk_level(mult: np.ndarray) -> np.ndarray:

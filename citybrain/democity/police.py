@@ -7,7 +7,7 @@ import pandas as pd
 
 from .city import City
 from .common import DAY, HOUR, MINUTE, day_seconds, fmt_times, json_dumps, mobiles, names
-from .plan import RunCalendar
+from .plan import RunCalendar, escalation_probability, stability_multiplier
 
 KEYS = [
     "incident_no",
@@ -43,6 +43,8 @@ TYPES = [
     ("可疑情况", "0306", 5, (0.60, 0.35, 0.05, 0), "pcs", ["现场查看无异常", "已盘查", "持续关注"]),
 ]
 TYPE_INDEX = {t[0]: i for i, t in enumerate(TYPES)}
+# the escalation outcome: planted per community-week (escalation_probability), not in the daily mix
+MASS_INCIDENT = ("群体性事件", "0701", "现场处置完毕，聚集人员已疏散")
 HOUR_P = np.array([3, 2.2, 1.6, 1.1, 0.9, 1, 1.6, 3, 4, 4.5, 4.6, 4.8, 4.6, 4.4, 4.5, 4.7, 5, 5.5, 5.8, 6, 6.1, 5.8, 5, 4])
 HOUR_P = HOUR_P / HOUR_P.sum()
 
@@ -129,6 +131,79 @@ def generate(
     df["_ord"] = np.arange(n, dtype=float)
     df["_key"] = df["incident_no"]
     return df
+
+
+def mass_incidents(rng: np.random.Generator, city: City, rc: RunCalendar, stab: list[dict]) -> pd.DataFrame:
+    """Mass incidents (群体性事件): at most one per community-week, drawn with escalation_probability
+    of the community's planted risk multiplier that week (a small background chance everywhere).
+
+    Rows have the police columns plus ``_community_code`` and ``_iso_week`` (truth); their
+    incident numbers use the sequence block 90001+ of their day, so no daily number collides.
+    """
+    comms = city.communities
+    weeks = np.arange(rc.n_weeks)
+    mult = np.ones((len(comms), rc.n_weeks))
+    for s in stab:
+        mult[s["comm_idx"]] = stability_multiplier(s, weeks)
+    hit = rng.random(mult.shape) < escalation_probability(mult)
+    pts = city.points
+    rows = []
+    for ci, w in zip(*np.nonzero(hit), strict=False):
+        days = np.flatnonzero(rc.week_of_day == w)
+        day = int(rng.choice(days))
+        ids = np.flatnonzero(pts["comm_idx"].to_numpy() == ci)
+        if ids.size == 0:
+            continue
+        pt = int(rng.choice(ids))
+        rows.append((day, pt, int(ci), int(w), int(rng.integers(8 * HOUR, 20 * HOUR)), int(rng.integers(3, 5))))
+    rows.sort()
+    n = len(rows)
+    day = np.array([r[0] for r in rows], dtype=int)
+    pt = np.array([r[1] for r in rows], dtype=int)
+    t0 = day_seconds(rc.start) + day * DAY + np.array([r[4] for r in rows], dtype=int)
+    t_arr = t0 + rng.integers(5 * MINUTE, 15 * MINUTE, n)
+    t_close = t_arr + rng.integers(2 * HOUR, 6 * HOUR, n)
+    export = day_seconds(rc.start) + (day + 1) * DAY - 1
+    g = city.grids.iloc[pts["grid"].to_numpy()[pt]]
+    district = g["district_name"].to_numpy(dtype=object)
+    street = g["street_name"].to_numpy(dtype=object)
+    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
+    seq = 90001 + np.arange(n) - np.searchsorted(day, day)
+    caller = names(rng, n)
+    caller[rng.random(n) < 0.3] = "匿名"
+    df = pd.DataFrame(
+        {
+            "incident_no": np.array([f"J{a}{b:05d}" for a, b in zip(dstr.tolist(), seq.tolist(), strict=False)], dtype=object),
+            "call_time": fmt_times(t0),
+            "alarm_phone": mobiles(rng, n),
+            "caller_name": caller,
+            "type_code": MASS_INCIDENT[1],
+            "type_name": MASS_INCIDENT[0],
+            "severity": np.array([r[5] for r in rows], dtype=int),
+            "lon": pts["lon"].to_numpy()[pt],
+            "lat": pts["lat"].to_numpy()[pt],
+            "address": district + street + pts["address"].to_numpy(dtype=object)[pt],
+            "district": district,
+            "street": street,
+            "dispatch_unit": district + "公安分局" + np.array([s[:2] for s in street.tolist()], dtype=object) + "派出所",
+            "arrive_time": fmt_times(t_arr, t_arr > export),
+            "closed_time": fmt_times(t_close, t_close > export),
+            "disposal_result": np.where(t_close > export, "处置中", MASS_INCIDENT[2]).astype(object),
+        }
+    )
+    df["_drop"] = day
+    df["_event_day"] = day
+    df["_key"] = df["incident_no"]
+    df["_community_code"] = comms["community_code"].to_numpy(dtype=object)[[r[2] for r in rows]]
+    df["_iso_week"] = np.array(rc.week_labels, dtype=object)[[r[3] for r in rows]]
+    return df
+
+
+def with_mass_incidents(daily: pd.DataFrame, mass: pd.DataFrame) -> pd.DataFrame:
+    """The day's incidents, then that day's mass incidents (the daily rows stay as they were)."""
+    mass = mass.drop(columns=["_community_code", "_iso_week"]).assign(_ord=len(daily) + np.arange(len(mass), dtype=float))
+    out = pd.concat([daily, mass], ignore_index=True)
+    return out.sort_values(["_drop", "_ord"], kind="stable").reset_index(drop=True)
 
 
 def json_bytes(df: pd.DataFrame, drop_date: str) -> bytes:

@@ -87,3 +87,11 @@ def stability_weekly(stab: list[dict], communities: pd.DataFrame, rc: RunCalenda
         for w in weeks.tolist():
             rows.append((code, rc.week_labels[w], f"{m[w]:.3f}", lv[w]))
     return pd.DataFrame(rows, columns=["community_code", "iso_week", "risk_multiplier", "risk_level"])
+
+
+def escalations(mass: pd.DataFrame) -> pd.DataFrame:
+    """The planted mass incidents (群体性事件): the early-warning label's outcomes."""
+    out = mass[["_community_code", "_iso_week", "incident_no", "call_time"]].rename(
+        columns={"_community_code": "community_code", "_iso_week": "iso_week"}
+    )
+    return out.reset_index(drop=True)

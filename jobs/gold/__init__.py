@@ -15,4 +15,5 @@ GOLD_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "hotline_performance": ("silver.complaint", "silver.grid"),
     "governance_scorecard": ("silver.urban_case", "silver.complaint", "silver.grid"),
+    "stability_risk": ("silver.petition", "silver.police_incident", "silver.complaint", "silver.grid"),
 }

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import matplotlib
 
-from citybrain.jobs.report.i18n import rule_label, text
+from citybrain.jobs.report.i18n import indicator_label, rule_label, text
 
 CJK_FONT = "Noto Sans CJK SC"
 FONT_PACKAGE = "fonts-noto-cjk"
@@ -260,4 +260,35 @@ def quality_chart(numbers: dict, lang: str) -> str:
             ncols=3,
         )
         right.set_title(text(lang, "quality.chart_drops"), fontsize=9)
+        return _svg(fig)
+
+
+LEVEL_COLOURS = {"red": "#c0392b", "orange": "#e67e22", "yellow": "#f1c40f", "blue": "#5b8db8"}
+REASON_SHADES = ("#34495e", "#5d6d7e", "#85929e")
+
+
+def stability_chart(numbers: dict, lang: str) -> str:
+    """The red list's scores split into their three largest reasons and the rest (they add up to the score)."""
+    rows = numbers["red_list"][::-1]
+    with _style():
+        fig = _figure(7.2, 0.3 * len(rows) + 1.2)
+        ax = fig.add_subplot()
+        names = [r["unit_name"] for r in rows]
+        left = [0.0] * len(rows)
+        for k, shade in zip((1, 2, 3), REASON_SHADES, strict=True):
+            points = [r[f"top{k}_contribution"] or 0.0 for r in rows]
+            bars = ax.barh(names, points, left=left, color=shade, height=0.6)
+            for bar, r, p in zip(bars, rows, points, strict=True):
+                if p >= 6 and r[f"top{k}_indicator"]:
+                    label = indicator_label(lang, r[f"top{k}_indicator"])
+                    ax.text(bar.get_x() + 0.5, bar.get_y() + bar.get_height() / 2, label[:10], va="center", fontsize=6, color="white")
+            left = [a + b for a, b in zip(left, points, strict=True)]
+        other = [max(r["score"] - left[i], 0.0) for i, r in enumerate(rows)]
+        ax.barh(names, other, left=left, color=NEUTRAL, height=0.6, label=text(lang, "stability.other"))
+        for y, r in enumerate(rows):
+            ax.text(r["score"] + 0.8, y, f"{r['score']:.1f}", va="center", fontsize=7, color=LEVEL_COLOURS.get(r["level_color"], NEUTRAL))
+        ax.set_xlim(0, 105)
+        ax.set_xlabel(text(lang, "col.score"))
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        ax.set_title(text(lang, "stability.chart"), fontsize=9)
         return _svg(fig)

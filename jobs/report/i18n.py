@@ -23,7 +23,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "section.hotspots": "二、诉求热点",
         "section.performance": "三、接诉即办服务绩效",
         "section.scorecard": "四、数字城管考核",
-        "section.data_quality": "五、数据质量",
+        "section.stability": "五、社会稳定风险",
+        "section.data_quality": "六、数据质量",
         # metrics
         "metric.received": "受理诉求",
         "metric.timely_acceptance_rate": "及时签收率",
@@ -113,6 +114,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "hotspots.map": "各网格单元本周诉求数；数字标注的为热点预警（对应下表序号）",
         "hotspots.map_legend": "本周诉求数（件）",
         # performance sentences
+        "stability.summary": "本周评估{n}个社区：极高风险{red}个、高风险{orange}个、中风险{yellow}个、低风险{blue}个。",
+        "stability.top": "风险最高的是{name}（{street}，{score}分，{level}），主要因素：{reasons}。",
+        "stability.no_alert": "本周没有社区达到高风险或极高风险。",
+        "stability.risers": "得分上升最多的是{name}（{street}，上升{change}分，至{score}分）。",
+        "stability.insufficient": "{n}个社区因人口或事件数过少标记为“数据不足”，未评分。",
+        "stability.chart": "红榜社区得分构成（前三项因素及其他）",
+        "stability.other": "其他因素",
+        "stability.reason": "{name}（{points}分）",
+        "stability.note": "只评估社区、街道和区县，不对任何个人评分或点名。",
+        "level.red": "极高风险",
+        "level.orange": "高风险",
+        "level.yellow": "中风险",
+        "level.blue": "低风险",
+        "col.community": "社区",
+        "col.level": "风险等级",
+        "col.reasons": "主要因素",
+        "col.warning": "下周群体性事件概率",
         "performance.summary": "本周{n}个街道参与排名，综合得分最高的是{best}（{best_score}分），最低的是{worst}（{worst_score}分）。",
         "performance.movers": "排名上升最多的是{up}（上升{up_k}位，至第{up_rank}名），下降最多的是{down}（下降{down_k}位，至第{down_rank}名）。",
         "performance.only_up": "排名上升最多的是{up}（上升{up_k}位，至第{up_rank}名），没有街道排名下降。",
@@ -152,7 +170,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "section.hotspots": "2. Complaint hotspots",
         "section.performance": "3. Hotline service performance",
         "section.scorecard": "4. Urban-management scorecard",
-        "section.data_quality": "5. Data quality",
+        "section.stability": "5. Social-stability risk",
+        "section.data_quality": "6. Data quality",
         "metric.received": "Complaints received",
         "metric.timely_acceptance_rate": "Timely acceptance",
         "metric.on_time_completion_rate": "On-time completion",
@@ -237,6 +256,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "hotspots.group": "Most alerts are in “{group}” ({n}).",
         "hotspots.map": "Complaints per cell this week; numbered cells are hotspot alerts (numbers as in the table)",
         "hotspots.map_legend": "Complaints this week",
+        "stability.summary": "{n} communities assessed this week: {red} at very high risk, {orange} high, {yellow} medium, {blue} low.",
+        "stability.top": "The riskiest is {name} ({street}, score {score}, {level}), mainly because of {reasons}.",
+        "stability.no_alert": "No community reached high or very high risk this week.",
+        "stability.risers": "The biggest riser is {name} ({street}, up {change} points to {score}).",
+        "stability.insufficient": "{n} communities have too few residents or events and are marked insufficient data, not scored.",
+        "stability.chart": "What makes up the red-list communities' scores (top three factors and the rest)",
+        "stability.other": "other factors",
+        "stability.reason": "{name} ({points} points)",
+        "stability.note": "Only communities, streets and districts are assessed; no person is scored or named.",
+        "level.red": "very high risk",
+        "level.orange": "high risk",
+        "level.yellow": "medium risk",
+        "level.blue": "low risk",
+        "col.community": "Community",
+        "col.level": "Risk level",
+        "col.reasons": "Main factors",
+        "col.warning": "Chance of a mass incident next week",
         "performance.summary": "{n} streets were ranked this week; the best composite score was {best} ({best_score}), the lowest {worst} ({worst_score}).",
         "performance.movers": "{up} moved up most ({up_k} places, to #{up_rank}); {down} moved down most ({down_k} places, to #{down_rank}).",
         "performance.only_up": "{up} moved up most ({up_k} places, to #{up_rank}); no street moved down.",
@@ -279,6 +315,16 @@ def text(lang: str, key: str, **values) -> str:
     if lang not in STRINGS:
         raise ValueError(f"language {lang!r}: the report speaks {', '.join(STRINGS)}")
     return STRINGS[lang][key].format(**values)
+
+
+def indicator_label(lang: str, name: str | None) -> str:
+    """A stability indicator's name in ``lang``, as models/stability_indicators.yaml declares it."""
+    from citybrain.models.stability_index import load_config
+
+    if name is None:
+        return ""
+    names = {i.name: (i.name_zh if lang == "zh" else i.name_en) for i in load_config().indicators}
+    return names.get(name, name)
 
 
 def rule_label(lang: str, rule: str, reason: str) -> str:

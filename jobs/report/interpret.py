@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from citybrain.jobs.report.i18n import rule_label, text
+from citybrain.jobs.report.i18n import indicator_label, rule_label, text
 from citybrain.schemas.gold.report_index import ReportParams
 
 
@@ -291,4 +291,50 @@ def quality_sentences(numbers: dict, lang: str, params: ReportParams) -> list[st
         out.append(text(lang, "quality.checks_none"))
     if numbers["batches"]["unbalanced"]:
         out.append(text(lang, "quality.unbalanced", n=numbers["batches"]["unbalanced"]))
+    return out
+
+
+def stability_reasons(row: dict, lang: str) -> str:
+    """A community's three largest reasons with their points, in ``lang``."""
+    parts = [
+        text(lang, "stability.reason", name=indicator_label(lang, row[f"top{k}_indicator"]), points=f"{row[f'top{k}_contribution']:.1f}")
+        for k in (1, 2, 3)
+        if row.get(f"top{k}_indicator")
+    ]
+    return ("、" if lang == "zh" else ", ").join(parts)
+
+
+def stability_sentences(numbers: dict, lang: str, params: ReportParams) -> list[str]:
+    levels = numbers["levels"]
+    out = [text(lang, "stability.summary", n=numbers["communities_scored"], **levels)]
+    top = numbers["red_list"][0]
+    if numbers["red_list_is_alert"]:
+        out.append(
+            text(
+                lang,
+                "stability.top",
+                name=top["unit_name"],
+                street=top["street_name"],
+                score=f"{top['score']:.1f}",
+                level=text(lang, f"level.{top['level_color']}"),
+                reasons=stability_reasons(top, lang),
+            )
+        )
+    else:
+        out.append(text(lang, "stability.no_alert"))
+    if numbers["risers"]:
+        r = numbers["risers"][0]
+        out.append(
+            text(
+                lang,
+                "stability.risers",
+                name=r["unit_name"],
+                street=r["street_name"],
+                change=f"{r['score_change']:.1f}",
+                score=f"{r['score']:.1f}",
+            )
+        )
+    if numbers["insufficient"]:
+        out.append(text(lang, "stability.insufficient", n=numbers["insufficient"]))
+    out.append(text(lang, "stability.note"))
     return out

@@ -252,6 +252,7 @@ def _context(document: dict, keys: list[str], report: ReportBuild, lang: str, pa
         "metric_change": lambda metric: interpret.metric_change(lang, metric, params)[1],
         "rule_label": lambda rule, reason: rule_label(lang, rule, reason),
         "place": lambda alert: interpret.place(lang, alert),
+        "reasons": lambda row: interpret.stability_reasons(row, lang),
         "document": document,
         "sections": shown,
         "build": {**asdict(report), "built_at": report.built_at.strftime("%Y-%m-%d %H:%M")},

@@ -22,6 +22,7 @@ from citybrain.schemas.gold.report_index import ReportParams
 HOTSPOTS = "gold.complaint_hotspots"
 PERFORMANCE = "gold.hotline_performance"
 SCORECARD = "gold.governance_scorecard"
+STABILITY = "gold.stability_risk"
 GRID = "silver.grid"
 LEDGER = "ops.ingest_ledger"
 AUDIT = "ops.batch_audit"
@@ -366,6 +367,43 @@ SCORECARD_RATES = (
     "urgent_on_time_rate",
     "citizen_report_share",
 )
+
+
+def stability(scope: Scope) -> dict | None:
+    """The week's social-stability risk (gold.stability_risk): communities by level, the red list
+    with each one's three largest reasons, the biggest risers, and the streets. Places only."""
+    columns = [
+        "unit_type", "unit_code", "unit_name", "street_name", "district_name", "status", "score", "level", "level_color",
+        "score_change", "rank_in_week", "top1_indicator", "top1_contribution", "top2_indicator", "top2_contribution",
+        "top3_indicator", "top3_contribution", "warning_probability",
+    ]  # fmt: skip
+    rows = scope.snapshot.read(STABILITY, columns=columns, where=[("iso_week", "=", scope.week.label)])
+    if rows is None or rows.empty:
+        return None
+    texts = {"unit_type", "unit_code", "unit_name", "street_name", "district_name", "status", "level", "level_color"}
+    texts |= {f"top{k}_indicator" for k in (1, 2, 3)}
+    clean = [{c: _text(r[c]) if c in texts else _num(r[c]) for c in columns} for r in rows.to_dict("records")]
+    communities = [r for r in clean if r["unit_type"] == "community"]
+    scored = sorted((r for r in communities if r["score"] is not None), key=lambda r: (-r["score"], r["unit_code"]))
+    if not scored:
+        return None
+    levels = {}
+    for r in scored:
+        levels[r["level_color"]] = levels.get(r["level_color"], 0) + 1
+    alert = [r for r in scored if r["level_color"] in ("orange", "red")]
+    risers = sorted((r for r in scored if (r["score_change"] or 0) > 0), key=lambda r: (-r["score_change"], r["unit_code"]))
+    streets = sorted(
+        (r for r in clean if r["unit_type"] == "street" and r["score"] is not None), key=lambda r: (-r["score"], r["unit_code"])
+    )
+    return {
+        "communities_scored": len(scored),
+        "insufficient": sum(1 for r in communities if r["status"] != "scored"),
+        "levels": {color: levels.get(color, 0) for color in ("red", "orange", "yellow", "blue")},
+        "red_list": (alert or scored)[: scope.params.red_list],
+        "red_list_is_alert": bool(alert),
+        "risers": risers[: scope.params.movers],
+        "streets": streets,
+    }
 
 
 def scorecard(scope: Scope) -> dict | None:

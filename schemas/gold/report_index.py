@@ -29,7 +29,8 @@ class ReportParams:
     steady_rate_points   a rate that moves less than this many percentage points is "about the same"
     top_hotspots         alerts listed in the hotspot table (most confident, then largest excess, first)
     streets              best and worst streets listed
-    movers               streets listed among the biggest movers up and down the ranking
+    movers               streets listed among the biggest movers up and down the ranking (and risers in stability risk)
+    red_list             communities listed in the stability red list (orange and red first)
     late_after_hours     a drop file ingested more than this many hours after the end of its drop date is late
     """
 
@@ -39,6 +40,7 @@ class ReportParams:
     top_hotspots: int = 8
     streets: int = 3
     movers: int = 3
+    red_list: int = 8
     late_after_hours: float = 36.0
 
     def __post_init__(self) -> None:
@@ -46,8 +48,8 @@ class ReportParams:
             raise ValueError(f"history_weeks must be at least 2 (this week and the one before), not {self.history_weeks}")
         if self.steady_count_pct < 0 or self.steady_rate_points < 0:
             raise ValueError("the steady bands must be >= 0")
-        if min(self.top_hotspots, self.streets, self.movers) < 1:
-            raise ValueError("top_hotspots, streets and movers must be at least 1")
+        if min(self.top_hotspots, self.streets, self.movers, self.red_list) < 1:
+            raise ValueError("top_hotspots, streets, movers and red_list must be at least 1")
         if self.late_after_hours <= 0:
             raise ValueError(f"late_after_hours must be > 0, not {self.late_after_hours}")
 

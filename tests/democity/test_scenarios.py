@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import SMALL, Drops
 
-from citybrain.democity import HotspotScenario, generate
+from citybrain.democity import HotspotScenario, StabilityScenario, generate
 from citybrain.democity.hotline import DAY_FACTOR
 from citybrain.democity.plan import HOTSPOT_L2
 
@@ -156,7 +156,7 @@ def test_counts_above_six_cycle_the_categories_in_distinct_cells(cities):
     ("sources", "truth_files"),
     [
         (("hotline",), {"complaint_rates.csv", "hotspots.csv", "stability_risk.csv", "stability_weekly.csv", "dirt.json"}),
-        (("police", "petitions"), {"stability_risk.csv", "stability_weekly.csv", "dirt.json"}),
+        (("police", "petitions"), {"stability_risk.csv", "stability_weekly.csv", "escalations.csv", "dirt.json"}),
     ],
 )
 def test_sources_writes_only_what_was_asked(small, tmp_path, sources, truth_files):
@@ -199,3 +199,33 @@ def test_bad_knobs_are_refused(knobs):
 def test_equal_knobs_compare_equal():
     assert HotspotScenario(multiplier=(3, 6)) == HotspotScenario()
     assert HotspotScenario(base_rate=[1, 2]) == HotspotScenario(base_rate=(1.0, 2.0))
+
+
+def test_stability_knobs_set_the_escalating_communities_and_their_strength(tmp_path):
+    manifest = generate(
+        tmp_path, days=84, scale=0.05, sources=("police",), stability=StabilityScenario(count=8, peak_multiplier=(6.0, 9.0))
+    )
+    assert manifest["scenario"]["stability"] == {"count": 8, "peak_multiplier": [6.0, 9.0]}
+    risk = pd.read_csv(tmp_path / "truth" / "stability_risk.csv", dtype=str)
+    assert len(risk) == 8 and risk["community_code"].is_unique
+    assert risk["peak_multiplier"].astype(float).between(6.0, 9.0).all()
+    assert list(risk["theme"]) == [t for _ in range(2) for t in ("征地拆迁", "物业矛盾", "欠薪讨薪", "环境邻避")]
+
+
+def test_escalation_outcomes_are_mass_incidents_mostly_in_escalating_communities(mid):
+    escalations = pd.read_csv(mid / "truth" / "escalations.csv", dtype=str)
+    planted = set(pd.read_csv(mid / "truth" / "stability_risk.csv", dtype=str)["community_code"])
+    inside = escalations["community_code"].isin(planted)
+    assert inside.sum() >= 8 and (~inside).sum() <= 3, escalations  # about 15 planted, 0.0005 a community-week elsewhere
+    assert not escalations.duplicated(["community_code", "iso_week"]).any()  # at most one a community-week
+    police = Drops(mid).frame("police")
+    mass = police[police["type_name"] == "群体性事件"]
+    assert set(mass["incident_no"]) == set(escalations["incident_no"])
+    assert (mass["severity"].astype(int) >= 3).all()
+
+
+def test_stability_knobs_are_checked():
+    with pytest.raises(ValueError, match="count must be >= 0"):
+        StabilityScenario(count=-1)
+    with pytest.raises(ValueError, match="1 < lo <= hi"):
+        StabilityScenario(peak_multiplier=(1.0, 2.0))

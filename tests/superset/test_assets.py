@@ -50,7 +50,13 @@ def test_every_reference_between_assets_resolves():
         assert set(uuids) <= set(charts), dashboard["slug"]
         placed |= set(uuids)
     assert placed == set(charts), "every chart is on a dashboard"
-    assert {d["slug"] for d in _of("dashboards").values()} == {"city-overview", "complaint-hotspots", "service-performance", "data-quality"}
+    assert {d["slug"] for d in _of("dashboards").values()} == {
+        "city-overview",
+        "complaint-hotspots",
+        "service-performance",
+        "data-quality",
+        "stability-risk",
+    }
 
 
 def test_datasets_of_lake_tables_have_the_contract_columns():
@@ -215,3 +221,15 @@ def test_config_refuses_to_start_a_cluster_without_a_secret_key(tmp_path):
     assert json.loads(_config(tmp_path).stdout)["key"] == "local-only"
     cluster = _config(tmp_path, CITYBRAIN_PROFILE="cluster")
     assert cluster.returncode != 0 and "CITYBRAIN_SUPERSET_SECRET_KEY is not set" in cluster.stderr
+
+
+def test_stability_datasets_carry_the_district_and_no_person():
+    datasets = {d["table_name"]: d for d in _of("datasets").values()}
+    stability = {name: d for name, d in datasets.items() if name.startswith("stability_")}
+    assert set(stability) == {"stability_risk", "stability_red_list_latest_week", "stability_contributions_latest_week"}
+    for name, dataset in stability.items():
+        columns = {c["column_name"] for c in dataset["columns"]}
+        assert "district_code" in columns, f"{name}: row-level security needs district_code"
+        assert not {c for c in columns if any(w in c for w in ("token", "masked", "phone", "petitioner", "caller"))}, name
+    red_list = next(c for c in _of("charts").values() if c["slice_name"].startswith("Red list of communities"))
+    assert {"unit_name", "level", "score", "top1_indicator", "warning_probability"} <= set(red_list["params"]["all_columns"])

@@ -13,8 +13,8 @@ from conftest import SCREENSHOTS, citybrain
 
 pytestmark = pytest.mark.slow
 
-DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "data-quality")
-DISTRICT_DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance")
+DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "data-quality", "stability-risk")
+DISTRICT_DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "stability-risk")
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,7 @@ def test_district_analyst_sees_only_their_district_in_every_dataset(superset_ser
     datasets = _datasets(city)
     with_district = {name for name, d in datasets.items() if "district_code" in _column_names(city, d["id"])}
     assert {"complaint_hotspots", "hotline_performance", "governance_scorecard", "hotspots_latest_week"} <= with_district
+    assert {"stability_risk", "stability_red_list_latest_week", "stability_contributions_latest_week"} <= with_district
     for name in sorted(datasets):
         city_status, city_values = _district_values(city, datasets[name]["id"]) if name in with_district else (None, set())
         district_status, district_values = _district_values(district, datasets[name]["id"])
@@ -112,7 +113,7 @@ def _column_names(client: SupersetClient, dataset_id: int) -> set[str]:
 
 def test_sql_lab_applies_the_district_rule(superset_server, city, district):
     mine = superset_server.district
-    for table in ("gold.complaint_hotspots", "gold.hotline_performance", "gold.governance_scorecard"):
+    for table in ("gold.complaint_hotspots", "gold.hotline_performance", "gold.governance_scorecard", "gold.stability_risk"):
         status, rows, message = _sql(district, f"SELECT DISTINCT district_code FROM {table}")
         assert status == 200, message
         assert {r["district_code"] for r in rows} == {mine}, table

@@ -4,6 +4,7 @@ import re
 import string
 
 import pytest
+from report_samples import sample_document
 
 from citybrain.jobs.report import interpret
 from citybrain.jobs.report.i18n import RULE_PATTERNS, STRINGS, rule_label, text
@@ -137,6 +138,26 @@ def test_performance_sentences_movers_and_none():
     ]
     still = {**numbers, "movers_up": [], "movers_down": []}
     assert interpret.performance_sentences(still, "en", PARAMS)[1] == "No street changed its rank since the week before."
+
+
+def test_stability_sentences_name_communities_and_their_reasons():
+    numbers = sample_document()["sections"]["stability"]
+    assert interpret.stability_sentences(numbers, "zh", PARAMS) == [
+        "本周评估106个社区：极高风险1个、高风险1个、中风险4个、低风险100个。",
+        "风险最高的是华坊社区（松涛街道，80.5分，极高风险），主要因素：集体访（每万人）（16.2分）、越级访（每万人）（15.2分）、重复访（每万人）（11.6分）。",
+        "1个社区因人口或事件数过少标记为“数据不足”，未评分。",
+        "只评估社区、街道和区县，不对任何个人评分或点名。",
+    ]
+    en = interpret.stability_sentences(numbers, "en", PARAMS)
+    assert en[1] == (
+        "The riskiest is 华坊社区 (松涛街道, score 80.5, very high risk), mainly because of Collective petitions per 10k residents"
+        " (16.2 points), Skip-level petitions per 10k residents (15.2 points), Repeat petitions per 10k residents (11.6 points)."
+    )
+    calm = {**numbers, "red_list_is_alert": False, "insufficient": 0, "risers": [numbers["red_list"][1] | {"score_change": 3.25}]}
+    assert interpret.stability_sentences(calm, "en", PARAMS)[1:3] == [
+        "No community reached high or very high risk this week.",
+        "The biggest riser is 华苑社区 (湖滨街道, up 3.2 points to 54.7).",
+    ]
 
 
 def test_scorecard_compares_with_the_month_before():

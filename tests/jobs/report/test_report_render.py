@@ -38,7 +38,8 @@ def test_html_is_self_contained_and_in_the_language_asked(tmp_path, monkeypatch)
     assert "http://" not in html and "https://" not in html and "//cdn" not in html  # nothing fetched, ever
     sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", html)
     assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
-    assert len(sources) == 5  # one chart or map per section
+    assert len(sources) == 6  # one chart or map per section
+    assert "五、社会稳定风险" in html and "华坊社区" in html and "集体访（每万人）（16.2分）" in html and "41%" in html
     en = _write(tmp_path, "en")
     english = en.html_path.read_text(encoding="utf-8")
     assert en.html_path.name == "report.en.html"
