@@ -161,6 +161,14 @@ def latest_versions(df: DataFrame, mapping: SilverMapping) -> DataFrame:
     return df.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
 
 
+def first_seen(df: DataFrame, keys) -> DataFrame:
+    """One row per key: the one from the earliest file and record. Not ``dropDuplicates``, which
+    keeps whichever copy the engine meets first: the lineage would change between runs (it did
+    between Sail's local and cluster runtimes)."""
+    order = Window.partitionBy(*keys).orderBy(F.col("_source_file"), F.col("_source_row"))
+    return df.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
+
+
 def table_rules(mapping: SilverMapping) -> list:
     """Checks on the whole batch of winners (besides the contract's): keys unique."""
     return [unique_key(list(mapping.key))]
@@ -219,9 +227,7 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
         )
         if mapping.history:
             history = get_contract(f"silver.{mapping.history}")
-            lake.merge(
-                spark, settings, history.name, valid.select(*history.column_names).dropDuplicates(list(history.keys)), insert_only=True
-            )
+            lake.merge(spark, settings, history.name, first_seen(valid, history.keys).select(*history.column_names), insert_only=True)
         lake.ensure(spark, settings, f"quarantine.{entity}")
         lake.merge(spark, settings, f"quarantine.{entity}", quarantine)
         derive = DERIVED.get(entity)
