@@ -143,12 +143,8 @@ def cmd_run(args) -> int:
     unknown = [d for d in dag_ids if d not in known]
     if unknown:
         raise SystemExit(f"citybrain: unknown DAG {', '.join(unknown)}; known DAGs: {', '.join(known)}")
-    _, started = (None, False) if settings.spark_remote else engine.start(settings)
-    try:
+    with engine.command_engine(settings):
         run_dags(settings, dag_ids, _say)
-    finally:
-        if started:
-            engine.stop(settings)
     return 0
 
 

@@ -55,6 +55,7 @@ class Settings:
     demo_dir      where the demo city writes its department drops and planted truth
     profile       local | ci | cluster
     spark_remote  sc://host:port of a Spark 4.1 Connect server; empty = start embedded Sail
+    engine_port   the port on 127.0.0.1 of the embedded Sail engine (0 = a free port)
     scale         demo city size multiplier
     seed          demo city seed
     days          demo city length in days
@@ -73,6 +74,7 @@ class Settings:
     demo_dir: Path
     profile: str = "local"
     spark_remote: str = ""
+    engine_port: int = 0
     scale: float = 1.0
     seed: int = 20260831
     days: int = 84
@@ -92,6 +94,9 @@ class Settings:
             raise SettingsError("CITYBRAIN_PROFILE=cluster needs CITYBRAIN_SPARK_REMOTE=sc://host:port")
         if spark_remote and not spark_remote.startswith("sc://"):
             raise SettingsError(f"CITYBRAIN_SPARK_REMOTE={spark_remote!r} must look like sc://host:port")
+        port_raw = _env("ENGINE_PORT", "0")
+        if not port_raw.isdigit() or int(port_raw) > 65535:
+            raise SettingsError(f"CITYBRAIN_ENGINE_PORT={port_raw!r} must be a port number (0 = a free port)")
         days_raw = _env("DAYS", "84")
         seed_raw = _env("SEED", "20260831")
         if not days_raw.isdigit() or int(days_raw) < 1:
@@ -104,6 +109,7 @@ class Settings:
             demo_dir=Path(_env("DEMO_DIR", str(root / "demo_city"))).resolve(),
             profile=profile,
             spark_remote=spark_remote,
+            engine_port=int(port_raw),
             scale=_positive_float("SCALE", _env("SCALE", "1.0")),
             seed=int(seed_raw),
             days=int(days_raw),

@@ -1,6 +1,8 @@
 """What an Airflow task calls: settings from the environment, a health-checked session, a job.
 
 DAG files only wire these functions; each returns a small JSON-able summary for XCom.
+A task never starts an engine: it takes a fresh session on ``CITYBRAIN_SPARK_REMOTE`` or
+the running engine and stops it when it ends, so a retry never reuses a dead server's session.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def check_engine() -> str:
-    """Fail fast, with a clear message, when the Spark Connect engine cannot be reached."""
+    """Fail fast, with a clear message, when the Spark Connect engine cannot be reached (never starts one)."""
     settings = Settings.from_env()
     remote = engine.remote_url(settings)
     engine.check_healthy(remote)
@@ -27,8 +29,8 @@ def ingest_source(source: str) -> dict:
     from citybrain.jobs.bronze import ingest
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
-    report = ingest.run(spark, settings, source, progress=log.info)
+    with engine.fresh_session(settings) as spark:
+        report = ingest.run(spark, settings, source, progress=log.info)
     log.info(report.summary())
     return {
         "source": source,
@@ -47,8 +49,8 @@ def refine_source(source: str) -> dict:
     from citybrain.jobs.silver import refine
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
-    report = refine.refine(spark, settings, source, progress=log.info)
+    with engine.fresh_session(settings) as spark:
+        report = refine.refine(spark, settings, source, progress=log.info)
     log.info(report.summary())
     return {**asdict(report), "summary": report.summary()}
 
@@ -58,8 +60,8 @@ def build_gold(table: str) -> dict:
     import importlib
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
-    report = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
+    with engine.fresh_session(settings) as spark:
+        report = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
     log.info(report.summary())
     return {
         "table": report.table,
@@ -84,10 +86,10 @@ def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = 
     from citybrain.jobs.report import publish
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
     builds = []
-    for lang in languages:
-        report = publish.run(spark, settings, week=week, lang=lang)
+    with engine.fresh_session(settings) as spark:
+        reports = [publish.run(spark, settings, week=week, lang=lang) for lang in languages]
+    for report in reports:
         log.info(report.summary())
         builds.append(
             {
