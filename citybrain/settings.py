@@ -67,6 +67,7 @@ class Settings:
                   are taken in, the summary names the rejected ones) or fail (the same, then
                   the run fails naming them)
     reports_dir   where the weekly reports are archived: <reports_dir>/<ISO week>/report.html
+    alert_webhook an http(s) URL that receives every task failure as JSON (empty: none)
     """
 
     lake_root: str
@@ -82,6 +83,7 @@ class Settings:
     drops_follow_links: bool = False
     rejected_files: str = "warn"
     reports_dir: Path = Path("reports")
+    alert_webhook: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -103,6 +105,9 @@ class Settings:
             raise SettingsError(f"CITYBRAIN_DAYS={days_raw!r} must be a whole number of days >= 1")
         if not seed_raw.isdigit():
             raise SettingsError(f"CITYBRAIN_SEED={seed_raw!r} must be a non-negative whole number")
+        alert_webhook = _env("ALERT_WEBHOOK", "")
+        if alert_webhook and not alert_webhook.startswith(("http://", "https://")):
+            raise SettingsError("CITYBRAIN_ALERT_WEBHOOK must be an http:// or https:// URL")
         return cls(
             lake_root=_resolve_location(_env("LAKE_ROOT", str(root / "lake"))),
             state_dir=Path(_env("STATE_DIR", str(root / ".citybrain"))).resolve(),
@@ -117,6 +122,7 @@ class Settings:
             drops_follow_links=_choice("DROPS_FOLLOW_LINKS", ("no", "yes")) == "yes",
             rejected_files=_choice("REJECTED_FILES", ("warn", "fail")),
             reports_dir=Path(_env("REPORTS_DIR", str(root / "reports"))).expanduser().resolve(),
+            alert_webhook=alert_webhook,
         )
 
     def with_(self, **changes) -> Settings:

@@ -103,3 +103,31 @@ def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = 
             }
         )
     return {"reports": builds}
+
+
+def found_new(summary: dict) -> bool:
+    """Whether an ingest took in any new file; when not, its Asset event is skipped (nothing to refine)."""
+    if not summary["files_new"]:
+        log.info("%s: nothing new, no Asset event", summary["source"])
+    return bool(summary["files_new"])
+
+
+def grid_ready(source: str) -> bool:
+    """Whether the source can be refined now: silver.grid exists, or the source is not placed on it.
+
+    False skips the refine cleanly; it is scheduled on silver.grid too, so it runs when the grid appears.
+    """
+    from citybrain import lake
+
+    if not needs_grid(source) or lake.exists(Settings.from_env(), "silver.grid"):
+        return True
+    log.info("silver.grid does not exist yet: refine_%s is skipped and runs again when silver.grid appears", source)
+    return False
+
+
+def needs_grid(source: str) -> bool:
+    """Whether the source's records are placed on the registry's grid (silver.grid)."""
+    from citybrain.schemas.sources import get_source
+
+    silver = get_source(source).silver
+    return bool(silver and silver.locate and silver.registry)

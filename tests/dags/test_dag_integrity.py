@@ -148,14 +148,18 @@ def _scheduled_on(dag) -> set[str]:
 
 
 def test_each_layer_runs_when_the_layer_before_changes(parse):
-    """refine_<source> waits for bronze.<source>; build_gold_<table> for its main silver input; the
+    """refine_<source> waits for bronze.<source> (and silver.grid when placed on it); build_gold_<table> for its main silver input; the
     publishing DAGs for gold. Unscheduling one would leave its layer stale without any error."""
     from citybrain.jobs.gold import GOLD_TABLES
     from citybrain.schemas.sources import all_sources
 
     dags = parse(DEFAULT_DAGS_FOLDER).dags
+    from citybrain.tasks import needs_grid
+
     for source in all_sources():
-        assert _scheduled_on(dags[f"refine_{source}"]) == {f"bronze.{source}"}, source
+        grid = {"silver.grid"} if needs_grid(source) else set()
+        assert _scheduled_on(dags[f"refine_{source}"]) == {f"bronze.{source}"} | grid, source
+    assert {s for s in all_sources() if needs_grid(s)} >= {"hotline", "urban_cases"}
     for table, inputs in GOLD_TABLES.items():
         assert _scheduled_on(dags[f"build_gold_{table}"]) == {inputs[0]}, table
     for publisher in ("publish_serving_views", "publish_weekly_report"):
