@@ -38,6 +38,13 @@ def _positive_float(name: str, raw: str) -> float:
     return value
 
 
+def _port(name: str, default: str) -> int:
+    raw = _env(name, default)
+    if not raw.isdigit() or int(raw) > 65535:
+        raise SettingsError(f"CITYBRAIN_{name}={raw!r} must be a port number")
+    return int(raw)
+
+
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     """CITYBRAIN_<name>, one of ``allowed`` (the first is the default)."""
     value = _env(name, allowed[0]).lower()
@@ -55,7 +62,9 @@ class Settings:
     demo_dir      where the demo city writes its department drops and planted truth
     profile       local | ci | cluster
     spark_remote  sc://host:port of a Spark 4.1 Connect server; empty = start embedded Sail
-    engine_port   the port on 127.0.0.1 of the embedded Sail engine (0 = a free port)
+    engine_port   the port on 127.0.0.1 of the embedded Sail engine (0 = a free port; 15002 under `citybrain up`)
+    airflow_port  the port on 127.0.0.1 of Airflow's api-server under `citybrain up`
+    postgres_port the port on 127.0.0.1 (and the socket name) of the stack's PostgreSQL
     scale         demo city size multiplier
     seed          demo city seed
     days          demo city length in days
@@ -76,6 +85,8 @@ class Settings:
     profile: str = "local"
     spark_remote: str = ""
     engine_port: int = 0
+    airflow_port: int = 8080
+    postgres_port: int = 5432
     scale: float = 1.0
     seed: int = 20260831
     days: int = 84
@@ -96,9 +107,9 @@ class Settings:
             raise SettingsError("CITYBRAIN_PROFILE=cluster needs CITYBRAIN_SPARK_REMOTE=sc://host:port")
         if spark_remote and not spark_remote.startswith("sc://"):
             raise SettingsError(f"CITYBRAIN_SPARK_REMOTE={spark_remote!r} must look like sc://host:port")
-        port_raw = _env("ENGINE_PORT", "0")
-        if not port_raw.isdigit() or int(port_raw) > 65535:
-            raise SettingsError(f"CITYBRAIN_ENGINE_PORT={port_raw!r} must be a port number (0 = a free port)")
+        ports = {
+            name: _port(name, default) for name, default in (("ENGINE_PORT", "0"), ("AIRFLOW_PORT", "8080"), ("POSTGRES_PORT", "5432"))
+        }
         days_raw = _env("DAYS", "84")
         seed_raw = _env("SEED", "20260831")
         if not days_raw.isdigit() or int(days_raw) < 1:
@@ -114,7 +125,9 @@ class Settings:
             demo_dir=Path(_env("DEMO_DIR", str(root / "demo_city"))).resolve(),
             profile=profile,
             spark_remote=spark_remote,
-            engine_port=int(port_raw),
+            engine_port=ports["ENGINE_PORT"],
+            airflow_port=ports["AIRFLOW_PORT"],
+            postgres_port=ports["POSTGRES_PORT"],
             scale=_positive_float("SCALE", _env("SCALE", "1.0")),
             seed=int(seed_raw),
             days=int(days_raw),
