@@ -57,6 +57,15 @@ class AirflowApi:
                 return state
             time.sleep(2)
 
+    def wait_for_success(self, dag_ids: set[str], timeout_s: float) -> list[dict]:
+        """Wait until every DAG of ``dag_ids`` has a successful run (or the time is up); returns every run."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            runs = self.runs()
+            if dag_ids <= {r["dag_id"] for r in runs if r["state"] == "success"} or time.monotonic() > deadline:
+                return runs
+            time.sleep(3)
+
     def wait_idle(self, timeout_s: float) -> list[dict]:
         """Wait until no run is queued or running; returns every run."""
         deadline = time.monotonic() + timeout_s
