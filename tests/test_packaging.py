@@ -5,6 +5,7 @@ new folder missing from that list imports in the editable install but not from t
 """
 
 import configparser
+import shutil
 import subprocess
 import sys
 import zipfile
