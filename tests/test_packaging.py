@@ -27,12 +27,21 @@ def _package_dirs() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def wheel_names(tmp_path_factory) -> set[str]:
-    out = tmp_path_factory.mktemp("wheel")
+    """The wheel built from a clean copy of the tree (a build/ folder left in the checkout
+    would carry modules into the wheel that the package list no longer names)."""
+    source, out = tmp_path_factory.mktemp("source"), tmp_path_factory.mktemp("wheel")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True
+    )
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     uv = Path(sys.executable).with_name("uv")
     command = (
-        [str(uv), "build", "--wheel", "-o", str(out), str(ROOT)]
+        [str(uv), "build", "--wheel", "-o", str(out), str(source)]
         if uv.exists()
-        else [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(ROOT)]
+        else [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(out), str(source)]
     )
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
