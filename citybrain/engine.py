@@ -197,7 +197,7 @@ def _terminate(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def remote_url(settings: Settings, wait_s: float = TASK_WAIT_S) -> str:
+def remote_url(settings: Settings, wait_s: float | None = None) -> str:
     """The sc:// address to use: ``CITYBRAIN_SPARK_REMOTE``, else the running embedded engine.
 
     Never starts an engine (commands do that, see ``start``); waits up to ``wait_s`` for one
@@ -205,6 +205,7 @@ def remote_url(settings: Settings, wait_s: float = TASK_WAIT_S) -> str:
     """
     if settings.spark_remote:
         return settings.spark_remote
+    wait_s = TASK_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
     while True:
         info = status(settings)

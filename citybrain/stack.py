@@ -419,3 +419,17 @@ def api(settings: Settings):
     from citybrain.airflow_api import AirflowApi
 
     return AirflowApi(airflow_url(settings), ADMIN, airflow_password(settings))
+
+
+def processes(settings: Settings) -> list:
+    """Every running process of the stack: each recorded service and PostgreSQL, with the processes below them."""
+    import psutil
+
+    pids = [known["pid"] for known in _read_state(settings).values()] + [_postgres_pid(settings) or 0]
+    found = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                found[proc.pid] = proc
+    return list(found.values())

@@ -18,9 +18,19 @@ log = logging.getLogger(__name__)
 
 def check_engine() -> str:
     """Fail fast, with a clear message, when the Spark Connect engine cannot be reached (never starts one)."""
-    settings = Settings.from_env()
-    remote = engine.remote_url(settings)
-    engine.check_healthy(remote)
+    return _reachable(Settings.from_env())
+
+
+def _reachable(settings: Settings) -> str:
+    """The engine's address; no engine within a few seconds fails the task without retries
+    (a retry cannot start one), in one line saying how to start it."""
+    try:
+        remote = engine.remote_url(settings)
+        engine.check_healthy(remote)
+    except engine.EngineError as error:
+        from airflow.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(error)) from None
     return remote
 
 
@@ -29,6 +39,7 @@ def ingest_source(source: str) -> dict:
     from citybrain.jobs.bronze import ingest
 
     settings = Settings.from_env()
+    _reachable(settings)
     with engine.fresh_session(settings) as spark:
         report = ingest.run(spark, settings, source, progress=log.info)
     log.info(report.summary())
@@ -49,6 +60,7 @@ def refine_source(source: str) -> dict:
     from citybrain.jobs.silver import refine
 
     settings = Settings.from_env()
+    _reachable(settings)
     with engine.fresh_session(settings) as spark:
         report = refine.refine(spark, settings, source, progress=log.info)
     log.info(report.summary())
@@ -60,6 +72,7 @@ def build_gold(table: str) -> dict:
     import importlib
 
     settings = Settings.from_env()
+    _reachable(settings)
     with engine.fresh_session(settings) as spark:
         report = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
     log.info(report.summary())
@@ -86,6 +99,7 @@ def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = 
     from citybrain.jobs.report import publish
 
     settings = Settings.from_env()
+    _reachable(settings)
     builds = []
     with engine.fresh_session(settings) as spark:
         reports = [publish.run(spark, settings, week=week, lang=lang) for lang in languages]

@@ -106,7 +106,9 @@ def main() -> None:
         triggered = time.monotonic()
         api.trigger(f"ingest_{args.source}")
         run = _refine_success_after(api, args.source, since, 900)
-        print(f"trigger ingest_{args.source} -> refine_{args.source} success: {time.monotonic() - triggered:.1f} s (run {run['dag_run_id']})")
+        print(
+            f"trigger ingest_{args.source} -> refine_{args.source} success: {time.monotonic() - triggered:.1f} s (run {run['dag_run_id']})"
+        )
 
         for source in all_sources():
             api.trigger(f"ingest_{source}")

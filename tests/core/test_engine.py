@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from citybrain import engine, tasks
+from citybrain import engine
 
 
 def _alive(pid: int) -> bool:
@@ -104,14 +104,9 @@ def test_each_engine_writes_its_own_log(settings, tmp_path):
     assert all(open(log).read().count("listening on 127.0.0.1") == 1 for log in logs)
 
 
-def test_a_task_never_starts_an_engine(settings, tmp_path, monkeypatch):
+def test_without_an_engine_a_session_is_refused_not_started(settings, tmp_path):
     own = settings.with_(state_dir=tmp_path / "state", spark_remote="")
-    monkeypatch.setenv("CITYBRAIN_STATE_DIR", str(own.state_dir))
-    monkeypatch.delenv("CITYBRAIN_SPARK_REMOTE", raising=False)
-    monkeypatch.setattr(engine, "TASK_WAIT_S", 0.5)
     with pytest.raises(engine.EngineError, match="no Spark Connect engine is running .*citybrain engine start"):
-        tasks.check_engine()
-    with pytest.raises(engine.EngineError, match="no Spark Connect engine is running"):
         engine.get_session(own)
     assert engine.status(own) is None
     assert not (own.state_dir / "engine.json").exists()

@@ -146,3 +146,20 @@ def test_every_dag_retries_with_backoff_and_records_failures(airflow_home):
             assert t.retries >= 1 and t.retry_exponential_backoff, (dag.dag_id, t.task_id)
             assert t.max_retry_delay == timedelta(minutes=10), (dag.dag_id, t.task_id)
             assert run_events.on_task_failure in (t.on_failure_callback or []), (dag.dag_id, t.task_id)
+
+
+def test_a_task_never_starts_an_engine(settings, tmp_path, monkeypatch, airflow_home):
+    from airflow.exceptions import AirflowFailException
+
+    from citybrain import engine, tasks
+
+    own = settings.with_(state_dir=tmp_path / "state", spark_remote="")
+    monkeypatch.setenv("CITYBRAIN_STATE_DIR", str(own.state_dir))
+    monkeypatch.delenv("CITYBRAIN_SPARK_REMOTE", raising=False)
+    monkeypatch.setattr(engine, "TASK_WAIT_S", 0.5)
+    with pytest.raises(AirflowFailException, match="no Spark Connect engine is running .*citybrain engine start"):
+        tasks.check_engine()  # fails without retries: a retry cannot start an engine
+    with pytest.raises(AirflowFailException, match="no Spark Connect engine is running"):
+        tasks.refine_source("hotline")
+    assert engine.status(own) is None
+    assert not (own.state_dir / "engine.json").exists()
