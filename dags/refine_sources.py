@@ -22,10 +22,10 @@ from citybrain.dag_defaults import SPARK_POOL, default_args
 from citybrain.schemas.sources import all_sources
 
 
-def build_refine_dag(source: str, entity: str):
+def build_refine_dag(source: str, outputs: tuple[str, ...]):
     @dag(
         dag_id=f"refine_{source}",
-        description=f"Refine bronze.{source} into silver.{entity}",
+        description=f"Refine bronze.{source} into {', '.join(outputs)}",
         doc_md=__doc__,
         schedule=(Asset(f"bronze.{source}") | Asset("silver.grid")) if tasks.needs_grid(source) else [Asset(f"bronze.{source}")],
         start_date=datetime(2026, 1, 1),
@@ -43,7 +43,7 @@ def build_refine_dag(source: str, entity: str):
         def check_engine() -> str:
             return tasks.check_engine()
 
-        @task(outlets=[Asset(f"silver.{entity}")], pool=SPARK_POOL)
+        @task(outlets=[Asset(name) for name in outputs], pool=SPARK_POOL)
         def refine() -> dict:
             return tasks.refine_source(source)
 
@@ -53,5 +53,4 @@ def build_refine_dag(source: str, entity: str):
 
 
 for _name, _spec in all_sources().items():
-    _entity = _spec.silver.entity if _spec.silver else "grid"
-    globals()[f"refine_{_name}"] = build_refine_dag(_name, _entity)
+    globals()[f"refine_{_name}"] = build_refine_dag(_name, _spec.silver.outputs if _spec.silver else ("silver.grid",))
