@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from citybrain import locks
 from citybrain.settings import Settings
 
 START_TIMEOUT_S = 60.0
@@ -114,21 +114,9 @@ def status(settings: Settings) -> EngineInfo | None:
     return None
 
 
-@contextlib.contextmanager
-def _start_lock(settings: Settings) -> Iterator[None]:
-    """Held around check -> start -> wait, so that two callers never start two servers."""
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.state_dir / "engine.lock", "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def start(settings: Settings) -> tuple[EngineInfo, bool]:
     """Start the embedded Sail server unless one is running; returns (info, started_now)."""
-    with _start_lock(settings):
+    with locks.file_lock(settings.state_dir / "engine.lock"):  # check -> start -> wait, one caller at a time
         running = status(settings)
         if running:
             return running, False
