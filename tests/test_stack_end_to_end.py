@@ -48,7 +48,21 @@ def _processes_of(settings: Settings) -> list[psutil.Process]:
                 found[proc.pid] = proc
         except psutil.Error:
             continue
-    return list(found.values())
+    return [p for p in found.values() if _running(p)]
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +134,7 @@ def test_demo_pipeline_through_the_rest_api(stack_settings):
         if t["state"] not in ("success", "skipped") or t["try_number"] > 1
     ] == []
 
-    engines = [p for p in _processes_of(stack_settings) if "citybrain.engine" in " ".join(p.cmdline())]
+    engines = [p for p in _processes_of(stack_settings) if "citybrain.engine" in " ".join(_cmdline(p))]
     assert len(engines) == 1, engines
 
     for source in DEMO_SOURCES:
