@@ -28,7 +28,7 @@ def _reachable(settings: Settings) -> str:
         remote = engine.remote_url(settings)
         engine.check_healthy(remote)
     except engine.EngineError as error:
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         raise AirflowFailException(str(error)) from None
     return remote
@@ -45,6 +45,7 @@ def ingest_source(source: str) -> dict:
     log.info(report.summary())
     return {
         "source": source,
+        "changed": bool(report.files),
         "batch_id": report.batch_id,
         "files_new": len(report.files),
         "files_already_ingested": report.files_already_ingested,
@@ -64,7 +65,7 @@ def refine_source(source: str) -> dict:
     with engine.fresh_session(settings) as spark:
         report = refine.refine(spark, settings, source, progress=log.info)
     log.info(report.summary())
-    return {**asdict(report), "summary": report.summary()}
+    return {**asdict(report), "changed": bool(report.batches), "summary": report.summary()}
 
 
 def build_gold(table: str) -> dict:
@@ -119,11 +120,12 @@ def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = 
     return {"reports": builds}
 
 
-def found_new(summary: dict) -> bool:
-    """Whether an ingest took in any new file; when not, its Asset event is skipped (nothing to refine)."""
-    if not summary["files_new"]:
-        log.info("%s: nothing new, no Asset event", summary["source"])
-    return bool(summary["files_new"])
+def changed(summary: dict) -> bool:
+    """Whether a task wrote anything new (its summary's ``changed``); when not, its DAG skips the
+    Asset event, so nothing downstream runs on a table that did not change (or does not exist)."""
+    if not summary["changed"]:
+        log.info("nothing new: no Asset event")
+    return bool(summary["changed"])
 
 
 def grid_ready(source: str) -> bool:

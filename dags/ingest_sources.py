@@ -42,8 +42,8 @@ def build_ingest_dag(source: str, department: str):
             return tasks.ingest_source(source)
 
         @task.short_circuit
-        def found_new(summary: dict) -> bool:
-            return tasks.found_new(summary)
+        def changed(summary: dict) -> bool:
+            return tasks.changed(summary)
 
         @task(outlets=[Asset(f"bronze.{source}")])
         def announce() -> None:
@@ -51,7 +51,7 @@ def build_ingest_dag(source: str, department: str):
 
         summary = ingest()
         check_engine() >> summary
-        found_new(summary) >> announce()
+        changed(summary) >> announce()
 
     return ingest_dag()
 

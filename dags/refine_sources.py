@@ -8,7 +8,8 @@ into `silver.<entity>` and checks that records in = accepted + quarantined + col
 (`ops.batch_audit`). Runs when the source's bronze table changes; `refine_registry`
 rebuilds `silver.grid`, which every other refine locates against, so those refines are
 also scheduled on `silver.grid` and skip cleanly (no failure, no retry) while it does not
-exist: the grid's first appearance runs them again.
+exist: the grid's first appearance runs them again. A run that refined no batch announces
+nothing, so gold never runs on a silver table that did not change or does not exist yet.
 """
 
 from __future__ import annotations
@@ -43,11 +44,21 @@ def build_refine_dag(source: str, outputs: tuple[str, ...]):
         def check_engine() -> str:
             return tasks.check_engine()
 
-        @task(outlets=[Asset(name) for name in outputs], pool=SPARK_POOL)
+        @task(pool=SPARK_POOL)
         def refine() -> dict:
             return tasks.refine_source(source)
 
-        grid_ready() >> check_engine() >> refine()
+        @task.short_circuit
+        def changed(summary: dict) -> bool:
+            return tasks.changed(summary)
+
+        @task(outlets=[Asset(name) for name in outputs])
+        def announce() -> None:
+            """Emits the silver Asset events (only reached when a batch was refined)."""
+
+        summary = refine()
+        grid_ready() >> check_engine() >> summary
+        changed(summary) >> announce()
 
     return refine_dag()
 

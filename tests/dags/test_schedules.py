@@ -45,7 +45,13 @@ def test_refine_before_the_grid_skips_cleanly(city_env):
     assert not lake.exists(city_env, "silver.grid")
     result = airflow_runner.run_dag("refine_hotline")
     assert result.succeeded
-    assert _states(result) == {"grid_ready": "success", "check_engine": "skipped", "refine": "skipped"}
+    assert _states(result) == {
+        "grid_ready": "success",
+        "check_engine": "skipped",
+        "refine": "skipped",
+        "changed": "skipped",
+        "announce": "skipped",
+    }
     assert all(t.try_number <= 1 for t in result.tasks)
 
 
@@ -149,7 +155,7 @@ def test_every_dag_retries_with_backoff_and_records_failures(airflow_home):
 
 
 def test_a_task_never_starts_an_engine(settings, tmp_path, monkeypatch, airflow_home):
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     from citybrain import engine, tasks
 
@@ -163,3 +169,23 @@ def test_a_task_never_starts_an_engine(settings, tmp_path, monkeypatch, airflow_
         tasks.refine_source("hotline")
     assert engine.status(own) is None
     assert not (own.state_dir / "engine.json").exists()
+
+
+def test_a_refine_with_no_new_batch_announces_nothing(city_env, airflow_home):
+    """A refine runs on every grid change too; with no new bronze batch it must not announce
+    silver (gold would run on a table that did not change, or does not exist yet)."""
+    drops = city_env.demo_dir / "drops" / "boston311"
+    drops.mkdir(parents=True)
+    header = "case_enquiry_id,open_dt,closed_dt,case_status,case_title,subject,reason,type,latitude,longitude\n"
+    rows = "".join(f"10100{i},2026-09-0{i} 08:00:00,,Open,Pothole,Public Works,Street,Pothole,42.35,-71.06\n" for i in range(1, 4))
+    (drops / "boston311-20260903.csv").write_text(header + rows)
+    airflow_runner.run_dag("ingest_boston311")
+    before = _asset_events(airflow_home, "silver.complaint")
+
+    first = airflow_runner.run_dag("refine_boston311")
+    assert _states(first)["announce"] == "success"
+    assert _asset_events(airflow_home, "silver.complaint") == before + 1
+
+    again = airflow_runner.run_dag("refine_boston311")
+    assert _states(again)["refine"] == "success" and _states(again)["announce"] == "skipped"
+    assert _asset_events(airflow_home, "silver.complaint") == before + 1
