@@ -334,12 +334,16 @@ def up(settings: Settings, say: Callable[[str], None] = print) -> dict[str, int]
 
     from citybrain import superset
 
-    if superset.venv_ready():
-        info, _ = superset.start(settings, say)
-        pids["superset"] = info.pid
-        say(f"superset: pid {info.pid}, {info.url}")
-    else:
+    if not superset.venv_ready():
         say("superset: not installed (make superset-setup), skipped")
+        return pids
+    try:
+        info, _ = superset.start(settings, say)
+    except superset.SupersetError as error:  # e.g. an empty lake: no grid to scope analysts to yet
+        say(f"superset: not started: {error}; start it later with `citybrain superset start`")
+        return pids
+    pids["superset"] = info.pid
+    say(f"superset: pid {info.pid}, {info.url}")
     return pids
 
 

@@ -70,7 +70,7 @@ def stack_settings():
     # PostgreSQL runs as the postgres user: the folders must be reachable by it (pytest's are not)
     root = Path(tempfile.mkdtemp(prefix="citybrain-stack-"))
     root.chmod(0o755)
-    ports = {"ENGINE_PORT": _free_port(), "AIRFLOW_PORT": _free_port(), "POSTGRES_PORT": _free_port()}
+    ports = {"ENGINE_PORT": _free_port(), "AIRFLOW_PORT": _free_port(), "POSTGRES_PORT": _free_port(), "SUPERSET_PORT": _free_port()}
     env = {
         "CITYBRAIN_STATE_DIR": str(root / "state"),
         "CITYBRAIN_LAKE_ROOT": str(root / "lake"),
