@@ -44,11 +44,13 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
+# The service stack on 127.0.0.1: PostgreSQL, the Sail engine, Airflow 3 (api-server, scheduler,
+# dag-processor, triggerer) and Superset when installed; `down` stops each by pid.
 up: setup
-	$(BIN)/citybrain engine start
+	$(BIN)/citybrain up
 
 down: setup
-	$(BIN)/citybrain engine stop
+	$(BIN)/citybrain down
 
 bench: setup
 	$(BIN)/python infra/bench.py

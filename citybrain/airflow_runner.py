@@ -64,7 +64,6 @@ measured; see tests/dags/test_airflow_runner.py)
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import json
 import logging
@@ -81,6 +80,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from citybrain.locks import file_lock
 
 #: The only tags a CityBrain DAG may carry (checked by tests/dags/test_dag_integrity.py).
 APPROVED_TAGS: frozenset[str] = frozenset({"citybrain", "bronze", "silver", "gold", "ingest", "refine", "report", "serving", "ops"})
@@ -207,7 +208,7 @@ def prepare_airflow_home(home: Path, dags_folder: Path) -> dict[str, str]:
     (home / "logs").mkdir(parents=True, exist_ok=True)
     (home / "plugins").mkdir(exist_ok=True)
     os.environ.update(env)
-    with _file_lock(home / ".migrate.lock"):
+    with file_lock(home / ".migrate.lock"):
         if not _db_is_current(home):
             _migrate(home)
     _prepared_env = env
@@ -329,16 +330,6 @@ def _migrate(home: Path) -> None:
     if revision is None:
         raise RuntimeError(f"Airflow DB migration left no alembic revision; see {log_path}")
     (home / _STAMP_FILE).write_text(json.dumps({"airflow": _airflow_version(), "revision": revision, "migrated_at": time.time()}))
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _load_dag(dag_id: str, dags_folder: Path) -> tuple[Any, dict[str, str]]:

@@ -152,12 +152,8 @@ def cmd_run(args) -> int:
     unknown = [d for d in dag_ids if d not in known]
     if unknown:
         raise SystemExit(f"citybrain: unknown DAG {', '.join(unknown)}; known DAGs: {', '.join(known)}")
-    _, started = (None, False) if settings.spark_remote else engine.start(settings)
-    try:
+    with engine.command_engine(settings):
         run_dags(settings, dag_ids, _say)
-    finally:
-        if started:
-            engine.stop(settings)
     return 0
 
 
@@ -195,6 +191,24 @@ def cmd_engine(args) -> int:
         info = engine.status(settings)
         _say(f"running: {info.remote} (pid {info.pid}, log {info.log})" if info else "not running")
         return 0 if info else 1
+    return 0
+
+
+def cmd_up(args) -> int:
+    from citybrain import stack
+
+    pids = stack.up(_settings(args), _say)
+    _say(f"up: {', '.join(f'{name} {pid}' for name, pid in pids.items())}; logs in {_settings(args).log_dir}")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from citybrain import stack
+
+    failed = stack.down(_settings(args), _say)
+    if failed:
+        print(f"citybrain: error: could not stop {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -348,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serving", help="rewrite the serving DuckDB file of views over the lake (what Superset reads)")
     p.set_defaults(func=cmd_serving)
+
+    p = sub.add_parser("up", help="start the service stack on 127.0.0.1: PostgreSQL, the engine, Airflow (scheduler ...), Superset")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop every service `citybrain up` started, by pid; names any it could not stop")
+    p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])

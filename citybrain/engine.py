@@ -1,13 +1,23 @@
 """The one place that hands out a Spark Connect session.
 
 Embedded default (profiles ``local`` and ``ci``): the project runs a Sail Spark Connect
-server as its own background process on 127.0.0.1 (a free port), records its pid and
-port in ``<state_dir>/engine.json``, writes its log to ``<state_dir>/logs/sail.log``,
-and reuses it while it answers. Cluster profile: ``CITYBRAIN_SPARK_REMOTE=sc://host:port``
-points the same code at a Spark 4.1 Connect server with delta-spark.
+server as its own background process on 127.0.0.1 (``CITYBRAIN_ENGINE_PORT``, default a
+free port), records its pid, port and log in ``<state_dir>/engine.json``, writes its log
+to a file of its own (``<state_dir>/logs/sail-<start time>.log``), and reuses it while it
+answers. Cluster profile: ``CITYBRAIN_SPARK_REMOTE=sc://host:port`` points the same code
+at a Spark 4.1 Connect server with delta-spark.
 
-A Spark Connect client whose server died keeps retrying for minutes, so every session
-hand-out first checks that the server's port answers and fails fast when it does not.
+Who starts an engine: only a command (``citybrain demo``, ``run``, ``ingest``, ``engine
+start``, ``up``), under a file lock so that two callers never start two servers; a
+command stops the engine it started, even on failure. An Airflow task never starts one:
+it uses ``CITYBRAIN_SPARK_REMOTE`` or the running engine and fails with one line when
+there is none.
+
+A dead engine fails fast: every session hand-out checks that the server's port answers;
+Spark Connect's retries (minutes by default) go on only while it still does (a killed
+server is given up within seconds); gRPC keepalive pings notice a peer that stopped
+answering on an open connection; ``spark.stop()`` is bounded. Each task makes a fresh
+session and stops it, so a retry never reuses a session of a server that went away.
 """
 
 from __future__ import annotations
@@ -20,15 +30,27 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+from citybrain import locks
 from citybrain.settings import Settings
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+#: how long a task waits for an engine that is not (yet) answering before it fails
+TASK_WAIT_S = 5.0
+#: the longest ``spark.stop()`` may take (it releases the session on the server)
+SESSION_STOP_S = 10.0
+#: gRPC keepalive: a ping every 10 s on a busy connection, a peer silent for 10 s more is dead
+CHANNEL_OPTIONS = (
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+)
 
 
 class EngineError(RuntimeError):
@@ -94,16 +116,22 @@ def status(settings: Settings) -> EngineInfo | None:
 
 def start(settings: Settings) -> tuple[EngineInfo, bool]:
     """Start the embedded Sail server unless one is running; returns (info, started_now)."""
-    running = status(settings)
-    if running:
-        return running, False
+    with locks.file_lock(settings.state_dir / "engine.lock"):  # check -> start -> wait, one caller at a time
+        running = status(settings)
+        if running:
+            return running, False
+        return _start_server(settings), True
+
+
+def _start_server(settings: Settings) -> EngineInfo:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     state = _state_file(settings)
     state.unlink(missing_ok=True)
-    log_path = settings.log_dir / "sail.log"
+    log_path = settings.log_dir / f"sail-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "citybrain.engine", "serve", "--state-file", str(state)],
+            [sys.executable, "-m", "citybrain.engine", "serve", "--state-file", str(state), "--log", str(log_path)]
+            + ["--port", str(settings.engine_port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -116,7 +144,7 @@ def start(settings: Settings) -> tuple[EngineInfo, bool]:
             raise EngineError(f"the Sail engine exited with code {proc.returncode} while starting; see {log_path}")
         info = status(settings)
         if info and info.pid == proc.pid:
-            return info, True
+            return info
         time.sleep(0.1)
     _terminate(proc.pid)
     raise EngineError(f"the Sail engine did not answer within {START_TIMEOUT_S:.0f} s; see {log_path}")
@@ -157,20 +185,66 @@ def _terminate(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def remote_url(settings: Settings) -> str:
-    """The sc:// address to use, starting the embedded engine when needed."""
+def remote_url(settings: Settings, wait_s: float | None = None) -> str:
+    """The sc:// address to use: ``CITYBRAIN_SPARK_REMOTE``, else the running embedded engine.
+
+    Never starts an engine (commands do that, see ``start``); waits up to ``wait_s`` for one
+    that is starting, then fails with one line saying how to start one.
+    """
     if settings.spark_remote:
         return settings.spark_remote
-    info, _ = start(settings)
-    return info.remote
+    wait_s = TASK_WAIT_S if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    while True:
+        info = status(settings)
+        if info:
+            return info.remote
+        if time.monotonic() >= deadline:
+            raise EngineError(
+                f"no Spark Connect engine is running for {settings.state_dir} (waited {wait_s:.0f} s): "
+                "start one with `citybrain engine start` or `citybrain up`, or set CITYBRAIN_SPARK_REMOTE"
+            )
+        time.sleep(0.5)
+
+
+def _host_port(remote: str) -> tuple[str, int]:
+    hostport = remote.removeprefix("sc://").split("/", 1)[0].split(";", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    return host or "127.0.0.1", int(port or 15002)
+
+
+def answers(remote: str) -> bool:
+    """Whether the server behind ``remote`` accepts connections."""
+    return _port_answers(*_host_port(remote))
 
 
 def check_healthy(remote: str) -> None:
     """Fail fast when the server behind ``remote`` does not accept connections."""
-    hostport = remote.removeprefix("sc://").split("/", 1)[0].split(";", 1)[0]
-    host, _, port = hostport.rpartition(":")
-    if not _port_answers(host or "127.0.0.1", int(port or 15002)):
+    if not answers(remote):
         raise EngineError(f"the Spark Connect server at {remote} does not answer")
+
+
+def describe(settings: Settings, remote: str) -> str:
+    """The engine behind ``remote`` in words, with its log when it is the embedded one."""
+    info = _recorded(settings)
+    if info and info.remote == remote:
+        return f"the Sail engine at {remote} (pid {info.pid}; log {info.log})"
+    return f"the Spark Connect server at {remote}"
+
+
+def _still_serving(settings: Settings, remote: str) -> bool:
+    """Whether the engine behind ``remote`` still runs and accepts connections."""
+    info = _recorded(settings)
+    if info and info.remote == remote and not pid_alive(info.pid):
+        return False
+    return answers(remote)
+
+
+def _recorded(settings: Settings) -> EngineInfo | None:
+    """What engine.json says, alive or not."""
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return EngineInfo(**json.loads(_state_file(settings).read_text()))
+    return None
 
 
 _sessions: dict[str, object] = {}
@@ -179,8 +253,7 @@ _sessions: dict[str, object] = {}
 def close_sessions(remote: str | None = None) -> None:
     """Stop the sessions this process holds on ``remote`` (all when None), before their server goes away."""
     for address in [a for a in _sessions if remote is None or a == remote]:
-        with contextlib.suppress(Exception):
-            _sessions.pop(address).stop()
+        stop_session(_sessions.pop(address))
 
 
 def _make_active(session) -> None:
@@ -191,21 +264,52 @@ def _make_active(session) -> None:
         ConnectSession._set_default_and_active_session(session)
 
 
+def _live_server_policy(remote: str):
+    """Spark Connect's default retry policy, retrying only while the server still accepts connections."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    class LiveServerPolicy(DefaultPolicy):
+        def can_retry(self, e: BaseException) -> bool:
+            return super().can_retry(e) and answers(remote)
+
+    return LiveServerPolicy()
+
+
+def _new_session(remote: str):
+    from pyspark.sql.connect.client import DefaultChannelBuilder
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    channel = DefaultChannelBuilder(remote, channelOptions=list(CHANNEL_OPTIONS))
+    session = ConnectSession.builder.channelBuilder(channel).create()
+    session.client.set_retry_policies([_live_server_policy(remote)])
+    return session
+
+
+def stop_session(session, timeout_s: float = SESSION_STOP_S) -> None:
+    """``session.stop()``, given up after ``timeout_s`` (it talks to a server that may be gone)."""
+
+    def _stop() -> None:
+        with contextlib.suppress(Exception):
+            session.stop()
+
+    stopper = threading.Thread(target=_stop, name="spark-session-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout_s)
+
+
 def get_session(settings: Settings, *, new: bool = False):
     """A Spark Connect session on the configured engine (health-checked).
 
     Sessions are shared per server address within a process unless ``new`` is asked for;
     a session whose server went away is replaced rather than handed out again.
     """
-    from pyspark.sql import SparkSession
-
     remote = remote_url(settings)
     check_healthy(remote)
     cached = _sessions.get(remote)
     if cached is not None and not new and not getattr(cached, "is_stopped", False):
         _make_active(cached)
         return cached
-    session = SparkSession.builder.remote(remote).create()
+    session = _new_session(remote)
     # Jobs parse local times with the source's own zone (see the source mappings), so the
     # session works in UTC and every stored timestamp is an unambiguous instant.
     session.conf.set("spark.sql.session.timeZone", "UTC")
@@ -215,35 +319,60 @@ def get_session(settings: Settings, *, new: bool = False):
 
 
 @contextlib.contextmanager
-def session_scope(settings: Settings) -> Iterator:
-    """A session for one command; stops the embedded engine afterwards if this scope started it."""
-    from pyspark.sql import SparkSession
+def command_engine(settings: Settings) -> Iterator[str]:
+    """The engine of one command: the configured remote, else the embedded engine, started
+    here when none runs and then stopped afterwards, even on failure.
 
+    A failure while the engine no longer answers becomes one ``EngineError`` line naming
+    the engine and its log (the original error is its cause).
+    """
     started_here = False
     if not settings.spark_remote:
         _, started_here = start(settings)
+    remote = remote_url(settings)
+    who = describe(settings, remote)
+    try:
+        yield remote
+    except Exception as exc:
+        if not isinstance(exc, EngineError) and not _still_serving(settings, remote):
+            raise EngineError(f"{who} stopped answering; {type(exc).__name__} in the run") from exc
+        raise
+    finally:
+        if started_here:
+            stop(settings)
+
+
+@contextlib.contextmanager
+def fresh_session(settings: Settings) -> Iterator:
+    """A new session on the running engine (never started here), stopped (bounded) when done."""
+    from pyspark.sql import SparkSession
+
     previous = SparkSession.getActiveSession()
     spark = get_session(settings, new=True)
     try:
         yield spark
     finally:
-        with contextlib.suppress(Exception):
-            spark.stop()
+        stop_session(spark)
         if previous is not None and not previous.is_stopped:
             _make_active(previous)
-        if started_here:
-            stop(settings)
 
 
-def _serve(state_file: Path) -> None:
+@contextlib.contextmanager
+def session_scope(settings: Settings) -> Iterator:
+    """A session for one command; stops the embedded engine afterwards if this scope started it."""
+    with command_engine(settings), fresh_session(settings) as spark:
+        yield spark
+
+
+def _serve(state_file: Path, log: Path, port: int) -> None:
     """Run a Sail Spark Connect server in this process until SIGTERM/SIGINT."""
     from pysail.spark import SparkConnectServer
 
-    server = SparkConnectServer("127.0.0.1", 0)
+    server = SparkConnectServer("127.0.0.1", port)
     server.start(background=True)
     host, port = server.listening_address
     tmp = state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port, "log": str(state_file.parent / "logs" / "sail.log")}))
+    tmp.write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port, "log": str(log)}))
     tmp.replace(state_file)
     print(f"Sail Spark Connect server listening on {host}:{port} (pid {os.getpid()})", flush=True)
 
@@ -266,5 +395,7 @@ if __name__ == "__main__":
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the embedded Sail server in the foreground")
     serve.add_argument("--state-file", type=Path, required=True)
+    serve.add_argument("--log", type=Path, required=True, help="the log file this server writes to (recorded in the state file)")
+    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     args = parser.parse_args()
-    _serve(args.state_file)
+    _serve(args.state_file, args.log, args.port)

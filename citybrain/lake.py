@@ -80,6 +80,19 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
         writer.save(location)
 
 
+def append_rows(settings: Settings, name: str, rows: list[dict]) -> None:
+    """Append a few rows (dicts) through the contract without an engine (``deltalake``), for
+    what must be written even when the engine is down, such as ``ops.run_events``."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    contract = get_contract(name)
+    table = pa.Table.from_pylist(rows, schema=contract.arrow_schema())
+    location = table_location(settings, name)
+    with _naming(name, location, "append to"):
+        write_deltalake(location, table, mode="append", partition_by=list(contract.partition_by) or None)
+
+
 def merge(
     spark,
     settings: Settings,

@@ -141,9 +141,8 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
         _remove_local(settings)
     result = DemoResult(generated=ensure_demo_city(settings, say, regenerate=fresh))
     _say_key(settings, say)
-    _, started_engine = (None, False) if settings.spark_remote else engine.start(settings)
-    try:
-        say(f"running {len(pipeline_dag_ids())} DAGs through Airflow on {engine.remote_url(settings)} ...")
+    with engine.command_engine(settings) as remote:
+        say(f"running {len(pipeline_dag_ids())} DAGs through Airflow on {remote} ...")
         result.dag_seconds = run_dags(settings, pipeline_dag_ids(), say)
         spark = engine.get_session(settings)
         result.table_rows = table_rows(spark, settings)
@@ -151,9 +150,6 @@ def run_demo(settings: Settings, say: Callable[[str], None] = print, *, fresh: b
         result.top_hotspots = top_hotspots(spark, settings)
         result.streets = best_and_worst_streets(spark, settings)
         result.report = latest_report(spark, settings)
-    finally:
-        if started_engine:
-            engine.stop(settings)
     result.seconds = time.monotonic() - started
     return result
 

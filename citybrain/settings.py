@@ -48,6 +48,13 @@ def _non_negative_float(name: str, raw: str) -> float:
     return value
 
 
+def _port(name: str, default: str) -> int:
+    raw = _env(name, default)
+    if not raw.isdigit() or int(raw) > 65535:
+        raise SettingsError(f"CITYBRAIN_{name}={raw!r} must be a port number")
+    return int(raw)
+
+
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
     """CITYBRAIN_<name>, one of ``allowed`` (the first is the default)."""
     value = _env(name, allowed[0]).lower()
@@ -65,6 +72,9 @@ class Settings:
     demo_dir      where the demo city writes its department drops and planted truth
     profile       local | ci | cluster
     spark_remote  sc://host:port of a Spark 4.1 Connect server; empty = start embedded Sail
+    engine_port   the port on 127.0.0.1 of the embedded Sail engine (0 = a free port; 15002 under `citybrain up`)
+    airflow_port  the port on 127.0.0.1 of Airflow's api-server under `citybrain up`
+    postgres_port the port on 127.0.0.1 (and the socket name) of the stack's PostgreSQL
     scale         demo city size multiplier
     seed          demo city seed
     days          demo city length in days
@@ -78,6 +88,7 @@ class Settings:
     reports_dir   where the weekly reports are archived: <reports_dir>/<ISO week>/report.html
     vacuum_retention_days  how long the weekly maintenance keeps files an older version still
                   needs (time travel, rebuilding a past report) before deleting them
+    alert_webhook an http(s) URL that receives every task failure as JSON (empty: none)
     """
 
     lake_root: str
@@ -85,6 +96,9 @@ class Settings:
     demo_dir: Path
     profile: str = "local"
     spark_remote: str = ""
+    engine_port: int = 0
+    airflow_port: int = 8080
+    postgres_port: int = 5432
     scale: float = 1.0
     seed: int = 20260831
     days: int = 84
@@ -93,6 +107,7 @@ class Settings:
     rejected_files: str = "warn"
     reports_dir: Path = Path("reports")
     vacuum_retention_days: float = 30.0
+    alert_webhook: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -105,18 +120,27 @@ class Settings:
             raise SettingsError("CITYBRAIN_PROFILE=cluster needs CITYBRAIN_SPARK_REMOTE=sc://host:port")
         if spark_remote and not spark_remote.startswith("sc://"):
             raise SettingsError(f"CITYBRAIN_SPARK_REMOTE={spark_remote!r} must look like sc://host:port")
+        ports = {
+            name: _port(name, default) for name, default in (("ENGINE_PORT", "0"), ("AIRFLOW_PORT", "8080"), ("POSTGRES_PORT", "5432"))
+        }
         days_raw = _env("DAYS", "84")
         seed_raw = _env("SEED", "20260831")
         if not days_raw.isdigit() or int(days_raw) < 1:
             raise SettingsError(f"CITYBRAIN_DAYS={days_raw!r} must be a whole number of days >= 1")
         if not seed_raw.isdigit():
             raise SettingsError(f"CITYBRAIN_SEED={seed_raw!r} must be a non-negative whole number")
+        alert_webhook = _env("ALERT_WEBHOOK", "")
+        if alert_webhook and not alert_webhook.startswith(("http://", "https://")):
+            raise SettingsError("CITYBRAIN_ALERT_WEBHOOK must be an http:// or https:// URL")
         return cls(
             lake_root=_resolve_location(_env("LAKE_ROOT", str(root / "lake"))),
             state_dir=Path(_env("STATE_DIR", str(root / ".citybrain"))).resolve(),
             demo_dir=Path(_env("DEMO_DIR", str(root / "demo_city"))).resolve(),
             profile=profile,
             spark_remote=spark_remote,
+            engine_port=ports["ENGINE_PORT"],
+            airflow_port=ports["AIRFLOW_PORT"],
+            postgres_port=ports["POSTGRES_PORT"],
             scale=_positive_float("SCALE", _env("SCALE", "1.0")),
             seed=int(seed_raw),
             days=int(days_raw),
@@ -125,6 +149,7 @@ class Settings:
             rejected_files=_choice("REJECTED_FILES", ("warn", "fail")),
             reports_dir=Path(_env("REPORTS_DIR", str(root / "reports"))).expanduser().resolve(),
             vacuum_retention_days=_non_negative_float("VACUUM_RETENTION_DAYS", _env("VACUUM_RETENTION_DAYS", "30")),
+            alert_webhook=alert_webhook,
         )
 
     def with_(self, **changes) -> Settings:

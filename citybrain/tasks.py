@@ -1,6 +1,8 @@
 """What an Airflow task calls: settings from the environment, a health-checked session, a job.
 
 DAG files only wire these functions; each returns a small JSON-able summary for XCom.
+A task never starts an engine: it takes a fresh session on ``CITYBRAIN_SPARK_REMOTE`` or
+the running engine and stops it when it ends, so a retry never reuses a dead server's session.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ log = logging.getLogger(__name__)
 
 
 def check_engine() -> str:
-    """Fail fast, with a clear message, when the Spark Connect engine cannot be reached."""
-    settings = Settings.from_env()
-    remote = engine.remote_url(settings)
-    engine.check_healthy(remote)
+    """Fail fast, with a clear message, when the Spark Connect engine cannot be reached (never starts one)."""
+    return _reachable(Settings.from_env())
+
+
+def _reachable(settings: Settings) -> str:
+    """The engine's address; no engine within a few seconds fails the task without retries
+    (a retry cannot start one), in one line saying how to start it."""
+    try:
+        remote = engine.remote_url(settings)
+        engine.check_healthy(remote)
+    except engine.EngineError as error:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(str(error)) from None
     return remote
 
 
@@ -27,11 +39,13 @@ def ingest_source(source: str) -> dict:
     from citybrain.jobs.bronze import ingest
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
-    report = ingest.run(spark, settings, source, progress=log.info)
+    _reachable(settings)
+    with engine.fresh_session(settings) as spark:
+        report = ingest.run(spark, settings, source, progress=log.info)
     log.info(report.summary())
     return {
         "source": source,
+        "changed": bool(report.files),
         "batch_id": report.batch_id,
         "files_new": len(report.files),
         "files_already_ingested": report.files_already_ingested,
@@ -47,10 +61,11 @@ def refine_source(source: str) -> dict:
     from citybrain.jobs.silver import refine
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
-    report = refine.refine(spark, settings, source, progress=log.info)
+    _reachable(settings)
+    with engine.fresh_session(settings) as spark:
+        report = refine.refine(spark, settings, source, progress=log.info)
     log.info(report.summary())
-    return {**asdict(report), "summary": report.summary()}
+    return {**asdict(report), "changed": bool(report.batches), "summary": report.summary()}
 
 
 def build_gold(table: str) -> dict:
@@ -58,8 +73,9 @@ def build_gold(table: str) -> dict:
     import importlib
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
-    report = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
+    _reachable(settings)
+    with engine.fresh_session(settings) as spark:
+        report = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
     log.info(report.summary())
     return {
         "table": report.table,
@@ -84,10 +100,11 @@ def publish_weekly_report(week: str | None = None, languages: tuple[str, ...] = 
     from citybrain.jobs.report import publish
 
     settings = Settings.from_env()
-    spark = engine.get_session(settings)
+    _reachable(settings)
     builds = []
-    for lang in languages:
-        report = publish.run(spark, settings, week=week, lang=lang)
+    with engine.fresh_session(settings) as spark:
+        reports = [publish.run(spark, settings, week=week, lang=lang) for lang in languages]
+    for report in reports:
         log.info(report.summary())
         builds.append(
             {
@@ -118,3 +135,32 @@ def maintain_lake() -> dict:
         "files_deleted": sum(r.files_deleted for r in results),
         "failed": failed,
     }
+
+
+def changed(summary: dict) -> bool:
+    """Whether a task wrote anything new (its summary's ``changed``); when not, its DAG skips the
+    Asset event, so nothing downstream runs on a table that did not change (or does not exist)."""
+    if not summary["changed"]:
+        log.info("nothing new: no Asset event")
+    return bool(summary["changed"])
+
+
+def grid_ready(source: str) -> bool:
+    """Whether the source can be refined now: silver.grid exists, or the source is not placed on it.
+
+    False skips the refine cleanly; it is scheduled on silver.grid too, so it runs when the grid appears.
+    """
+    from citybrain import lake
+
+    if not needs_grid(source) or lake.exists(Settings.from_env(), "silver.grid"):
+        return True
+    log.info("silver.grid does not exist yet: refine_%s is skipped and runs again when silver.grid appears", source)
+    return False
+
+
+def needs_grid(source: str) -> bool:
+    """Whether the source's records are placed on the registry's grid (silver.grid)."""
+    from citybrain.schemas.sources import get_source
+
+    silver = get_source(source).silver
+    return bool(silver and silver.locate and silver.registry)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, dag, task
 
 from citybrain import tasks
+from citybrain.dag_defaults import SPARK_POOL, default_args
 from citybrain.jobs.gold import GOLD_TABLES
 
 
@@ -28,14 +29,14 @@ def build_gold_dag(table: str, inputs: tuple[str, ...]):
         catchup=False,
         max_active_runs=1,
         tags=["citybrain", "gold"],
-        default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=60)},
+        default_args=default_args(execution_timeout=timedelta(minutes=60)),
     )
     def gold_dag():
         @task(execution_timeout=timedelta(minutes=2))
         def check_engine() -> str:
             return tasks.check_engine()
 
-        @task(outlets=[Asset(f"gold.{table}")])
+        @task(outlets=[Asset(f"gold.{table}")], pool=SPARK_POOL)
         def build() -> dict:
             return tasks.build_gold(table)
 

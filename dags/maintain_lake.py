@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from citybrain import tasks
+from citybrain import dag_defaults, tasks
 
 
 @dag(
@@ -28,7 +28,7 @@ from citybrain import tasks
     catchup=False,
     max_active_runs=1,
     tags=["citybrain", "ops"],
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=10), "execution_timeout": timedelta(hours=2)},
+    default_args=dag_defaults.default_args(execution_timeout=timedelta(hours=2)),
 )
 def maintain_lake():
     @task(outlets=[Asset("ops.maintenance")])

@@ -17,6 +17,7 @@ from operator import or_
 from airflow.sdk import Asset, dag, task
 
 from citybrain import tasks
+from citybrain.dag_defaults import default_args
 from citybrain.jobs.gold import GOLD_TABLES
 
 
@@ -29,7 +30,7 @@ from citybrain.jobs.gold import GOLD_TABLES
     catchup=False,
     max_active_runs=1,
     tags=["citybrain", "serving"],
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=10)},
+    default_args=default_args(execution_timeout=timedelta(minutes=10)),
 )
 def publish_serving_views():
     @task(outlets=[Asset("serving.duckdb")])

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, Param, dag, task
 
 from citybrain import tasks
+from citybrain.dag_defaults import SPARK_POOL, default_args
 from citybrain.jobs.gold import GOLD_TABLES
 
 #: every gold table built from silver (citybrain.jobs.gold.GOLD_TABLES); a rebuild of all of them schedules a report
@@ -38,14 +39,14 @@ REPORT_INPUTS = tuple(f"gold.{table}" for table in GOLD_TABLES)
         "week": Param("", type="string", description="ISO week such as 2026-W35; empty = the latest complete week"),
         "languages": Param(["zh"], type="array", description="report languages: zh, en"),
     },
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)},
+    default_args=default_args(execution_timeout=timedelta(minutes=20)),
 )
 def publish_weekly_report():
     @task(execution_timeout=timedelta(minutes=2))
     def check_engine() -> str:
         return tasks.check_engine()
 
-    @task(outlets=[Asset("gold.report_index")])
+    @task(outlets=[Asset("gold.report_index")], pool=SPARK_POOL)
     def publish(params=None) -> dict:
         params = params or {}
         return tasks.publish_weekly_report(week=params.get("week") or None, languages=tuple(params.get("languages") or ("zh",)))

@@ -3,9 +3,10 @@
 #   chromium, chromium-driver  the weekly report's PDF print and the Superset browser test
 #   fonts-noto-cjk             Chinese text in the report, its charts and the PDF
 #   poppler-utils              pdftotext / pdffonts / pdftoppm: the report tests read the PDF back
+#   postgresql                 Airflow's metadata DB under `citybrain up` (a cluster of the project's own, in its state folder)
 # Installs the missing ones when run as root (as on CI); otherwise names the command to run.
 set -euo pipefail
-PACKAGES=(chromium chromium-driver fonts-noto-cjk poppler-utils)
+PACKAGES=(chromium chromium-driver fonts-noto-cjk poppler-utils postgresql)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -61,6 +61,13 @@ class SilverMapping:
     rules: tuple[dict, ...] = ()  # hand-written row rules: name, valid_when, reason, measured
     registry: bool = True  # False: the city has no grid registry here; locate on H3 and the bbox only
     bbox: tuple[float, float, float, float] | None = None  # min_lon, min_lat, max_lon, max_lat (with registry=False)
+    derived: tuple[str, ...] = ()  # silver tables rebuilt from the refined rows (citybrain.jobs.silver.refine.DERIVED)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Every silver table a refine of this mapping writes (its DAG's Asset outlets)."""
+        history = (f"silver.{self.history}",) if self.history else ()
+        return (f"silver.{self.entity}", *history, *(f"silver.{d}" for d in self.derived))
 
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
@@ -95,6 +102,7 @@ def parse_mapping(raw: dict, source: str) -> SilverMapping:
         rules=tuple(dict(r) for r in raw.get("rules", [])),
         registry=bool(raw.get("registry", True)),
         bbox=tuple(raw["bbox"]) if "bbox" in raw else None,
+        derived=tuple(raw.get("derived", [])),
     )
     for rule in mapping.rules:
         missing = {"name", "valid_when", "reason", "measured"} - set(rule)

@@ -74,4 +74,24 @@ MAINTENANCE = Contract(
     keys=("table", "maintained_at"),
 )
 
-OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER, BATCH_AUDIT, MAINTENANCE)}
+RUN_EVENTS = Contract(
+    name="ops.run_events",
+    columns=(
+        Column("event_id", "string", False, "unique id of the event"),
+        Column("event", "string", False, "what happened: task_failed"),
+        Column("dag_id", "string", False),
+        Column("task_id", "string", True, "the task, when the event is a task's"),
+        Column("run_id", "string", True, "the DAG run"),
+        Column("try_number", "int", True, "the task's try that failed"),
+        Column("logical_date", "timestamp", True, "the run's logical date"),
+        Column("error", "string", True, "the exception's type and first line"),
+        Column("webhook", "string", True, "what the alert webhook answered (empty when none is set)"),
+        Column("occurred_at", "timestamp", False),
+    ),
+    grain="one row per failed task try (Airflow's failure callback)",
+    description="Failures of the pipeline's runs, for on-call: which DAG, task, try and error, and whether the alert went out.",
+    owner="data-engineering",
+    keys=("event_id",),
+)
+
+OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER, BATCH_AUDIT, MAINTENANCE, RUN_EVENTS)}

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from citybrain import lake
+from citybrain import lake, locks
 from citybrain.jobs.bronze.readers import DecodedDrop, read_drop
 from citybrain.schemas import get_contract
 from citybrain.schemas.sources import SourceSpec, get_source
@@ -261,6 +261,21 @@ def run(
     report = IngestReport(source, batch_id)
     files, rejected = discover(folder, spec, follow_links=settings.drops_follow_links)
     report.files_found = len(files) + len(rejected)
+    # Two runs of one source never load a file twice: the ledger check and the commits
+    # that follow are one step under the source's lock.
+    with locks.file_lock(locks.lock_path(settings, f"ingest-{source}")):
+        _take_in(spark, settings, spec, files, rejected, report, now, progress)
+    report.seconds = time.monotonic() - started
+    if report.rejected:
+        log.warning(report.summary())
+        if settings.rejected_files == "fail":
+            raise IngestError(f"{report.summary()} (CITYBRAIN_REJECTED_FILES=fail)")
+    return report
+
+
+def _take_in(spark, settings: Settings, spec: SourceSpec, files, rejected, report: IngestReport, now: datetime, progress) -> None:
+    """Skip what the lake already holds, then load the rest (``run`` holds the source's lock)."""
+    source, batch_id = spec.name, report.batch_id
     first_file, in_ledger = _lake_state(spark, settings, source)
     todo: list[DropFile] = []
     ledger_rows = []
@@ -278,16 +293,8 @@ def run(
         else:
             first_file[f.sha256] = f.relative
             todo.append(f)
-    if not todo and not ledger_rows:
-        report.seconds = time.monotonic() - started
-        return report
-    _load(spark, settings, spec, todo, ledger_rows, report, batch_id, now, progress)
-    report.seconds = time.monotonic() - started
-    if report.rejected:
-        log.warning(report.summary())
-        if settings.rejected_files == "fail":
-            raise IngestError(f"{report.summary()} (CITYBRAIN_REJECTED_FILES=fail)")
-    return report
+    if todo or ledger_rows:
+        _load(spark, settings, spec, todo, ledger_rows, report, batch_id, now, progress)
 
 
 def _load(

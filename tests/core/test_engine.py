@@ -1,7 +1,12 @@
-"""The embedded engine starts, is reused, answers, and leaves no process behind."""
+"""The embedded engine starts once, is reused, answers, fails fast when it dies, and leaves no process behind."""
 
+import json
 import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -27,7 +32,8 @@ def test_start_reuse_stop_leaves_no_process(settings, tmp_path):
         again, started_again = engine.start(own)
         assert (again, started_again) == (info, False)
         assert engine.status(own) == info
-        assert (own.log_dir / "sail.log").read_text().count("listening on 127.0.0.1") == 1
+        assert json.loads((own.state_dir / "engine.json").read_text())["log"] == info.log
+        assert open(info.log).read().count("listening on 127.0.0.1") == 1
     finally:
         assert engine.stop(own)
     assert not _alive(info.pid)
@@ -57,3 +63,117 @@ def test_dead_server_fails_fast():
         port = s.getsockname()[1]
     with pytest.raises(engine.EngineError, match="does not answer"):
         engine.check_healthy(f"sc://127.0.0.1:{port}")
+
+
+_STARTER = """
+import json, sys
+from citybrain import engine
+from citybrain.settings import Settings
+settings = Settings.from_env().with_(state_dir=__import__("pathlib").Path(sys.argv[1]))
+info, started = engine.start(settings)
+print(json.dumps({"pid": info.pid, "started": started}))
+"""
+
+
+def test_concurrent_starters_start_exactly_one_engine(tmp_path):
+    state = tmp_path / "state"
+    env = {**os.environ, "CITYBRAIN_ENGINE_PORT": "0"}
+    starters = [
+        subprocess.Popen([sys.executable, "-c", _STARTER, str(state)], stdout=subprocess.PIPE, text=True, env=env) for _ in range(4)
+    ]
+    answers = [json.loads(p.communicate(timeout=120)[0]) for p in starters]
+    pids = {a["pid"] for a in answers}
+    try:
+        assert len(pids) == 1, answers
+        assert sum(a["started"] for a in answers) == 1, answers
+        assert len(list((state / "logs").glob("sail-*.log"))) == 1
+    finally:
+        for pid in pids:
+            engine._terminate(pid)
+
+
+def test_each_engine_writes_its_own_log(settings, tmp_path):
+    own = settings.with_(state_dir=tmp_path / "state")
+    logs = []
+    for _ in range(2):
+        info, started = engine.start(own)
+        assert started
+        logs.append(info.log)
+        engine.stop(own)
+    assert len(set(logs)) == 2
+    assert all(open(log).read().count("listening on 127.0.0.1") == 1 for log in logs)
+
+
+def test_without_an_engine_a_session_is_refused_not_started(settings, tmp_path):
+    own = settings.with_(state_dir=tmp_path / "state", spark_remote="")
+    with pytest.raises(engine.EngineError, match="no Spark Connect engine is running .*citybrain engine start"):
+        engine.get_session(own)
+    assert engine.status(own) is None
+    assert not (own.state_dir / "engine.json").exists()
+
+
+def _within(seconds: float, call) -> BaseException | None:
+    """Run ``call`` in a thread; the exception it raised, or a failure when it is still running after ``seconds``."""
+    outcome: list = []
+
+    def run():
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed back to the test
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still running after {seconds:.0f} s"
+    return outcome[0]
+
+
+def test_a_killed_engine_fails_the_next_call_within_seconds(settings, tmp_path):
+    own = settings.with_(state_dir=tmp_path / "state")
+    info, _ = engine.start(own)
+    try:
+        spark = engine.get_session(own, new=True)
+        assert spark.range(3).count() == 3
+        os.kill(info.pid, signal.SIGKILL)
+        error = _within(45, lambda: spark.range(5).count())  # Spark Connect's own retries last about 10 min
+        assert error is not None and not isinstance(error, engine.EngineError)
+        assert _within(15, lambda: engine.stop_session(spark)) is None
+        with pytest.raises(engine.EngineError, match="no Spark Connect engine is running"):
+            engine.remote_url(own, wait_s=0.5)
+    finally:
+        engine.stop(own)
+    assert not _alive(info.pid)
+
+
+def test_stopping_a_session_is_bounded():
+    class Hangs:
+        def stop(self):
+            threading.Event().wait()
+
+    assert _within(5, lambda: engine.stop_session(Hangs(), timeout_s=0.5)) is None
+
+
+def test_a_command_whose_engine_died_fails_in_one_line_naming_it_and_its_log(settings, tmp_path):
+    own = settings.with_(state_dir=tmp_path / "state")
+    with pytest.raises(engine.EngineError) as failure:
+        with engine.command_engine(own):
+            info = engine.status(own)
+            os.kill(info.pid, signal.SIGKILL)
+            os.waitpid(info.pid, 0)  # the engine is gone before the call that fails on it
+            raise RuntimeError("a call failed")
+    message = str(failure.value)
+    assert "\n" not in message
+    assert f"pid {info.pid}" in message and info.log in message and "stopped answering" in message
+    assert not _alive(info.pid)
+    assert not (own.state_dir / "engine.json").exists()
+
+
+def test_a_failure_with_a_live_engine_keeps_its_own_error(settings, tmp_path):
+    own = settings.with_(state_dir=tmp_path / "state")
+    with pytest.raises(RuntimeError, match="a call failed"):
+        with engine.command_engine(own):
+            pid = engine.status(own).pid
+            raise RuntimeError("a call failed")
+    assert not _alive(pid)

@@ -153,3 +153,34 @@ def test_names_from_files_are_printed_escaped():
 def test_no_drops_is_a_no_op(spark, lake_settings, tmp_path):
     report = ingest.run(spark, lake_settings, "petitions", drops_dir=tmp_path / "nothing")
     assert report.files_found == 0 and not lake.exists(lake_settings, "bronze.petitions")
+
+
+def test_two_concurrent_runs_never_load_a_file_twice(spark, lake_settings, tmp_path):
+    import threading
+
+    from citybrain import engine
+
+    drops = tmp_path / "drops"
+    for day in range(1, 7):
+        _write(drops / "ridehailing", f"ridehailing_202609{day:02d}.csv", HEADER + f"B{day},2026-09-{day:02d}08:00:00,{day}\n")
+    reports, errors = [], []
+
+    def one_run():
+        try:
+            with engine.fresh_session(lake_settings) as session:
+                reports.append(ingest.run(session, lake_settings, "ridehailing", drops_dir=drops))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    runs = [threading.Thread(target=one_run) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert errors == []
+    assert sorted(len(r.files) for r in reports) == [0, 6]
+    bronze = lake.read(spark, lake_settings, "bronze.ridehailing")
+    assert sorted(r.order_id for r in bronze.collect()) == [f"B{d}" for d in range(1, 7)]
+    assert bronze.select("_batch_id").distinct().count() == 1
+    ledger = [r.file for r in lake.read(spark, lake_settings, "ops.ingest_ledger").collect()]
+    assert sorted(ledger) == sorted(set(ledger)) and len(ledger) == 6

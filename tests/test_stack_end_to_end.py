@@ -1,0 +1,160 @@
+"""The service stack for real: ``citybrain up``, the demo pipeline triggered through Airflow's
+REST API on an empty lake of a small city (eight ingests at once), ``citybrain down``.
+
+Every DAG run succeeds with no failed try; one engine serves them all; every drop file is
+in bronze once and every batch reconciles; nothing listens beyond loopback; ``down``
+leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+from deltalake import DeltaTable
+
+from citybrain import lake, stack
+from citybrain.democity import generate
+from citybrain.jobs.gold import GOLD_TABLES
+from citybrain.schemas.sources import all_sources
+from citybrain.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+DEMO_SOURCES = [s for s in all_sources() if s != "boston311"]
+PIPELINE_TIMEOUT_S = 1200
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _processes_of(settings: Settings) -> list[psutil.Process]:
+    """Every process started for this state folder: the stack's own record of its services (with
+    the processes below them), and any process naming the folder in its command line or environment."""
+    found = {p.pid: p for p in stack.processes(settings)}
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid == os.getpid():
+                continue
+            if str(settings.state_dir) in " ".join(proc.cmdline()) or proc.environ().get("CITYBRAIN_STATE_DIR") == str(settings.state_dir):
+                found[proc.pid] = proc
+        except psutil.Error:
+            continue
+    return [p for p in found.values() if _running(p)]
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+@pytest.fixture(scope="module")
+def stack_settings():
+    # PostgreSQL runs as the postgres user: the folders must be reachable by it (pytest's are not)
+    root = Path(tempfile.mkdtemp(prefix="citybrain-stack-"))
+    root.chmod(0o755)
+    ports = {"ENGINE_PORT": _free_port(), "AIRFLOW_PORT": _free_port(), "POSTGRES_PORT": _free_port(), "SUPERSET_PORT": _free_port()}
+    env = {
+        "CITYBRAIN_STATE_DIR": str(root / "state"),
+        "CITYBRAIN_LAKE_ROOT": str(root / "lake"),
+        "CITYBRAIN_DEMO_DIR": str(root / "demo_city"),
+        "CITYBRAIN_REPORTS_DIR": str(root / "reports"),
+        "CITYBRAIN_PII_KEY": "a-test-key-for-the-stack",
+        "CITYBRAIN_SPARK_REMOTE": "",
+        **{f"CITYBRAIN_{k}": str(v) for k, v in ports.items()},
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    settings = Settings.from_env()
+    generate(settings.demo_dir, days=14, scale=0.05)
+    try:
+        stack.up(settings, print)
+        yield settings
+    finally:
+        failed = stack.down(settings, print)
+        left = _processes_of(settings)
+        for proc in left:  # never leave a process behind, even when the test fails
+            proc.kill()
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        shutil.rmtree(root, ignore_errors=True)
+        assert failed == [] and left == [], (failed, left)
+
+
+def test_up_listens_on_loopback_only(stack_settings):
+    listening = [
+        (proc.pid, conn.laddr)
+        for proc in _processes_of(stack_settings)
+        for conn in proc.net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    ]
+    ports = {addr.port for _, addr in listening}
+    assert {stack_settings.airflow_port, stack_settings.postgres_port, stack_settings.engine_port} <= ports
+    assert [(pid, addr) for pid, addr in listening if addr.ip != "127.0.0.1"] == []
+
+
+def test_demo_pipeline_through_the_rest_api(stack_settings):
+    api = stack.api(stack_settings)
+    assert api.import_errors() == []
+    for source in all_sources():  # eight ingests at once
+        api.trigger(f"ingest_{source}")
+
+    # every layer runs by its Assets alone: refines after bronze and the grid, gold after silver, then publishing
+    wanted = (
+        {f"refine_{s}" for s in DEMO_SOURCES}
+        | {f"build_gold_{t}" for t in GOLD_TABLES}
+        | {"publish_serving_views", "publish_weekly_report"}
+    )
+    runs = api.wait_for_success(wanted, PIPELINE_TIMEOUT_S)
+    assert wanted - {r["dag_id"] for r in runs if r["state"] == "success"} == set()
+    runs = api.wait_idle(PIPELINE_TIMEOUT_S)
+
+    assert [(r["dag_id"], r["state"]) for r in runs if r["state"] != "success"] == []
+    tries = api.task_instances()
+    assert [
+        (t["dag_id"], t["task_id"], t["state"], t["try_number"])
+        for t in tries
+        if t["state"] not in ("success", "skipped") or t["try_number"] > 1
+    ] == []
+
+    engines = [p for p in _processes_of(stack_settings) if "citybrain.engine" in " ".join(_cmdline(p))]
+    assert len(engines) == 1, engines
+
+    for source in DEMO_SOURCES:
+        bronze = DeltaTable(lake.table_location(stack_settings, f"bronze.{source}")).to_pyarrow_table(columns=["_source_file", "_batch_id"])
+        ledger = [
+            r
+            for r in DeltaTable(lake.table_location(stack_settings, "ops.ingest_ledger")).to_pyarrow_table().to_pylist()
+            if r["source"] == source
+        ]
+        files = [r["file"] for r in ledger if r["records"]]
+        assert len(files) == len(set(files)), source
+        batches_per_file = {}
+        for row in bronze.to_pylist():
+            batches_per_file.setdefault(row["_source_file"], set()).add(row["_batch_id"])
+        assert {f for f, b in batches_per_file.items() if len(b) > 1} == set(), source
+        assert set(batches_per_file) == set(files), source
+        audit = [
+            r
+            for r in DeltaTable(lake.table_location(stack_settings, "ops.batch_audit")).to_pyarrow_table().to_pylist()
+            if r["source"] == source
+        ]
+        assert audit and all(r["balanced"] for r in audit), source
+        assert sum(r["records_in"] for r in audit) == bronze.num_rows, source
