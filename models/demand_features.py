@@ -31,6 +31,7 @@ FEATURES = (
     "temp_max_c",
     "event_attendance",
     "event_distance_km",
+    "event_memory",
     "last_hour",
     "same_hour_last_day",
     "same_hour_last_week",
@@ -65,7 +66,9 @@ def origins_frame(spark, origins: list[datetime]) -> DataFrame:
 
 def history_window(demand: DataFrame, origins: DataFrame, days: int, timezone: str) -> DataFrame:
     """The demand of the ``days`` days before each origin: the only demand a feature may read."""
-    hist = demand.select("h3_cell", "hour_start", "orders", *[c.alias(n) for n, c in _local_calendar(F.col("hour_start"), timezone).items()])
+    hist = demand.select(
+        "h3_cell", "hour_start", "orders", *[c.alias(n) for n, c in _local_calendar(F.col("hour_start"), timezone).items()]
+    )
     before = (_seconds(F.col("origin")) - _seconds(F.col("hour_start"))).alias("age_s")
     joined = origins.crossJoin(hist).where(
         (F.col("hour_start") < F.col("origin")) & (F.col("hour_start") >= F.col("origin") - F.expr(f"INTERVAL {days} DAYS"))
@@ -137,6 +140,7 @@ def feature_frame(
         .groupBy("origin", "hour_of_day", "day_kind")
         .agg(F.avg("n").alias("city_profile_mean"))
     )
+    memory = _event_memory(everything, calendar)
     everything = cell_all
     per_cell = per_cell.join(everything, ["origin", "h3_cell"], "left")
     by_how = hist.groupBy("origin", "h3_cell", "hour_of_week").agg(
@@ -178,6 +182,8 @@ def feature_frame(
         .join(day_kind, "local_date", "left")
         .withColumn("day_kind", F.coalesce("day_kind", F.lit(1)))
         .join(city_profile, ["origin", "hour_of_day", "day_kind"], "left")
+        .join(_venues(calendar).withColumnRenamed("event_date", "local_date").drop("past_attendance"), "local_date", "left")
+        .join(memory, ["origin", "h3_cell", "hour_of_day", "venue"], "left")
         .join(ring, ["origin", "h3_cell"], "left")
         .join(cells.select("h3_cell", "population", "lat", "lon"), "h3_cell", "left")
         .join(cal, "local_date", "left")
@@ -198,6 +204,7 @@ def feature_frame(
         "temp_max_c",
         "event_attendance",
         F.coalesce(distance, F.lit(100.0)).alias("event_distance_km"),
+        F.coalesce(F.col("excess_per_attendee") * F.col("event_attendance"), F.lit(0.0)).alias("event_memory"),
         F.coalesce(F.col("last_hour"), F.lit(0)).cast("double").alias("last_hour"),
         F.coalesce(F.col("same_hour_last_day"), F.lit(0)).cast("double").alias("same_hour_last_day"),
         F.coalesce(F.col("same_hour_last_week"), F.lit(0)).cast("double").alias("same_hour_last_week"),
@@ -209,12 +216,31 @@ def feature_frame(
         F.coalesce(F.col("city_mean_28d"), F.lit(0.0)).alias("city_mean_28d"),
         F.coalesce(F.col("city_profile_mean"), F.col("city_hour_of_week_mean_4w"), F.lit(0.0)).alias("city_profile_mean"),
         F.coalesce(F.col("city_hour_of_week_mean_4w"), F.lit(0.0)).alias("city_hour_of_week_mean_4w"),
-        (F.coalesce(F.col("share_28d"), F.lit(0.0)) * F.coalesce(F.col("city_hour_of_week_mean_4w"), F.lit(0.0))).alias(
-            "profile_estimate"
-        ),
+        (F.coalesce(F.col("share_28d"), F.lit(0.0)) * F.coalesce(F.col("city_hour_of_week_mean_4w"), F.lit(0.0))).alias("profile_estimate"),
         F.coalesce(F.col("city_last_24h_ratio"), F.lit(1.0)).alias("city_last_24h_ratio"),
         F.coalesce(F.col("neighbour_mean_28d"), F.lit(0.0)).alias("neighbour_mean_28d"),
         F.coalesce(F.col("population"), F.lit(0)).cast("double").alias("population"),
+    )
+
+
+def _venues(calendar: DataFrame) -> DataFrame:
+    """Days with a scheduled event: its date, venue (rounded location) and attendance."""
+    return calendar.where(F.coalesce(F.col("event_attendance"), F.lit(0)) > 0).select(
+        F.col("date").alias("event_date"),
+        F.format_string("%.3f,%.3f", F.col("event_lat"), F.col("event_lon")).alias("venue"),
+        F.col("event_attendance").cast("double").alias("past_attendance"),
+    )
+
+
+def _event_memory(history: DataFrame, calendar: DataFrame) -> DataFrame:
+    """Per origin, cell, hour of day and venue: the extra orders per attendee seen there on the
+    event days at that venue before the origin (orders above the cell's mean at that hour)."""
+    usual = history.groupBy("origin", "h3_cell", "hour_of_day").agg(F.avg("orders").alias("_usual"))
+    on_event_days = history.join(_venues(calendar), history["local_date"] == F.col("event_date"))
+    return (
+        on_event_days.join(usual, ["origin", "h3_cell", "hour_of_day"])
+        .groupBy("origin", "h3_cell", "hour_of_day", "venue")
+        .agg(F.avg((F.col("orders") - F.col("_usual")) / F.col("past_attendance")).alias("excess_per_attendee"))
     )
 
 

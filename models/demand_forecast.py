@@ -34,7 +34,7 @@ class DemandModel:
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """forecast, lower, upper for each row (lower <= forecast-rounded-down, upper >= lower, all >= 0)."""
-        x = frame[list(self.features)].to_numpy(float)
+        x = design_matrix(frame)
         mean = exposure(frame) * self.mean.predict(x)
         lower = np.clip(self.lower.predict(x), 0, None)
         upper = np.maximum(np.clip(self.upper.predict(x), 0, None), lower)
@@ -55,6 +55,13 @@ def exposure(frame: pd.DataFrame) -> np.ndarray:
 
 
 MIN_EXPOSURE = 1e-3
+#: the Spark features, and one derived here: the event memory relative to the exposure
+MODEL_FEATURES = (*FEATURES, "event_memory_ratio")
+
+
+def design_matrix(frame: pd.DataFrame) -> np.ndarray:
+    x = frame[list(FEATURES)].to_numpy(float)
+    return np.column_stack([x, frame["event_memory"].to_numpy(float) / exposure(frame)])
 
 
 def _booster(loss: str, params: DemandParams, seed: int, **kw) -> HistGradientBoostingRegressor:
@@ -80,7 +87,7 @@ def train(frame: pd.DataFrame, horizon: str, params: DemandParams, seed: int = 0
     rows = thin_origins(frame[frame["actual"].notna()], params.max_train_rows)
     if rows.empty:
         raise ValueError(f"no training rows for horizon {horizon}: the demand history is shorter than {params.history_days} days")
-    x = rows[list(FEATURES)].to_numpy(float)
+    x = design_matrix(rows)
     y = rows["actual"].to_numpy(float)
     base = exposure(rows)
     lo, hi = params.quantiles
@@ -92,4 +99,4 @@ def train(frame: pd.DataFrame, horizon: str, params: DemandParams, seed: int = 0
     lower = _booster("quantile", params, seed, quantile=lo).fit(x, jittered)
     upper = _booster("quantile", params, seed, quantile=hi).fit(x, jittered)
     window = (str(rows["hour_start"].min()), str(rows["hour_start"].max()))
-    return DemandModel(horizon, FEATURES, mean, lower, upper, len(rows), time.monotonic() - started, window)
+    return DemandModel(horizon, MODEL_FEATURES, mean, lower, upper, len(rows), time.monotonic() - started, window)
