@@ -168,3 +168,20 @@ def report_text(result: Backtest) -> str:
         lines.append(f"{r['horizon']:<8}{r['model']:<20}{''.join(cells)}")
     lines.append("backtest seconds (refits included): " + ", ".join(f"{h} {s:.0f} s" for h, s in result.seconds.items()))
     return "\n".join(lines)
+
+
+def evaluate_scenario(spark, settings, *, seed: int, days: int = 84, scale: float = 1.0, rides=None, params=None) -> Backtest:
+    """Generate a ride-hailing-only demo city (registry and calendar included) into ``settings``'
+    demo folder and lake, run bronze -> silver -> gold.ride_hailing_demand on it and backtest."""
+    from citybrain.democity import generate
+    from citybrain.jobs.bronze import ingest
+    from citybrain.jobs.gold import ride_hailing_demand
+    from citybrain.jobs.silver import refine
+
+    extra = {"rides": rides} if rides is not None else {}
+    generate(settings.demo_dir, seed=seed, days=days, scale=scale, sources=("ridehailing",), **extra)
+    for source in ("registry", "calendar", "ridehailing"):
+        ingest.run(spark, settings, source)
+        refine.refine(spark, settings, source)
+    ride_hailing_demand.run(spark, settings)
+    return run_backtest(spark, settings, settings.demo_dir / "truth", params)
