@@ -26,7 +26,6 @@ from pyspark.sql import functions as F
 from scipy import stats
 
 from citybrain import lake
-from citybrain.jobs.gold.common import entity_timezone
 from citybrain.models import demand_features as fe
 from citybrain.models import demand_forecast as dfm
 from citybrain.schemas.gold.ride_hailing_demand import GOLD_DEMAND_FORECAST, HORIZONS, DemandParams
@@ -63,7 +62,7 @@ def load_inputs(spark, settings: Settings, params: DemandParams) -> DemandInputs
         raise ValueError("gold.ride_hailing_demand is empty: build it first (build_gold_ride_hailing_demand)")
     cells = sorted(r["h3_cell"] for r in demand.select("h3_cell").distinct().collect())
     cell_df, ring = fe.cell_frame(spark, grid, cells, params.resolution)
-    timezone = entity_timezone("ride_trip")
+    timezone = params.timezone
     first = pd.Timestamp(span["a"]).tz_localize("UTC") if pd.Timestamp(span["a"]).tzinfo is None else pd.Timestamp(span["a"])
     last = pd.Timestamp(span["b"]).tz_localize("UTC") if pd.Timestamp(span["b"]).tzinfo is None else pd.Timestamp(span["b"])
     start = first.tz_convert(timezone).ceil("D").tz_convert("UTC") if first.tz_convert(timezone).hour else first

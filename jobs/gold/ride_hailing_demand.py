@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
-from citybrain.jobs.gold.common import GoldReport, entity_timezone
+from citybrain.jobs.gold.common import GoldReport
 from citybrain.schemas.gold.ride_hailing_demand import GOLD_RIDE_HAILING_DEMAND, DemandParams
 from citybrain.settings import Settings
 
@@ -129,7 +129,7 @@ def run(spark, settings: Settings, params: DemandParams | None = None) -> GoldRe
     """Rebuild gold.ride_hailing_demand from silver.ride_trip."""
     params = params or DemandParams()
     report = GoldReport(GOLD_RIDE_HAILING_DEMAND.name)
-    timezone = entity_timezone("ride_trip")
+    timezone = params.timezone
     trips = lake.read(spark, settings, "silver.ride_trip")
     table = ride_hailing_demand(trips, timezone, params).withColumn("built_at", F.lit(datetime.now(UTC)))
     lake.write(spark, settings, GOLD_RIDE_HAILING_DEMAND.name, table, mode="overwrite")

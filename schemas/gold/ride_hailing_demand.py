@@ -23,6 +23,8 @@ class DemandParams:
     """How demand is counted, forecast, evaluated and flagged (see jobs/gold/README.md).
 
     resolution          H3 resolution of the cells (silver carries 7, 8 and 9)
+    source              the ride-hailing feed whose time zone makes the local hours (silver.ride_trip
+                        may hold other feeds too, e.g. a Chicago TNP export)
     history_days        days of history a forecast origin needs (rolling means, 4 weeks of lags)
     train_origin_every  hours between two training origins (each origin gives cells x leads rows)
     max_train_rows      training rows per horizon at most (origins are thinned evenly beyond it)
@@ -36,15 +38,25 @@ class DemandParams:
     """
 
     resolution: int = 8
+    source: str = "ridehailing"
     history_days: int = 28
     train_origin_every: int = 24
     max_train_rows: int = 250_000
     quantiles: tuple[float, float] = (0.1, 0.9)
-    max_iter: int = 150
+    max_iter: int = 100
     backtest_days: int = 21
-    refit_every_days: int = 7
+    refit_every_days: int = 21
     anomaly_p: float = 1e-4
     anomaly_min_excess: float = 5.0
+
+    @property
+    def timezone(self) -> str:
+        from citybrain.schemas.sources import get_source
+
+        mapping = get_source(self.source).silver
+        if mapping is None:
+            raise ValueError(f"source {self.source} has no [silver] section: it does not feed silver.ride_trip")
+        return mapping.timezone
 
     def __post_init__(self) -> None:
         if self.resolution not in (7, 8, 9):
