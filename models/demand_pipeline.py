@@ -49,6 +49,7 @@ class DemandInputs:
 
     def midnights(self, first: pd.Timestamp, last: pd.Timestamp) -> list[datetime]:
         """Local midnights in [first, last], as UTC instants."""
+        first, last = pd.Timestamp(first), pd.Timestamp(last)
         local = pd.date_range(first.tz_convert(self.timezone).normalize(), last.tz_convert(self.timezone), freq="D")
         return [t.tz_convert("UTC").to_pydatetime() for t in local if first <= t <= last]
 
@@ -91,6 +92,7 @@ def features(spark, inputs: DemandInputs, origins: list[datetime], horizon: str,
 
 def fit(spark, inputs: DemandInputs, horizon: str, params: DemandParams, before: pd.Timestamp, seed: int = 0) -> dfm.DemandModel:
     """A model of ``horizon`` trained only on hours before ``before`` (origins every ``train_origin_every`` hours)."""
+    before = pd.Timestamp(before)
     first = inputs.start + pd.Timedelta(days=params.history_days)
     lead0 = pd.Timedelta(hours=HORIZONS[horizon][0])
     origins = [o for o in inputs.midnights(first, before - lead0 - pd.Timedelta(hours=1))]

@@ -50,7 +50,13 @@ def test_every_reference_between_assets_resolves():
         assert set(uuids) <= set(charts), dashboard["slug"]
         placed |= set(uuids)
     assert placed == set(charts), "every chart is on a dashboard"
-    assert {d["slug"] for d in _of("dashboards").values()} == {"city-overview", "complaint-hotspots", "service-performance", "data-quality"}
+    assert {d["slug"] for d in _of("dashboards").values()} == {
+        "city-overview",
+        "complaint-hotspots",
+        "service-performance",
+        "data-quality",
+        "ride-hailing-demand",
+    }
 
 
 def test_datasets_of_lake_tables_have_the_contract_columns():
