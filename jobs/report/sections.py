@@ -45,6 +45,7 @@ def sections() -> tuple[Section, ...]:
             interpret.quality_sentences,
             charts.quality_chart,
         ),
+        Section("demand", (weekly.DEMAND, weekly.FORECAST), weekly.demand, interpret.demand_sentences, charts.demand_chart),
     )
 
 

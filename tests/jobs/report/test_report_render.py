@@ -38,12 +38,14 @@ def test_html_is_self_contained_and_in_the_language_asked(tmp_path, monkeypatch)
     assert "http://" not in html and "https://" not in html and "//cdn" not in html  # nothing fetched, ever
     sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", html)
     assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
-    assert len(sources) == 5  # one chart or map per section
+    assert len(sources) == 6  # one chart or map per section
+    assert "六、网约车需求" in html and "本周网约车订单56,000单" in html and "8830915653fffff" in html
     en = _write(tmp_path, "en")
     english = en.html_path.read_text(encoding="utf-8")
     assert en.html_path.name == "report.en.html"
     assert "The 12345 hotline received 4,040 complaints this week" in english
     assert "本周共受理" not in english
+    assert "6. Ride-hailing demand" in english and "Ride-hailing orders this week: 56,000" in english
 
 
 def test_missing_renderer_writes_the_html_and_names_the_package(tmp_path, monkeypatch):
