@@ -185,3 +185,71 @@ def evaluate_scenario(spark, settings, *, seed: int, days: int = 84, scale: floa
         refine.refine(spark, settings, source)
     ride_hailing_demand.run(spark, settings)
     return run_backtest(spark, settings, settings.demo_dir / "truth", params)
+
+
+def event_flags(forecast: pd.DataFrame, demand_params: dict, timezone: str, radius_km: float = 1.5) -> pd.DataFrame:
+    """Each planted event day (truth/demand_params.json) against the anomaly flags of the 24h forecasts.
+
+    ``forecast``: gold.demand_forecast rows (h3_cell, hour_start, is_anomaly, actual, forecast, horizon).
+    The planted surge is in the two hours from the event's end hour, within 1.2 km of the venue;
+    a flag counts as right when its cell's centre is within ``radius_km`` of the venue and its
+    hour is one of those two.
+    """
+    import math
+
+    import h3
+
+    rows = forecast[forecast["horizon"] == "24h"].copy()
+    local = pd.to_datetime(rows["hour_start"], utc=True).dt.tz_convert(timezone)
+    rows["date"], rows["hour"] = local.dt.strftime("%Y-%m-%d"), local.dt.hour
+    centres = {c: h3.cell_to_latlng(c) for c in rows["h3_cell"].unique()}
+    flagged = rows[rows["is_anomaly"].fillna(False).astype(bool)]
+    out = []
+    for event in demand_params["events"]:
+        end_hour = min(math.ceil(event["start_hour"] + event["duration_h"]), 23)
+        surge_hours = [h for h in (end_hour, end_hour + 1) if h < 24]
+        for k in range(event["days"]):
+            day = (pd.Timestamp(event["date"]) + pd.Timedelta(days=k)).strftime("%Y-%m-%d")
+            scored = rows[rows["date"] == day]
+            near = {c for c, (lat, lon) in centres.items() if _km(lat, lon, event["lat"], event["lon"]) <= radius_km}
+            on_day = flagged[flagged["date"] == day]
+            right = on_day[on_day["h3_cell"].isin(near) & on_day["hour"].isin(surge_hours)]
+            window = scored[scored["h3_cell"].isin(near) & scored["hour"].isin(surge_hours)]
+            out.append(
+                {
+                    "event": event["name"],
+                    "date": day,
+                    "surge_hours": ",".join(f"{h:02d}:00" for h in surge_hours),
+                    "scored": not scored.empty,
+                    "cells_near_venue": len(near),
+                    "flags_in_surge": len(right),
+                    "flags_elsewhere_that_day": len(on_day) - len(right),
+                    "actual_in_surge": int(window["actual"].sum()) if not window.empty else None,
+                    "forecast_in_surge": round(float(window["forecast"].sum()), 1) if not window.empty else None,
+                }
+            )
+    event_days = {
+        (pd.Timestamp(e["date"]) + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for e in demand_params["events"] for k in range(e["days"])
+    }
+    out.append(
+        {
+            "event": "(all other days)",
+            "date": "",
+            "surge_hours": "",
+            "scored": True,
+            "cells_near_venue": 0,
+            "flags_in_surge": 0,
+            "flags_elsewhere_that_day": int((~flagged["date"].isin(event_days)).sum()),
+            "actual_in_surge": None,
+            "forecast_in_surge": None,
+        }
+    )
+    return pd.DataFrame(out)
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    import math
+
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
