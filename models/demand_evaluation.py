@@ -81,13 +81,19 @@ def scores(actual: np.ndarray, predicted: np.ndarray, lower=None, upper=None) ->
     return out
 
 
+def backtest_window(inputs: pipe.DemandInputs, params: DemandParams) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The last ``backtest_days`` whole local days of the data: [begin, end) as UTC instants."""
+    end = inputs.end.tz_convert(inputs.timezone).floor("D").tz_convert("UTC")
+    return end - pd.Timedelta(days=params.backtest_days), end
+
+
 def backtest_horizon(spark, inputs: pipe.DemandInputs, horizon: str, params: DemandParams, seed: int = 0) -> pd.DataFrame:
     """Model forecasts of every hour of the backtest window for one horizon (with features and actuals)."""
     lo, hi = EVALUATED_LEADS[horizon]
-    begin = inputs.end - pd.Timedelta(days=params.backtest_days)
+    begin, end = backtest_window(inputs, params)
     parts = []
-    for fold_start in pd.date_range(begin, inputs.end, freq=f"{params.refit_every_days}D", inclusive="left"):
-        fold_end = min(fold_start + pd.Timedelta(days=params.refit_every_days), inputs.end)
+    for fold_start in pd.date_range(begin, end, freq=f"{params.refit_every_days}D", inclusive="left"):
+        fold_end = min(fold_start + pd.Timedelta(days=params.refit_every_days), end)
         origins = inputs.midnights(fold_start - pd.Timedelta(hours=lo), fold_end - pd.Timedelta(hours=lo + 1))
         model = pipe.fit(spark, inputs, horizon, params, min(origins), seed)
         frame = pipe.features(spark, inputs, origins, horizon, params)
@@ -121,7 +127,7 @@ def run_backtest(spark, settings, truth_dir: Path | None = None, params: DemandP
     inputs = pipe.load_inputs(spark, settings, params)
     history = inputs.demand.toPandas()
     history["hour_start"] = pd.to_datetime(history["hour_start"], utc=True)
-    begin = inputs.end - pd.Timedelta(days=params.backtest_days)
+    begin, _ = backtest_window(inputs, params)
     rates = load_ride_rates(truth_dir, inputs.timezone) if truth_dir and (truth_dir / "ride_rates.csv").exists() else None
     rows, preds, seconds = [], [], {}
     for horizon in HORIZONS:
