@@ -215,14 +215,18 @@ def test_ride_knobs_scale_the_event_surge_and_the_rain_uplift_and_leave_the_defa
     from citybrain.democity.ridehailing import RideScenario
 
     runs = {}
-    for name, rides in {"default": None, "same": RideScenario(), "surge": RideScenario(event_surge=3.0, rain_uplift=0.0)}.items():
+    knobs = {
+        "default": None,
+        "same": RideScenario(),
+        "dry": RideScenario(rain_uplift=0.0),
+        "surge": RideScenario(event_surge=3.0, rain_uplift=0.0),
+    }
+    for name, rides in knobs.items():
         root = tmp_path / name
         generate(root, **RIDE_SIZE, **({} if rides is None else {"rides": rides}))
         runs[name] = _ride_truth(root)
     base, base_params = runs["default"]
-    assert (root.parent / "default" / "truth" / "ride_rates.csv").read_bytes() == (
-        tmp_path / "same" / "truth" / "ride_rates.csv"
-    ).read_bytes()
+    assert (tmp_path / "default" / "truth" / "ride_rates.csv").read_bytes() == (tmp_path / "same" / "truth" / "ride_rates.csv").read_bytes()
     assert "scenario" not in base_params
     surge, params = runs["surge"]
     assert params["scenario"] == {"event_surge": 3.0, "rain_uplift": 0.0}
@@ -236,6 +240,12 @@ def test_ride_knobs_scale_the_event_surge_and_the_rain_uplift_and_leave_the_defa
     plain = pd.Series({d: v for d, v in s.items() if d not in event_days})
     kinds = pd.Series({d: day_types[d] for d in plain.index})
     assert plain.groupby(kinds).agg(lambda v: v.max() / v.min()).max() == pytest.approx(1.0, abs=1e-3)
-    for day in event_days & set(b.index):  # the event day gains three times the default's event pickups
-        rain = base_params["rain_uplift_by_weather"]
-        assert s[day] > b[day] / max(rain.values())
+    typical = plain.groupby(kinds).first()
+    dry = hourly(runs["dry"][0])
+    assert (b >= dry - 1e-6).all() and (b > dry * 1.1).any()  # rain lifts the default city's rainy days, never lowers one
+    scored = sorted(event_days & set(s.index))
+    assert scored, "the small city holds an event"
+    for day in scored:  # the event's extra pickups are three times the default's
+        usual = typical[day_types[day]]
+        assert dry[day] - usual > 1.0
+        assert s[day] - usual == pytest.approx(3 * (dry[day] - usual), rel=1e-3)
