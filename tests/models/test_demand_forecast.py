@@ -52,6 +52,9 @@ def test_the_mean_model_learns_a_multiplicative_hour_effect():
     got = model.predict(probe)
     assert got["forecast"].to_numpy() == pytest.approx([0.5, 2.5, 2.0, 10.0], rel=0.08)
     assert (got["lower"] <= got["forecast"]).all() and (got["forecast"] <= got["upper"]).all()
+    band = model.predict(frame)
+    inside = ((frame["actual"] >= band["lower"]) & (frame["actual"] <= band["upper"])).mean()
+    assert 0.70 <= inside <= 0.90  # an 80 % interval of whole-number counts, not every count up to the next quantile
 
 
 # --- the default demo city: skill between the historical average and the planted truth ----------------
