@@ -17,6 +17,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 HOUR_S = 3600
+#: event_distance_km on a day without an event
+NO_EVENT_KM = 100.0
 WEEK_S = 7 * 24 * HOUR_S
 
 #: the model's inputs, in order (the feature list stored with every trained model)
@@ -203,7 +205,7 @@ def feature_frame(
         "precipitation_mm",
         "temp_max_c",
         "event_attendance",
-        F.coalesce(distance, F.lit(100.0)).alias("event_distance_km"),
+        F.coalesce(distance, F.lit(NO_EVENT_KM)).alias("event_distance_km"),
         F.coalesce(F.col("excess_per_attendee") * F.col("event_attendance"), F.lit(0.0)).alias("event_memory"),
         F.coalesce(F.col("last_hour"), F.lit(0)).cast("double").alias("last_hour"),
         F.coalesce(F.col("same_hour_last_day"), F.lit(0)).cast("double").alias("same_hour_last_day"),

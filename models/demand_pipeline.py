@@ -188,15 +188,22 @@ def anomaly_p(actual: np.ndarray, forecast: np.ndarray) -> np.ndarray:
     return np.minimum(upper, lower)
 
 
+def without_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same rows as if no event were scheduled: what demand usually is (the anomaly baseline)."""
+    return frame.assign(event_attendance=0.0, event_distance_km=fe.NO_EVENT_KM, event_memory=0.0)
+
+
 def forecast_rows(model: dfm.DemandModel, frame: pd.DataFrame, version: str, timezone: str, params: DemandParams) -> pd.DataFrame:
     """gold.demand_forecast rows of one model on a feature frame."""
     pred = model.predict(frame)
+    usual = model.predict(without_events(frame))
     actual = frame["actual"]
     known = actual.notna().to_numpy()
     a = actual.fillna(0).to_numpy(float)
     outside = (a < pred["lower"].to_numpy()) | (a > pred["upper"].to_numpy())
-    p = anomaly_p(a, pred["forecast"].to_numpy())
-    far = np.abs(a - pred["forecast"].to_numpy()) >= params.anomaly_min_excess
+    unusual = (a < usual["lower"].to_numpy()) | (a > usual["upper"].to_numpy())
+    p = anomaly_p(a, usual["forecast"].to_numpy())
+    far = np.abs(a - usual["forecast"].to_numpy()) >= params.anomaly_min_excess
     local = frame["hour_start"].dt.tz_convert(timezone)
     return pd.DataFrame(
         {
@@ -210,10 +217,11 @@ def forecast_rows(model: dfm.DemandModel, frame: pd.DataFrame, version: str, tim
             "forecast": pred["forecast"].to_numpy(),
             "lower": pred["lower"].to_numpy(),
             "upper": pred["upper"].to_numpy(),
+            "usual_forecast": usual["forecast"].to_numpy(),
             "actual": actual.astype("Int64").to_numpy(),
             "outside_interval": pd.array(np.where(known, outside, None), dtype="boolean"),
             "anomaly_p": np.where(known, p, np.nan),
-            "is_anomaly": pd.array(np.where(known, outside & (p < params.anomaly_p) & far, None), dtype="boolean"),
+            "is_anomaly": pd.array(np.where(known, unusual & (p < params.anomaly_p) & far, None), dtype="boolean"),
             "dt": local.dt.date.to_numpy(),
         }
     )

@@ -32,9 +32,10 @@ class DemandParams:
     max_iter            boosting iterations of each gradient-boosted model
     backtest_days       the last days of the run the rolling-origin backtest forecasts
     refit_every_days    the backtest refits the model every this many days (on data before the fold)
-    anomaly_p           a cell-hour is an anomaly when its count is this improbable under the forecast
-                        (Poisson tail beyond the 80 % interval), in either direction
-    anomaly_min_excess  and differs from the forecast mean by at least this many orders
+    anomaly_p           a cell-hour is an anomaly when its count is this improbable under the usual
+                        forecast (the forecast without the day's scheduled event), in either direction,
+                        beyond that forecast's 80 % interval
+    anomaly_min_excess  and differs from the usual forecast by at least this many orders
     """
 
     resolution: int = 8
@@ -106,10 +107,21 @@ GOLD_DEMAND_FORECAST = Contract(
         Column("forecast", "double", False, "expected orders (Poisson mean)"),
         Column("lower", "double", False, "lower bound of the 80 % prediction interval (quantile 0.1)"),
         Column("upper", "double", False, "upper bound of the 80 % prediction interval (quantile 0.9)"),
+        Column(
+            "usual_forecast",
+            "double",
+            False,
+            "expected orders without the day's scheduled event (event features neutral): the anomaly baseline",
+        ),
         Column("actual", "bigint", True, "orders counted since (gold.ride_hailing_demand); null while the hour is ahead"),
         Column("outside_interval", "boolean", True, "actual below lower or above upper; null while the hour is ahead"),
-        Column("anomaly_p", "double", True, "Poisson tail probability of the actual under the forecast (the smaller side)"),
-        Column("is_anomaly", "boolean", True, "outside the interval, anomaly_p below DemandParams.anomaly_p and far from the forecast"),
+        Column("anomaly_p", "double", True, "Poisson tail probability of the actual under usual_forecast (the smaller side)"),
+        Column(
+            "is_anomaly",
+            "boolean",
+            True,
+            "abnormal demand: outside the usual interval, anomaly_p below DemandParams.anomaly_p and far from usual_forecast",
+        ),
         Column("dt", "date", False, "local date of hour_start"),
         Column("built_at", "timestamp", False),
     ),

@@ -89,3 +89,26 @@ def test_model_closes_the_gap_to_the_truth_with_honest_intervals(default_city):
         assert t.loc[(horizon, "demand_forecast"), "rmse"] < t.loc[(horizon, "seasonal_naive"), "rmse"]
         assert t.loc[(horizon, "demand_forecast"), "rmse"] > t.loc[(horizon, "oracle"), "rmse"]  # nothing beats the floor
         assert 0.70 <= t.loc[(horizon, "demand_forecast"), "coverage"] <= 0.90
+
+
+@pytest.mark.slow
+def test_planted_events_are_flagged_in_their_cells_and_hours(spark, default_city):
+    """Train and score as the DAG does; every planted event day the forecasts cover shows flags where and when
+    its surge was planted (truth/demand_params.json), and the days without an event almost none."""
+    import json
+
+    from citybrain import lake
+
+    settings, _ = default_city
+    params = DemandParams()
+    demand_pipeline.train(spark, settings, params)
+    demand_pipeline.score(spark, settings, params)
+    forecast = lake.read(spark, settings, "gold.demand_forecast").toPandas()
+    planted = json.loads((settings.demo_dir / "truth" / "demand_params.json").read_text())
+    table = demand_evaluation.event_flags(forecast, planted, params.timezone)
+    events = table[table["scored"] & (table["event"] != "(all other days)")]
+    assert len(events) >= 5, table  # the first events fall in the 28 days of history the first forecast needs
+    assert (events["flags_in_surge"] >= 1).all(), table
+    assert (events["flags_elsewhere_that_day"] <= 2).all(), table
+    assert table.iloc[-1]["flags_elsewhere_that_day"] <= 20, table  # over about 320,000 cell-hours without an event
+    assert forecast["model_version"].nunique() == 1 and set(forecast["horizon"]) == {"24h", "7d"}
