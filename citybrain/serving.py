@@ -193,16 +193,6 @@ _PLACE_JOINS = {
         "c.center_lat, c.center_lon, c.boundary_geojson "
         "FROM source LEFT JOIN ref.h3_cells c USING (h3_cell)"
     ),
-    "gold.ride_hailing_demand": (
-        "SELECT source.*, c.district_code, c.district_name, c.street_code, c.street_name, "
-        "c.center_lat, c.center_lon, c.boundary_geojson "
-        "FROM source LEFT JOIN ref.h3_cells c USING (h3_cell)"
-    ),
-    "gold.demand_forecast": (
-        "SELECT source.*, c.district_code, c.district_name, c.street_code, c.street_name, "
-        "c.center_lat, c.center_lon, c.boundary_geojson "
-        "FROM source LEFT JOIN ref.h3_cells c USING (h3_cell)"
-    ),
     "gold.hotline_performance": (
         "SELECT source.*, s.district_code, s.district_name FROM source "
         "LEFT JOIN ref.streets s ON source.unit_type = 'street' AND source.unit_code = s.street_code"
@@ -212,6 +202,8 @@ _PLACE_JOINS = {
         "LEFT JOIN ref.streets s ON source.unit_type = 'street' AND source.unit_code = s.street_code"
     ),
 }
+# the demand tables are per H3 cell too: the same place columns
+_PLACE_JOINS["gold.ride_hailing_demand"] = _PLACE_JOINS["gold.demand_forecast"] = _PLACE_JOINS["gold.complaint_hotspots"]
 
 
 def _grid_frame(settings: Settings):
