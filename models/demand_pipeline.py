@@ -169,6 +169,11 @@ def train(spark, settings: Settings, params: DemandParams | None = None) -> dict
     """Train every horizon on all the data and store a new version (the Airflow train task)."""
     params = params or DemandParams()
     inputs = load_inputs(spark, settings, params)
+    days = (inputs.end - inputs.start) / pd.Timedelta(days=1)
+    if days < params.history_days + 2:
+        reason = f"{days:.0f} days of demand: training needs more than {params.history_days + 1} (history_days + a day to learn from)"
+        log.warning("demand model not trained: %s", reason)
+        return {"version": None, "not_trained": reason}
     models = {}
     for horizon in HORIZONS:
         models[horizon] = fit(spark, inputs, horizon, params, inputs.end)
@@ -231,6 +236,16 @@ def score(spark, settings: Settings, params: DemandParams | None = None, version
     """Forecast with the newest model version into gold.demand_forecast (the Airflow score task)."""
     params = params or DemandParams()
     started = time.monotonic()
+    contract = GOLD_DEMAND_FORECAST
+    if not versions(settings):
+        lake.write(spark, settings, contract.name, spark.createDataFrame([], contract.ddl().replace(" NOT NULL", "")), mode="overwrite")
+        return {
+            "version": None,
+            "rows": 0,
+            "anomalies": 0,
+            "seconds": round(time.monotonic() - started, 1),
+            "not_computed": "no trained model",
+        }
     version, models, _meta = load(settings, version)
     inputs = load_inputs(spark, settings, params)
     first = inputs.start + pd.Timedelta(days=params.history_days)
@@ -241,7 +256,6 @@ def score(spark, settings: Settings, params: DemandParams | None = None, version
         ahead = features(spark, inputs, [inputs.end.to_pydatetime()], horizon, params)
         parts.append(forecast_rows(models[horizon], ahead, version, inputs.timezone, params))
     table = pd.concat(parts, ignore_index=True).assign(built_at=datetime.now(UTC))
-    contract = GOLD_DEMAND_FORECAST
     df = spark.createDataFrame(table[contract.column_names], contract.ddl().replace(" NOT NULL", ""))
     lake.write(spark, settings, contract.name, df, mode="overwrite")
     anomalies = int(table["is_anomaly"].fillna(False).sum())

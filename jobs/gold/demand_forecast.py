@@ -21,4 +21,6 @@ def run(spark, settings: Settings, params: DemandParams | None = None) -> GoldRe
     report = GoldReport(GOLD_DEMAND_FORECAST.name)
     summary = demand_pipeline.score(spark, settings, params)
     report.details = summary
+    if summary.get("not_computed"):
+        report.not_computed.append(f"forecasts: {summary['not_computed']} (the demand history is too short to train one)")
     return report.finish(summary["rows"])
