@@ -209,7 +209,7 @@ def event_flags(forecast: pd.DataFrame, demand_params: dict, timezone: str, radi
     local = pd.to_datetime(rows["hour_start"], utc=True).dt.tz_convert(timezone)
     rows["date"], rows["hour"] = local.dt.strftime("%Y-%m-%d"), local.dt.hour
     centres = {c: h3.cell_to_latlng(c) for c in rows["h3_cell"].unique()}
-    flagged = rows[rows["is_anomaly"].fillna(False).astype(bool)]
+    flagged = rows[rows["is_anomaly"].astype("boolean").fillna(False).to_numpy(bool)]
     out = []
     for event in demand_params["events"]:
         end_hour = min(math.ceil(event["start_hour"] + event["duration_h"]), 23)
