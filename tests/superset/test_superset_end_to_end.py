@@ -14,7 +14,7 @@ from conftest import SCREENSHOTS, citybrain
 pytestmark = pytest.mark.slow
 
 DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "data-quality", "ride-hailing-demand")
-DISTRICT_DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance")
+DISTRICT_DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "ride-hailing-demand")
 #: datasets the 28-day test city leaves empty: the demand forecaster needs more than 28 days of history
 EMPTY_IN_TEST_CITY = {"demand_forecast"}
 
