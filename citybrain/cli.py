@@ -94,10 +94,23 @@ def cmd_evaluate(args) -> int:
         _say(stability_evaluation.report_text(risk))
         _say("Written to gold.model_metrics (model stability_warning, oracle, stability_score).")
         return 0
+    if args.model == "demand":
+        return _evaluate_demand(settings, args.truth)
     with engine.session_scope(settings) as spark:
         result = hotspot_evaluation.run(spark, settings, args.truth)
     _say(hotspot_evaluation.report_text(result))
     _say("Written to gold.model_metrics (model complaint_hotspots, oracle, last_week_counts).")
+    return 0
+
+
+def _evaluate_demand(settings, truth) -> int:
+    from citybrain import engine
+    from citybrain.models import demand_evaluation
+
+    with engine.session_scope(settings) as spark:
+        result = demand_evaluation.run(spark, settings, truth)
+    _say(demand_evaluation.report_text(result))
+    _say(f"Written to gold.model_metrics (model {demand_evaluation.MODEL}, {', '.join(demand_evaluation.BASELINES)}).")
     return 0
 
 
@@ -341,9 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="compare a gold model with the demo city's planted truth; results to gold.model_metrics")
     p.add_argument(
         "model",
-        choices=["hotspots", "risk"],
+        choices=["hotspots", "risk", "demand"],
         help="hotspots: gold.complaint_hotspots against truth/hotspots.csv and complaint_rates.csv; "
-        "risk: gold.stability_risk and its early warning against truth/stability_*.csv (rolling-origin backtest)",
+        "risk: gold.stability_risk and its early warning against truth/stability_*.csv (rolling-origin backtest); "
+        "demand: rolling-origin backtest of the demand forecaster and its baselines (oracle: truth/ride_rates.csv)",
     )
     p.add_argument("--truth", type=_path, help="the demo city's truth folder (default CITYBRAIN_DEMO_DIR/truth)")
     p.set_defaults(func=cmd_evaluate)

@@ -202,6 +202,8 @@ _PLACE_JOINS = {
         "LEFT JOIN ref.streets s ON source.unit_type = 'street' AND source.unit_code = s.street_code"
     ),
 }
+# the demand tables are per H3 cell too: the same place columns
+_PLACE_JOINS["gold.ride_hailing_demand"] = _PLACE_JOINS["gold.demand_forecast"] = _PLACE_JOINS["gold.complaint_hotspots"]
 
 
 def _grid_frame(settings: Settings):
@@ -224,7 +226,7 @@ def _write_reference(db, settings: Settings) -> None:
     streets = grid.drop_duplicates("street_code").sort_values("street_code")[
         ["street_code", "street_name", "district_code", "district_name"]
     ]
-    cells = _place_cells(grid, _hotspot_cells(settings))
+    cells = _place_cells(grid, _hotspot_cells(settings) | _demand_cells(settings))
     for table, frame in (("streets", streets), ("h3_cells", cells)):
         db.register("frame", frame.reset_index(drop=True))
         db.execute(f"CREATE TABLE ref.{table} AS SELECT * FROM frame")
@@ -238,6 +240,16 @@ def _hotspot_cells(settings: Settings) -> set[str]:
     if not lake.exists(settings, "gold.complaint_hotspots"):
         return set()
     table = DeltaTable(lake.table_location(settings, "gold.complaint_hotspots")).to_pyarrow_table(columns=["h3_cell"])
+    return set(table.column("h3_cell").unique().to_pylist())
+
+
+def _demand_cells(settings: Settings) -> set[str]:
+    """Every cell of gold.ride_hailing_demand (its map and its anomalies place them too)."""
+    from deltalake import DeltaTable
+
+    if not lake.exists(settings, "gold.ride_hailing_demand"):
+        return set()
+    table = DeltaTable(lake.table_location(settings, "gold.ride_hailing_demand")).to_pyarrow_table(columns=["h3_cell"])
     return set(table.column("h3_cell").unique().to_pylist())
 
 

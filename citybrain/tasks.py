@@ -86,6 +86,18 @@ def build_gold(table: str) -> dict:
     }
 
 
+def train_gold_model(table: str) -> dict:
+    """Train and store a new model version for gold.<table> (citybrain.jobs.gold.<table>.train)."""
+    import importlib
+
+    settings = Settings.from_env()
+    _reachable(settings)
+    with engine.fresh_session(settings) as spark:
+        summary = importlib.import_module(f"citybrain.jobs.gold.{table}").train(spark, settings)
+    log.info("trained %s: %s", table, summary)
+    return summary
+
+
 def publish_serving_views() -> dict:
     """Rewrite the serving DuckDB file of views over the lake (what Superset reads); no Spark needed."""
     from citybrain import serving

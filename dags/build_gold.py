@@ -5,7 +5,9 @@ Rebuilds a gold table whole from the silver tables it reads (`citybrain.jobs.gol
 lists them) through the table's contract, and announces it as an Asset. Runs when its
 main silver input changes (the first one listed): `build_gold_complaint_hotspots` and
 `build_gold_hotline_performance` after `silver.complaint`, `build_gold_governance_scorecard`
-after `silver.urban_case`. The task's summary says what could not be computed and why.
+after `silver.urban_case`, `build_gold_ride_hailing_demand` after `silver.ride_trip`,
+`build_gold_demand_forecast` after `gold.ride_hailing_demand` (it trains a new model version
+in `train`, then scores with it in `build`). The task's summary says what could not be computed and why.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from airflow.sdk import Asset, dag, task
 
 from citybrain import tasks
 from citybrain.dag_defaults import SPARK_POOL, default_args
-from citybrain.jobs.gold import GOLD_TABLES
+from citybrain.jobs.gold import GOLD_TABLES, TRAINED_TABLES
 
 
 def build_gold_dag(table: str, inputs: tuple[str, ...]):
@@ -40,7 +42,15 @@ def build_gold_dag(table: str, inputs: tuple[str, ...]):
         def build() -> dict:
             return tasks.build_gold(table)
 
-        check_engine() >> build()
+        if table in TRAINED_TABLES:  # a model's table: train a new version, then score with it
+
+            @task(pool=SPARK_POOL)
+            def train() -> dict:
+                return tasks.train_gold_model(table)
+
+            check_engine() >> train() >> build()
+        else:
+            check_engine() >> build()
 
     return gold_dag()
 

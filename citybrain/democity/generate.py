@@ -98,13 +98,15 @@ def generate(
     hotspots: HotspotScenario = DEFAULT_HOTSPOTS,
     stability: StabilityScenario = DEFAULT_STABILITY,
     sources: Iterable[str] | None = None,
+    rides: ridehailing.RideScenario = ridehailing.DEFAULT_RIDES,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Write the demo city's drops, truth and manifest under ``out_dir``; return the manifest.
 
     ``hotspots`` sets the planted complaint hotspots (see ``HotspotScenario``); ``stability``
     the escalating communities and their strength (see ``StabilityScenario``); ``sources``
-    limits the event sources drawn (registry and calendar are always written; None = all).
+    limits the event sources drawn (registry and calendar are always written; None = all);
+    ``rides`` sets the ride-hailing knobs (event surge size, rain uplift; see ``RideScenario``).
     Every source has its own random streams, so leaving one out changes no other file, and
     the hotspot knobs change only the hotspots: the stability plan is drawn after the
     default hotspot plan whatever the knobs say.
@@ -162,7 +164,7 @@ def generate(
             rngs["hotline"], city, rc, cal, day_types, scale, hs, stab, stability_extra_rate(stab, rc, "hotline", scale)
         ),
         "urban_cases": lambda: urban_cases.generate(rngs["urban_cases"], city, rc, day_types, scale),
-        "ridehailing": lambda: ridehailing.generate(rngs["ridehailing"], city, rc, cal, day_types, events, scale),
+        "ridehailing": lambda: ridehailing.generate(rngs["ridehailing"], city, rc, cal, day_types, events, scale, rides),
         "police": lambda: police.with_mass_incidents(
             police.generate(rngs["police"], city, rc, day_types, scale, stab, stability_extra_rate(stab, rc, "police", scale)), mass
         ),
@@ -240,7 +242,7 @@ def generate(
         "stability_risk.csv": lambda: truth.stability(stab),
         "stability_weekly.csv": lambda: truth.stability_weekly(stab, city.communities, rc),
         "escalations.csv": lambda: truth.escalations(mass),
-        "demand_params.json": lambda: _demand_params(events, cal, day_types),
+        "demand_params.json": lambda: _demand_params(events, cal, day_types, rides),
         "dirt.json": lambda: dirt_entries,
     }
     for name, make_truth in truth_files.items():
@@ -312,8 +314,8 @@ def _plan(
     return hs, stab
 
 
-def _demand_params(events: list[dict], cal: pd.DataFrame, day_types: np.ndarray) -> dict:
-    params = ridehailing.demand_params()
+def _demand_params(events: list[dict], cal: pd.DataFrame, day_types: np.ndarray, rides=ridehailing.DEFAULT_RIDES) -> dict:
+    params = ridehailing.demand_params(rides)
     params["events"] = [
         {k: e[k] for k in ("name", "venue", "date", "days", "start_hour", "duration_h", "attendance", "lon", "lat")} for e in events
     ]

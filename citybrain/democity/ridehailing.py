@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -59,16 +61,40 @@ EVENT_RADIUS_M = 1_200.0
 STATION_RADIUS_M = 300.0
 
 
-def demand_params() -> dict:
+@dataclass(frozen=True)
+class RideScenario:
+    """Knobs of the planted ride-hailing demand (the defaults are the demo city's).
+
+    event_surge   multiplies the extra pickups around every event (before and after it)
+    rain_uplift   multiplies the weather uplift above 1 (0 = rain changes nothing; 2 = twice the uplift)
+    """
+
+    event_surge: float = 1.0
+    rain_uplift: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.event_surge < 0 or self.rain_uplift < 0:
+            raise ValueError(f"ride scenario knobs must be >= 0, got {self}")
+
+    def weather_factor(self, weather: str) -> float:
+        return 1.0 + (RAIN_UPLIFT[weather] - 1.0) * self.rain_uplift
+
+
+DEFAULT_RIDES = RideScenario()
+
+
+def demand_params(rides: RideScenario = DEFAULT_RIDES) -> dict:
+    scenario = {} if rides == DEFAULT_RIDES else {"scenario": asdict(rides)}
     return {
+        **scenario,
         "orders_per_day_at_scale_1": ORDERS_PER_DAY,
         "day_type_factor": DAY_FACTOR,
-        "rain_uplift_by_weather": RAIN_UPLIFT,
+        "rain_uplift_by_weather": RAIN_UPLIFT if rides == DEFAULT_RIDES else {w: round(rides.weather_factor(w), 6) for w in RAIN_UPLIFT},
         "hour_profile_share": {k: list(np.round(np.array(v) / sum(v), 5)) for k, v in PROFILE.items()},
         "hour_profile_note": "holidays use the weekend profile; makeup working days the workday profile",
         "spatial_weight": "0.55 x residents share + 0.35 x commerce share + 0.10 railway station (points within 300 m)",
-        "event_pre_pickups_per_attendee": EVENT_PRE_RATE,
-        "event_post_pickups_per_attendee": EVENT_POST_RATE,
+        "event_pre_pickups_per_attendee": EVENT_PRE_RATE * rides.event_surge,
+        "event_post_pickups_per_attendee": EVENT_POST_RATE * rides.event_surge,
         "event_pre_hours": "the 2 hours before start (60%/40% split towards start), pickups city-wide, drop-offs at the venue",
         "event_post_hours": "the 2 hours from the end hour (60%/40%), pickups within 1.2 km of the venue",
         "cancel_probability": CANCEL_P,
@@ -85,15 +111,15 @@ def point_weights(city: City) -> np.ndarray:
     return w / w.sum()
 
 
-def hourly_totals(cal: pd.DataFrame, day_types: np.ndarray, scale: float) -> np.ndarray:
+def hourly_totals(cal: pd.DataFrame, day_types: np.ndarray, scale: float, rides: RideScenario = DEFAULT_RIDES) -> np.ndarray:
     out = np.zeros((len(cal), 24))
     for d, t in enumerate(day_types):
         prof = np.array(PROFILE["workday" if t == "workday" else "weekend"])
-        out[d] = ORDERS_PER_DAY * scale * DAY_FACTOR[t] * RAIN_UPLIFT[cal["weather"].iloc[d]] * prof / prof.sum()
+        out[d] = ORDERS_PER_DAY * scale * DAY_FACTOR[t] * rides.weather_factor(cal["weather"].iloc[d]) * prof / prof.sum()
     return out
 
 
-def event_components(city: City, events: list[dict], days: int, scale: float):
+def event_components(city: City, events: list[dict], days: int, scale: float, surge: float = 1.0):
     """[(hourly extra rate array (days*24), point ids, point weights, venue index or -1 for pre)]."""
     pts = city.points
     comps = []
@@ -106,22 +132,29 @@ def event_components(city: City, events: list[dict], days: int, scale: float):
             h0 = int(e["start_hour"])
             h1 = min(int(np.ceil(e["start_hour"] + e["duration_h"])), 23)
             for j, share in ((h0 - 2, 0.4), (h0 - 1, 0.6)):
-                pre[d * 24 + j] += share * EVENT_PRE_RATE * e["attendance"] * scale / e["days"]
+                pre[d * 24 + j] += share * EVENT_PRE_RATE * surge * e["attendance"] * scale / e["days"]
             for j, share in ((h1, 0.6), (h1 + 1, 0.4)):
                 if j < 24:
-                    post[d * 24 + j] += share * EVENT_POST_RATE * e["attendance"] * scale / e["days"]
+                    post[d * 24 + j] += share * EVENT_POST_RATE * surge * e["attendance"] * scale / e["days"]
         comps.append((pre, None, ei))
         comps.append((post, near, ei))
     return comps
 
 
 def generate(
-    rng: np.random.Generator, city: City, rc: RunCalendar, cal: pd.DataFrame, day_types: np.ndarray, events: list[dict], scale: float
+    rng: np.random.Generator,
+    city: City,
+    rc: RunCalendar,
+    cal: pd.DataFrame,
+    day_types: np.ndarray,
+    events: list[dict],
+    scale: float,
+    rides: RideScenario = DEFAULT_RIDES,
 ):
     days = rc.days
     pts = city.points
     w = point_weights(city)
-    H = hourly_totals(cal, day_types, scale).ravel()
+    H = hourly_totals(cal, day_types, scale, rides).ravel()
     cells = pts["h3_8"].to_numpy()
     cell_w = pd.Series(w).groupby(cells).sum()
     cell_w = cell_w[cell_w > 0]
@@ -138,7 +171,7 @@ def generate(
 
     hh, pp = place(rng.poisson(H), np.arange(len(pts)), w)
     hrs.append(hh), ptl.append(pp), to_venue.append(np.full(hh.size, -1)), surge_ev.append(np.zeros(hh.size, bool))
-    for lam, near, ei in event_components(city, events, days, scale):
+    for lam, near, ei in event_components(city, events, days, scale, rides.event_surge):
         if near is None:
             hh, pp = place(rng.poisson(lam), np.arange(len(pts)), w)
             rates += np.outer(cell_w.to_numpy(), lam)

@@ -16,4 +16,9 @@ GOLD_TABLES: dict[str, tuple[str, ...]] = {
     "hotline_performance": ("silver.complaint", "silver.grid"),
     "governance_scorecard": ("silver.urban_case", "silver.complaint", "silver.grid"),
     "stability_risk": ("silver.petition", "silver.police_incident", "silver.complaint", "silver.grid"),
+    "ride_hailing_demand": ("silver.ride_trip",),
+    "demand_forecast": ("gold.ride_hailing_demand", "silver.calendar_day", "silver.grid"),
 }
+
+#: gold tables made by a trained model: their DAG trains a new model version before building
+TRAINED_TABLES: tuple[str, ...] = ("demand_forecast",)

@@ -208,6 +208,29 @@ def scorecard_chart(numbers: dict, lang: str) -> str:
         return _svg(fig)
 
 
+def demand_chart(numbers: dict, lang: str) -> str:
+    with _style():
+        fig = _figure(7.2, 2.4)
+        ax = fig.add_subplot()
+        hours = list(range(24))
+        ax.bar(hours, numbers["by_hour"], color=ACCENT, width=0.7, label=text(lang, "demand.this_week"))
+        if numbers["by_hour_previous"]:
+            ax.plot(
+                hours,
+                numbers["by_hour_previous"],
+                color=NEUTRAL,
+                linewidth=1.2,
+                marker="o",
+                markersize=2,
+                label=text(lang, "demand.last_week"),
+            )
+        ax.set_xticks(hours[::3])
+        ax.set_xlabel(text(lang, "demand.hour"))
+        ax.legend(fontsize=7, frameon=False)
+        ax.set_title(text(lang, "demand.chart"), fontsize=9)
+        return _svg(fig)
+
+
 def quality_chart(numbers: dict, lang: str) -> str:
     import numpy as np
     from matplotlib.colors import ListedColormap

@@ -244,6 +244,38 @@ def scorecard_sentences(numbers: dict, lang: str, params: ReportParams) -> list[
     return out
 
 
+def demand_sentences(numbers: dict, lang: str, params: ReportParams) -> list[str]:
+    before = numbers["orders_previous"]
+    change = None if not before else numbers["orders"] / before - 1
+    out = [
+        text(
+            lang,
+            "demand.summary",
+            orders=fmt_count(numbers["orders"]),
+            change=text(lang, "demand.no_previous") if change is None else text(lang, "demand.change", pct=f"{100 * change:+.1f}%"),
+            cancel=fmt_rate(numbers["cancel_share"]),
+            cell=numbers["busiest_cell"],
+            cell_orders=fmt_count(numbers["busiest_cell_orders"]),
+        )
+    ]
+    if numbers["anomalies"]:
+        first = numbers["anomalies"][0]
+        out.append(
+            text(
+                lang,
+                "demand.anomalies",
+                n=fmt_count(numbers["anomaly_count"]),
+                hour=first["local_hour"],
+                cell=first["h3_cell"],
+                actual=fmt_count(first["actual"]),
+                forecast=f"{first['forecast']:.1f}",
+            )
+        )
+    else:
+        out.append(text(lang, "demand.no_anomalies"))
+    return out
+
+
 def quality_sentences(numbers: dict, lang: str, params: ReportParams) -> list[str]:
     sep = text(lang, "list_sep")
     out = []

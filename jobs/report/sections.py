@@ -39,6 +39,7 @@ def sections() -> tuple[Section, ...]:
         Section("performance", (weekly.PERFORMANCE,), weekly.performance, interpret.performance_sentences, charts.performance_chart),
         Section("scorecard", (weekly.SCORECARD,), weekly.scorecard, interpret.scorecard_sentences, charts.scorecard_chart),
         Section("stability", (weekly.STABILITY,), weekly.stability, interpret.stability_sentences, charts.stability_chart),
+        Section("demand", (weekly.DEMAND, weekly.FORECAST), weekly.demand, interpret.demand_sentences, charts.demand_chart),
         Section(
             "data_quality",
             (weekly.LEDGER, weekly.AUDIT, weekly.QUALITY, *_quarantine_tables()),

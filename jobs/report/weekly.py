@@ -27,6 +27,8 @@ GRID = "silver.grid"
 LEDGER = "ops.ingest_ledger"
 AUDIT = "ops.batch_audit"
 QUALITY = "ops.quality_results"
+DEMAND = "gold.ride_hailing_demand"
+FORECAST = "gold.demand_forecast"
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
@@ -450,6 +452,55 @@ def scorecard(scope: Scope) -> dict | None:
             }
             for r in streets.to_dict("records")
         ],
+    }
+
+
+# --- ride-hailing demand -------------------------------------------------------------
+
+
+def demand(scope: Scope) -> dict | None:
+    """Ride-hailing orders of the week beside the week before, by local hour of day, the busiest
+    cell, and the anomalies the forecaster flagged in the week (gold tables only)."""
+    rows = scope.snapshot.read(
+        DEMAND,
+        columns=["h3_cell", "dt", "hour_of_day", "orders", "cancelled"],
+        where=[("dt", ">=", scope.week.previous.start), ("dt", "<=", scope.week.end)],
+    )
+    if rows is None or rows.empty:
+        return None
+    rows["dt"] = pd.to_datetime(rows["dt"]).dt.date
+    this = rows[rows["dt"] >= scope.week.start]
+    if this.empty:
+        return None
+    before = rows[rows["dt"] < scope.week.start]
+    by_cell = this.groupby("h3_cell")["orders"].sum().sort_values(ascending=False, kind="stable")
+    flags = scope.snapshot.read(
+        FORECAST,
+        columns=["h3_cell", "local_hour", "actual", "forecast", "upper", "is_anomaly", "horizon"],
+        where=[("dt", ">=", scope.week.start), ("dt", "<=", scope.week.end), ("horizon", "=", "24h")],
+    )
+    flagged = flags[flags["is_anomaly"].fillna(False).astype(bool)] if flags is not None else pd.DataFrame()
+    flagged = flagged.sort_values(["local_hour", "h3_cell"]) if not flagged.empty else flagged
+    return {
+        "orders": int(this["orders"].sum()),
+        "orders_previous": int(before["orders"].sum()) if not before.empty else None,
+        "cancel_share": _num(this["cancelled"].sum() / max(1, this["orders"].sum())),
+        "by_hour": [int(this[this["hour_of_day"] == h]["orders"].sum()) for h in range(24)],
+        "by_hour_previous": [int(before[before["hour_of_day"] == h]["orders"].sum()) for h in range(24)] if not before.empty else None,
+        "busiest_cell": _text(by_cell.index[0]),
+        "busiest_cell_orders": int(by_cell.iloc[0]),
+        "anomalies": [
+            {
+                "h3_cell": _text(r["h3_cell"]),
+                "local_hour": _text(r["local_hour"]),
+                "actual": _num(r["actual"]),
+                "forecast": _num(r["forecast"]),
+            }
+            for r in flagged.head(10).to_dict("records")
+        ]
+        if not flagged.empty
+        else [],
+        "anomaly_count": len(flagged),
     }
 
 

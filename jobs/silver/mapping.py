@@ -64,3 +64,23 @@ def raw_present(spec: FieldSpec) -> Column | None:
     """True where the bronze value behind a field is non-empty (None for const/sql fields)."""
     column = spec.bronze_column
     return None if column is None else _text(column).isNotNull()
+
+
+class MappingValueError(ValueError):
+    """A mapping expression failed on a value of the data (one line: source, field, expression, cause)."""
+
+
+def explain_failure(bronze, source: str, mapping: SilverMapping, key: str, exc: Exception) -> Exception:
+    """The field whose expression fails on ``bronze``, as a MappingValueError; ``exc`` itself when none does.
+
+    Called after the typed rows failed to materialise: each field is evaluated alone over
+    the same rows, so the message names the one that broke instead of an engine traceback.
+    """
+    for spec in mapping.fields:
+        try:
+            bronze.select(F.max(field_column(spec, mapping, key).cast("string"))).collect()
+        except Exception as cause:  # noqa: BLE001 - any engine error on a value: name the field
+            text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+            expression = f"{spec.kind}:{spec.argument}"
+            return MappingValueError(f"source {source}: silver field {spec.name} = {expression!r} fails on a value: {text[:300]}")
+    return exc

@@ -32,7 +32,7 @@ from citybrain.jobs.silver.audit import (
     reconcile,
     write_audit,
 )
-from citybrain.jobs.silver.mapping import field_column, text_sql
+from citybrain.jobs.silver.mapping import explain_failure, field_column, text_sql
 from citybrain.quality.gate import count_row_failures, gate, split_rows, store_results
 from citybrain.quality.rules import RowRule, unique_key
 from citybrain.schemas import get_contract
@@ -202,7 +202,8 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
     silver_name = f"silver.{entity}"
     contract = get_contract(silver_name)
     check_daily_volume(spark, settings, report, bronze, now)
-    with staged(spark, settings, refine_id, rows) as rows:
+    explain = lambda exc: explain_failure(bronze, source, mapping, privacy.pii_key(settings), exc)  # noqa: E731
+    with staged(spark, settings, refine_id, rows, explain=explain) as rows:
         rules = row_rules(spec)
         valid, quarantine = split_rows(rows, rules, batch_id=refine_id, now=now)
         row_results = count_row_failures(rows, rules, table=silver_name, batch_id=refine_id)
@@ -239,14 +240,23 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
 
 
 @contextlib.contextmanager
-def staged(spark, settings: Settings, refine_id: str, df):
+def staged(spark, settings: Settings, refine_id: str, df, explain=None):
     """Write ``df`` once as Parquet beside the lake and hand back a frame reading it.
 
     Every count, check and merge below reads the typed, located rows; without this each
     of them would parse and locate the whole batch again (``cache()`` is a no-op on Sail).
+    ``explain`` turns a failure to compute the rows into a clearer error (e.g. which mapping field broke).
     """
     path = f"{settings.lake_root}/_staging/{refine_id}"
-    df.write.mode("overwrite").parquet(path)
+    try:
+        df.write.mode("overwrite").parquet(path)
+    except Exception as exc:
+        if explain is None:
+            raise
+        explained = explain(exc)
+        if explained is exc:
+            raise
+        raise explained from exc
     try:
         yield spark.read.parquet(path)
     finally:

@@ -229,3 +229,53 @@ def test_stability_knobs_are_checked():
         StabilityScenario(count=-1)
     with pytest.raises(ValueError, match="1 < lo <= hi"):
         StabilityScenario(peak_multiplier=(1.0, 2.0))
+
+
+RIDE_SIZE = {"days": 14, "scale": 0.05, "sources": ("ridehailing",)}
+
+
+def _ride_truth(root: Path) -> tuple[pd.DataFrame, dict]:
+    import json
+
+    rates = pd.read_csv(root / "truth" / "ride_rates.csv", dtype={"h3_8": str})
+    return rates, json.loads((root / "truth" / "demand_params.json").read_text())
+
+
+def test_ride_knobs_scale_the_event_surge_and_the_rain_uplift_and_leave_the_default_alone(tmp_path):
+    from citybrain.democity.ridehailing import RideScenario
+
+    runs = {}
+    knobs = {
+        "default": None,
+        "same": RideScenario(),
+        "dry": RideScenario(rain_uplift=0.0),
+        "surge": RideScenario(event_surge=3.0, rain_uplift=0.0),
+    }
+    for name, rides in knobs.items():
+        root = tmp_path / name
+        generate(root, **RIDE_SIZE, **({} if rides is None else {"rides": rides}))
+        runs[name] = _ride_truth(root)
+    base, base_params = runs["default"]
+    assert (tmp_path / "default" / "truth" / "ride_rates.csv").read_bytes() == (tmp_path / "same" / "truth" / "ride_rates.csv").read_bytes()
+    assert "scenario" not in base_params
+    surge, params = runs["surge"]
+    assert params["scenario"] == {"event_surge": 3.0, "rain_uplift": 0.0}
+    assert set(params["rain_uplift_by_weather"].values()) == {1.0}
+    assert params["event_post_pickups_per_attendee"] == pytest.approx(3 * base_params["event_post_pickups_per_attendee"])
+    hourly = lambda r: r.assign(day=r["hour"].str[:10]).groupby("day")["expected_pickups"].sum()  # noqa: E731
+    b, s = hourly(base), hourly(surge)
+    day_types = base_params["day_types"]
+    event_days = {e["date"] for e in base_params["events"]}
+    # without rain uplift and events, a day's total depends on its day type alone
+    plain = pd.Series({d: v for d, v in s.items() if d not in event_days})
+    kinds = pd.Series({d: day_types[d] for d in plain.index})
+    assert plain.groupby(kinds).agg(lambda v: v.max() / v.min()).max() == pytest.approx(1.0, abs=1e-3)
+    typical = plain.groupby(kinds).first()
+    dry = hourly(runs["dry"][0])
+    assert (b >= dry - 1e-6).all() and (b > dry * 1.1).any()  # rain lifts the default city's rainy days, never lowers one
+    scored = sorted(event_days & set(s.index))
+    assert scored, "the small city holds an event"
+    for day in scored:  # the event's extra pickups are three times the default's
+        usual = typical[day_types[day]]
+        assert dry[day] - usual > 1.0
+        assert s[day] - usual == pytest.approx(3 * (dry[day] - usual), rel=1e-3)

@@ -56,6 +56,7 @@ def test_every_reference_between_assets_resolves():
         "service-performance",
         "data-quality",
         "stability-risk",
+        "ride-hailing-demand",
     }
 
 

@@ -13,8 +13,11 @@ from conftest import SCREENSHOTS, citybrain
 
 pytestmark = pytest.mark.slow
 
-DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "data-quality", "stability-risk")
-DISTRICT_DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "stability-risk")
+DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "data-quality", "stability-risk", "ride-hailing-demand")
+DISTRICT_DASHBOARDS = ("city-overview", "complaint-hotspots", "service-performance", "stability-risk", "ride-hailing-demand")
+#: datasets the 28-day test city leaves empty: the demand forecaster needs more than 28 days of history,
+#: and no demand backtest is run there
+EMPTY_IN_TEST_CITY = {"demand_forecast", "demand_backtest"}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +102,9 @@ def test_district_analyst_sees_only_their_district_in_every_dataset(superset_ser
     for name in sorted(datasets):
         city_status, city_values = _district_values(city, datasets[name]["id"]) if name in with_district else (None, set())
         district_status, district_values = _district_values(district, datasets[name]["id"])
-        if name in with_district:
+        if name in EMPTY_IN_TEST_CITY:
+            assert city_status == 200 and district_status == 200 and district_values <= {superset_server.district}, name
+        elif name in with_district:
             assert city_status == 200 and len(city_values - {None}) >= 2, (name, city_values)
             assert district_status == 200, name
             assert district_values == {superset_server.district}, (name, district_values)

@@ -152,6 +152,17 @@ def sample_document() -> dict:
                 "risers": [],
                 "streets": [],
             },  # fmt: skip
+            "demand": {
+                "orders": 56_000,
+                "orders_previous": 50_000,
+                "cancel_share": 0.15,
+                "by_hour": [2000 + 50 * h for h in range(24)],
+                "by_hour_previous": [1800 + 50 * h for h in range(24)],
+                "busiest_cell": "883091560bfffff",
+                "busiest_cell_orders": 1234,
+                "anomalies": [{"h3_cell": "8830915653fffff", "local_hour": "2026-11-20 22:00", "actual": 41, "forecast": 3.2}],
+                "anomaly_count": 1,
+            },
             "data_quality": {
                 "quarantined_rows": 12,
                 "quarantine": [

@@ -174,6 +174,24 @@ def test_scorecard_compares_with_the_month_before():
     assert zh[1] == "按期结案率最低的街道是龙山街道（83.5%），月末超期未结案3件。"
 
 
+def test_demand_sentences_change_busiest_cell_and_anomalies():
+    numbers = {
+        "orders": 56_000,
+        "orders_previous": 50_000,
+        "cancel_share": 0.15,
+        "busiest_cell": "883091560bfffff",
+        "busiest_cell_orders": 1234,
+        "anomalies": [{"h3_cell": "8830915653fffff", "local_hour": "2026-11-20 22:00", "actual": 41, "forecast": 3.24}],
+        "anomaly_count": 2,
+    }
+    zh = interpret.demand_sentences(numbers, "zh", PARAMS)
+    assert zh[0] == "本周网约车订单56,000单，较上周+12.0%；取消率15.0%。订单最多的网格单元是883091560bfffff（1,234单）。"
+    assert zh[1] == "需求预测标出2个异常时段，如2026-11-20 22:00在8830915653fffff实际41单，预测3.2单。"
+    en = interpret.demand_sentences({**numbers, "orders_previous": None, "anomalies": [], "anomaly_count": 0}, "en", PARAMS)
+    assert en[0].startswith("Ride-hailing orders this week: 56,000, no previous week to compare")
+    assert en[1] == "No cell-hour fell outside its forecast interval improbably this week."
+
+
 def _drops(source, missing=(), late=(), lag=10.0):
     return {"source": source, "expected_days": 7, "missing": list(missing), "late": list(late), "max_lag_hours": lag}
 

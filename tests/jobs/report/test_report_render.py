@@ -40,11 +40,13 @@ def test_html_is_self_contained_and_in_the_language_asked(tmp_path, monkeypatch)
     assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
     assert len(sources) == 6  # one chart or map per section
     assert "五、社会稳定风险" in html and "华坊社区" in html and "集体访（每万人）（16.2分）" in html and "41%" in html
+    assert "六、网约车需求" in html and "本周网约车订单56,000单" in html and "8830915653fffff" in html
     en = _write(tmp_path, "en")
     english = en.html_path.read_text(encoding="utf-8")
     assert en.html_path.name == "report.en.html"
     assert "The 12345 hotline received 4,040 complaints this week" in english
     assert "本周共受理" not in english
+    assert "6. Ride-hailing demand" in english and "Ride-hailing orders this week: 56,000" in english
 
 
 def test_missing_renderer_writes_the_html_and_names_the_package(tmp_path, monkeypatch):
