@@ -87,7 +87,9 @@ def features(spark, inputs: DemandInputs, origins: list[datetime], horizon: str,
     out = fe.with_label(frame, inputs.demand).toPandas()
     for c in ("origin", "hour_start"):
         out[c] = pd.to_datetime(out[c], utc=True)
-    return out
+    # the engine returns rows in any order, and the boosters' validation split and binning
+    # sample depend on it: sorted, the same data always trains the same model
+    return out.sort_values(["origin", "h3_cell", "hour_start"], kind="stable").reset_index(drop=True)
 
 
 def fit(spark, inputs: DemandInputs, horizon: str, params: DemandParams, before: pd.Timestamp, seed: int = 0) -> dfm.DemandModel:

@@ -24,16 +24,15 @@ import time
 import pytest
 
 from citybrain import lake
-from citybrain.democity import generate
+from citybrain.democity import DEMO_SOURCES, generate
 from citybrain.jobs.bronze import ingest
 from citybrain.jobs.gold import GOLD_TABLES
 from citybrain.jobs.silver import refine
 from citybrain.schemas import all_contracts
-from citybrain.schemas.sources import all_sources
 
 pytestmark = pytest.mark.slow
 
-SOURCES = sorted((s for s in all_sources() if s != "boston311"), key=lambda s: s != "registry")
+SOURCES = sorted(DEMO_SOURCES, key=lambda s: s != "registry")
 #: columns that say when and in which run a row was written, not what it holds
 RUN_COLUMNS = {"_batch_id", "_ingested_at", "_refined_at", "built_at", "computed_at", "batch_id", "refine_id", "quarantined_at"}
 TABLE_RUN_COLUMNS = {"silver.grid": {"updated_at"}}  # there it is when the row was written

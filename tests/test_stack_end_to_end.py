@@ -19,14 +19,13 @@ import pytest
 from deltalake import DeltaTable
 
 from citybrain import lake, stack
-from citybrain.democity import generate
+from citybrain.democity import DEMO_SOURCES, generate
 from citybrain.jobs.gold import GOLD_TABLES
 from citybrain.schemas.sources import all_sources
 from citybrain.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-DEMO_SOURCES = [s for s in all_sources() if s != "boston311"]
 PIPELINE_TIMEOUT_S = 1200
 
 

@@ -8,7 +8,7 @@ See README.md in this folder for every drop, the planted truth and the planted d
 """
 
 from .city import CITY_BBOX
-from .generate import generate
+from .generate import DEMO_SOURCES, generate
 from .plan import ESCALATION_STRENGTHS, HotspotScenario, StabilityScenario
 
-__all__ = ["CITY_BBOX", "ESCALATION_STRENGTHS", "HotspotScenario", "StabilityScenario", "generate"]
+__all__ = ["CITY_BBOX", "DEMO_SOURCES", "ESCALATION_STRENGTHS", "HotspotScenario", "StabilityScenario", "generate"]

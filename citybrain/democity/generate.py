@@ -68,6 +68,9 @@ FILE = {
     "registry": "registry/grid_registry_{d}.geojson",
 }
 ALWAYS = ("registry", "calendar")  # written in every run, whatever ``sources`` says
+#: the sources whose drops the demo city writes (other mappings, such as boston311 and
+#: chicago_tnp, take real open-data exports)
+DEMO_SOURCES = tuple(FILE)
 # truth files written only with their source (the others are always written)
 TRUTH_SOURCE = {
     "complaint_rates.csv": "hotline",

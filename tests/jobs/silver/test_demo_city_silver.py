@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from citybrain import lake, privacy
-from citybrain.democity import generate
+from citybrain.democity import DEMO_SOURCES, generate
 from citybrain.jobs.bronze import ingest
 from citybrain.jobs.silver import refine
 from citybrain.schemas import all_contracts
@@ -21,7 +21,6 @@ from citybrain.schemas.sources import all_sources
 
 pytestmark = pytest.mark.slow
 
-DEMO_SOURCES = [s for s in all_sources() if s not in ("boston311", "chicago_tnp")]  # open-data layouts, not generated
 # source -> (silver table, key column, how a dirt key becomes that column's value, bronze key fields)
 KEYS = {
     "hotline": ("silver.complaint", "complaint_id", lambda k: f"demo_12345:{k}", ("ticket_no",)),
