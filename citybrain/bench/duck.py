@@ -111,15 +111,22 @@ def code(column: str, table: dict[str, str]) -> str:
 # --- placement ---------------------------------------------------------------------------
 
 
+def load_spatial(connection) -> None:
+    """Load the spatial extension (from its wheel: no download) and register ``h3_cells(lon, lat)``."""
+    import duckdb_extension_spatial
+
+    if connection.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'h3_cells'").fetchone()[0]:
+        return
+    folder = Path(duckdb_extension_spatial.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    connection.execute(f"LOAD '{folder / 'spatial.duckdb_extension'}'")
+    connection.create_function("h3_cells", _h3_cells, ["DOUBLE", "DOUBLE"], "VARCHAR[]", type="arrow")
+
+
 def prepare(connection, grid_location: str) -> None:
     """Load spatial, register the H3 UDF and build ``ref_grid`` and ``ref_community`` once per connection."""
     if connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'ref_grid'").fetchone()[0]:
         return
-    import duckdb_extension_spatial
-
-    folder = Path(duckdb_extension_spatial.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    connection.execute(f"LOAD '{folder / 'spatial.duckdb_extension'}'")
-    connection.create_function("h3_cells", _h3_cells, ["DOUBLE", "DOUBLE"], "VARCHAR[]", type="arrow")
+    load_spatial(connection)
     connection.execute(f"""
         CREATE TEMP TABLE ref_grid AS
         SELECT grid_code, community_code, street_code, district_code,

@@ -118,22 +118,28 @@ class Bench:
         self.results.append(result)
         return result
 
-    def _reference(self, result: StageResult, reference: Reference | None) -> None:
-        if reference is None or result.error:
+    def _reference(self, result: StageResult, references: list[Reference]) -> None:
+        """Build the stage's references (a refine may write several tables) and compare each with the product."""
+        if not references or result.error:
             return
-        name = f"ref_{result.stage}_{result.name}"
         reset_peak(os.getpid())
-        started = time.monotonic()
-        try:
-            reference.build(self.connection, self.settings, name)
-        except Exception as exc:  # noqa: BLE001
-            result.agree = f"NO: reference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
-            return
-        result.reference_seconds = time.monotonic() - started
-        result.reference_mb = peak_mb(os.getpid())
-        product, ours = compare(self.connection, self.settings, reference, name)
-        result.agree = "yes" if product == ours else f"NO: rows {product[0]:,} vs reference {ours[0]:,}, checksums differ"
-        self.connection.execute(f"DROP TABLE IF EXISTS {name}")
+        seconds, verdicts = 0.0, []
+        for reference in references:
+            name = f"ref_{reference.table.replace('.', '_')}"
+            started = time.monotonic()
+            try:
+                reference.build(self.connection, self.settings, name)
+            except Exception as exc:  # noqa: BLE001
+                result.agree = f"NO: reference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+                return
+            seconds += time.monotonic() - started
+            product, ours = compare(self.connection, self.settings, reference, name)
+            if product != ours:
+                verdicts.append(f"NO: {reference.table} rows {product[0]:,} vs reference {ours[0]:,}, checksums differ")
+        result.reference_seconds, result.reference_mb = seconds, peak_mb(os.getpid())
+        result.agree = "; ".join(verdicts) or ("yes" if len(references) == 1 else f"yes ({len(references)} tables)")
+        for reference in references:
+            self.connection.execute(f"DROP TABLE IF EXISTS ref_{reference.table.replace('.', '_')}")
 
     def _said(self, result: StageResult) -> None:
         self.say(format_line(result))
@@ -153,8 +159,9 @@ class Bench:
         for source in sorted(sources, key=lambda s: s != "registry"):  # the grid first: every other entity is placed on it
             spec = get_source(source)
             entity = spec.silver.entity if spec.silver else "grid"
+            written = (entity, *(spec.silver.derived if spec.silver else ()))
             result = self._measure("silver", entity, lambda s=source: refine.refine(self.spark, self.settings, s).records_in)
-            self._reference(result, SILVER_REFERENCES.get(entity))
+            self._reference(result, [SILVER_REFERENCES[t] for t in written if t in SILVER_REFERENCES])
             self._said(result)
 
     def gold(self, tables) -> None:
@@ -169,7 +176,7 @@ class Bench:
         for table in tables:
             module = importlib.import_module(f"citybrain.jobs.gold.{table}")
             result = self._measure("gold", table, lambda m=module, t=table: build(m, t))
-            self._reference(result, GOLD_REFERENCES.get(table))
+            self._reference(result, [GOLD_REFERENCES[table]] if table in GOLD_REFERENCES else [])
             self._said(result)
 
 
