@@ -105,6 +105,7 @@ class Bench:
         self.results: list[StageResult] = []
 
     def _measure(self, stage: str, name: str, job: Callable[[], int]) -> StageResult:
+        self.say(f"  ... {stage} {name}")
         for pid in (self.engine_pid, os.getpid()):
             reset_peak(pid)
         started = time.monotonic()
