@@ -145,10 +145,11 @@ def prepare(connection, grid_location: str) -> None:
                    arg_min(g.grid_code, (ST_Distance(g.geom, ST_Point(k.lon, k.lat)), g.grid_code)) AS grid_code,
                    min(ST_Distance(g.geom, ST_Point(k.lon, k.lat))) AS distance
             FROM centre k JOIN ref_grid g USING (d, s, c) GROUP BY ALL)
-        SELECT n.d, n.s, n.c, n.grid_code,
-               CASE WHEN n.distance > 0 THEN g.cx ELSE n.lon END AS lon,
-               CASE WHEN n.distance > 0 THEN g.cy ELSE n.lat END AS lat
-        FROM nearest n JOIN ref_grid g USING (grid_code)""")
+        SELECT *, h3_cells(lon, lat) AS h3 FROM (
+            SELECT n.d, n.s, n.c, n.grid_code,
+                   CASE WHEN n.distance > 0 THEN g.cx ELSE n.lon END AS lon,
+                   CASE WHEN n.distance > 0 THEN g.cy ELSE n.lat END AS lat
+            FROM nearest n JOIN ref_grid g USING (grid_code))""")
 
 
 def _h3_cells(lon: pa.Array, lat: pa.Array) -> pa.Array:
@@ -161,46 +162,41 @@ def _h3_cells(lon: pa.Array, lat: pa.Array) -> pa.Array:
     return pa.array(out, type=pa.list_(pa.string()))
 
 
-def locate(connection, typed: str, *, lon: str, lat: str, community=None, street=None, district=None) -> str:
-    """Create ``<typed>_located``: ``typed`` with grid, admin codes, H3 cells and location_method."""
-    connection.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {typed}_points AS
-        SELECT DISTINCT "{lon}" AS x, "{lat}" AS y FROM {typed} WHERE isfinite("{lon}") AND isfinite("{lat}")""")
+def located(connection, typed: str, *, lon: str, lat: str, community=None, street=None, district=None) -> str:
+    """A query: ``typed`` with grid and admin codes, H3 cells, located_lon/lat and location_method.
+
+    The grid look-ups and H3 cells run once per distinct point (``<typed>_hits``); the rows are
+    joined to them once.
+    """
     connection.execute(f"""
         CREATE OR REPLACE TEMP TABLE {typed}_hits AS
-        WITH direct AS (
+        WITH points AS (SELECT DISTINCT "{lon}" AS x, "{lat}" AS y FROM {typed} WHERE isfinite("{lon}") AND isfinite("{lat}")),
+        direct AS (
             SELECT p.x, p.y, min(g.grid_code) AS grid_code
-            FROM {typed}_points p JOIN ref_grid g ON ST_Intersects(g.geom, ST_Point(p.x, p.y)) GROUP BY ALL),
+            FROM points p JOIN ref_grid g ON ST_Intersects(g.geom, ST_Point(p.x, p.y)) GROUP BY ALL),
         swapped AS (
             SELECT p.x, p.y, min(g.grid_code) AS grid_code
-            FROM {typed}_points p ANTI JOIN direct USING (x, y)
-            JOIN ref_grid g ON ST_Intersects(g.geom, ST_Point(p.y, p.x)) GROUP BY ALL)
-        SELECT x, y, grid_code, 'point' AS method, x AS px, y AS py FROM direct
-        UNION ALL SELECT x, y, grid_code, 'point_swapped', y, x FROM swapped""")
+            FROM points p ANTI JOIN direct USING (x, y)
+            JOIN ref_grid g ON ST_Intersects(g.geom, ST_Point(p.y, p.x)) GROUP BY ALL),
+        hits AS (
+            SELECT x, y, grid_code, 'point' AS method, x AS px, y AS py FROM direct
+            UNION ALL SELECT x, y, grid_code, 'point_swapped', y, x FROM swapped)
+        SELECT *, h3_cells(px, py) AS h3 FROM hits""")
+    grid, method, px, py, h3 = "h.grid_code", "h.method", "h.px", "h.py", "h.h3"
+    fallback = ""
     if community:
         match = [f'k.c = trim(t."{community}")']
         match += [f'(t."{v}" IS NULL OR k.{a} = trim(t."{v}"))' for a, v in (("s", street), ("d", district)) if v]
         fallback = f"""
-            LEFT JOIN (SELECT t.rowid AS r, any_value(k.grid_code) AS grid_code, any_value(k.lon) AS lon, any_value(k.lat) AS lat
+            LEFT JOIN (SELECT t.rowid AS r, any_value(k.grid_code) AS grid_code, any_value(k.lon) AS lon,
+                              any_value(k.lat) AS lat, any_value(k.h3) AS h3
                        FROM {typed} t JOIN ref_community k ON {" AND ".join(match)}
-                       GROUP BY t.rowid HAVING count(*) = 1) f ON f.r = t.rowid"""
-        grid = "coalesce(h.grid_code, f.grid_code)"
+                       WHERE t."{community}" IS NOT NULL GROUP BY t.rowid HAVING count(*) = 1) f ON f.r = t.rowid AND h.x IS NULL"""
+        grid, px, py, h3 = "coalesce(h.grid_code, f.grid_code)", "coalesce(h.px, f.lon)", "coalesce(h.py, f.lat)", "coalesce(h.h3, f.h3)"
         method = "CASE WHEN h.grid_code IS NOT NULL THEN h.method WHEN f.grid_code IS NOT NULL THEN 'community' END"
-        px, py = "coalesce(h.px, f.lon)", "coalesce(h.py, f.lat)"
-    else:
-        fallback, grid, method, px, py = "", "h.grid_code", "h.method", "h.px", "h.py"
-    connection.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {typed}_placed AS
-        SELECT t.*, {grid} AS grid_code, {method} AS location_method, {px} AS located_lon, {py} AS located_lat
-        FROM {typed} t LEFT JOIN {typed}_hits h ON h.x = t."{lon}" AND h.y = t."{lat}" {fallback}""")
-    connection.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {typed}_located AS
-        WITH cells AS (
-            SELECT located_lon, located_lat, h3_cells(located_lon, located_lat) AS h3
-            FROM (SELECT DISTINCT located_lon, located_lat FROM {typed}_placed WHERE located_lon IS NOT NULL))
-        SELECT p.*, g.community_code, g.street_code, g.district_code, c.h3[1] AS h3_r7, c.h3[2] AS h3_r8, c.h3[3] AS h3_r9
-        FROM {typed}_placed p LEFT JOIN ref_grid g USING (grid_code)
-        LEFT JOIN cells c USING (located_lon, located_lat)""")
-    for suffix in ("points", "hits", "placed"):
-        connection.execute(f"DROP TABLE IF EXISTS {typed}_{suffix}")
-    return f"{typed}_located"
+    return f"""
+        SELECT t.*, {grid} AS grid_code, g.community_code, g.street_code, g.district_code,
+               ({h3})[1] AS h3_r7, ({h3})[2] AS h3_r8, ({h3})[3] AS h3_r9,
+               {px} AS located_lon, {py} AS located_lat, {method} AS location_method
+        FROM {typed} t LEFT JOIN {typed}_hits h ON h.x = t."{lon}" AND h.y = t."{lat}" {fallback}
+        LEFT JOIN ref_grid g ON g.grid_code = {grid}"""

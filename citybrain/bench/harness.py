@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import importlib
 import json
+import multiprocessing
 import os
 import platform
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from citybrain import lake
 from citybrain.bench import Reference, key_checksum
@@ -97,11 +101,41 @@ def compare(connection, settings: Settings, reference: Reference, name: str) -> 
     return key_checksum(connection, product, reference.key_columns), key_checksum(connection, name, reference.key_columns)
 
 
+_connection = None  # the reference process's DuckDB connection, kept between stages
+
+
+def build_references(layer: str, tables: list[str], settings: Settings, db_path: Path) -> tuple[float, float, list[str]]:
+    """In the reference process: build ``layer``'s references of ``tables`` in order, compare each with
+    the product; (seconds spent building, peak memory MB of this process meanwhile, disagreements)."""
+    global _connection
+    from citybrain.bench.reference_gold import GOLD_REFERENCES
+    from citybrain.bench.reference_silver import SILVER_REFERENCES
+
+    if _connection is None:
+        _connection = reference_connection(db_path)
+    registry = SILVER_REFERENCES if layer == "silver" else GOLD_REFERENCES
+    reset_peak(os.getpid())
+    seconds, verdicts = 0.0, []
+    for table in tables:
+        reference, name = registry[table], f"ref_{layer}_{table}"
+        started = time.monotonic()
+        reference.build(_connection, settings, name)
+        seconds += time.monotonic() - started
+        product, ours = compare(_connection, settings, reference, name)
+        if product != ours:
+            verdicts.append(f"NO: {reference.table} rows {product[0]:,} vs reference {ours[0]:,}, checksums differ")
+    peak = peak_mb(os.getpid())
+    for table in tables:
+        _connection.execute(f"DROP TABLE IF EXISTS ref_{layer}_{table}")
+    return seconds, peak, verdicts
+
+
 class Bench:
     """One benchmark run over ``settings`` (its lake, state and demo folders), against engine ``engine_pid``."""
 
-    def __init__(self, spark, settings: Settings, engine_pid: int, connection, say: Callable[[str], None] = print) -> None:
-        self.spark, self.settings, self.engine_pid, self.connection, self.say = spark, settings, engine_pid, connection, say
+    def __init__(self, spark, settings: Settings, engine_pid: int, references, db_path: Path, say: Callable[[str], None] = print) -> None:
+        self.spark, self.settings, self.engine_pid, self.say = spark, settings, engine_pid, say
+        self.references, self.db_path = references, db_path  # the process the DuckDB references run in, and its file
         self.results: list[StageResult] = []
 
     def _measure(self, stage: str, name: str, job: Callable[[], int]) -> StageResult:
@@ -119,28 +153,18 @@ class Bench:
         self.results.append(result)
         return result
 
-    def _reference(self, result: StageResult, references: list[Reference]) -> None:
-        """Build the stage's references (a refine may write several tables) and compare each with the product."""
-        if not references or result.error:
+    def _reference(self, result: StageResult, layer: str, tables: list[str]) -> None:
+        """Build the stage's references (a refine may write several tables) in the reference process
+        and compare each with the product."""
+        if not tables or result.error:
             return
-        reset_peak(os.getpid())
-        seconds, verdicts = 0.0, []
-        for reference in references:
-            name = f"ref_{reference.table.replace('.', '_')}"
-            started = time.monotonic()
-            try:
-                reference.build(self.connection, self.settings, name)
-            except Exception as exc:  # noqa: BLE001
-                result.agree = f"NO: reference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
-                return
-            seconds += time.monotonic() - started
-            product, ours = compare(self.connection, self.settings, reference, name)
-            if product != ours:
-                verdicts.append(f"NO: {reference.table} rows {product[0]:,} vs reference {ours[0]:,}, checksums differ")
-        result.reference_seconds, result.reference_mb = seconds, peak_mb(os.getpid())
-        result.agree = "; ".join(verdicts) or ("yes" if len(references) == 1 else f"yes ({len(references)} tables)")
-        for reference in references:
-            self.connection.execute(f"DROP TABLE IF EXISTS ref_{reference.table.replace('.', '_')}")
+        try:
+            seconds, peak, verdicts = self.references.submit(build_references, layer, tables, self.settings, self.db_path).result()
+        except Exception as exc:  # noqa: BLE001 - reported in the table, the other stages still run
+            result.agree = f"NO: reference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+            return
+        result.reference_seconds, result.reference_mb = seconds, peak
+        result.agree = "; ".join(verdicts) or ("yes" if len(tables) == 1 else f"yes ({len(tables)} tables)")
 
     def _said(self, result: StageResult) -> None:
         self.say(format_line(result))
@@ -162,7 +186,7 @@ class Bench:
             entity = spec.silver.entity if spec.silver else "grid"
             written = (entity, *(spec.silver.derived if spec.silver else ()))
             result = self._measure("silver", entity, lambda s=source: refine.refine(self.spark, self.settings, s).records_in)
-            self._reference(result, [SILVER_REFERENCES[t] for t in written if t in SILVER_REFERENCES])
+            self._reference(result, "silver", [t for t in written if t in SILVER_REFERENCES])
             self._said(result)
 
     def gold(self, tables) -> None:
@@ -177,7 +201,7 @@ class Bench:
         for table in tables:
             module = importlib.import_module(f"citybrain.jobs.gold.{table}")
             result = self._measure("gold", table, lambda m=module, t=table: build(m, t))
-            self._reference(result, [GOLD_REFERENCES[table]] if table in GOLD_REFERENCES else [])
+            self._reference(result, "gold", [table] if table in GOLD_REFERENCES else [])
             self._said(result)
 
 
@@ -280,10 +304,10 @@ def run(
     preamble.append(limit)
     say(limit)
     info, _ = engine.start(settings)
-    say(f"engine: Sail pid {info.pid}; reference: DuckDB in this process ({work / 'reference.duckdb'})")
-    connection = reference_connection(work / "reference.duckdb")
+    say(f"engine: Sail pid {info.pid}; references: DuckDB {duckdb.__version__} in a process of their own ({work / 'reference.duckdb'})")
+    references = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     spark = engine.get_session(settings)
-    bench = Bench(spark, settings, info.pid, connection, say=say)
+    bench = Bench(spark, settings, info.pid, references, work / "reference.duckdb", say=say)
     try:
         say(HEADER)
         sources = [s for s in DEMO_SOURCES if (settings.demo_dir / "drops" / s).exists()] or list(DEMO_SOURCES)
@@ -294,7 +318,7 @@ def run(
         if "gold" in wanted:
             bench.gold(list(GOLD_TABLES))
     finally:
-        connection.close()
+        references.shutdown()
         spark.stop()
         engine.stop(settings)
     results = [r for r in bench.results if r.stage in stages]

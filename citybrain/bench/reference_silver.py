@@ -104,24 +104,29 @@ def refine_reference(source: str, key_columns: tuple[str, ...]) -> Reference:
             CREATE OR REPLACE TEMP TABLE {name}_typed AS
             SELECT {", ".join(columns)}, _batch_id, _source_file, _source_row, _parse_error, dt AS _drop_dt
             FROM delta_scan({duck.quote(bronze)})""")
-        rows = f"{name}_typed"
+        rows = f"SELECT * FROM {name}_typed"
         if mapping.locate:
             duck.prepare(connection, lake.table_location(settings, "silver.grid"))
             loc = mapping.locate
-            rows = duck.locate(
-                connection, rows, lon=loc["lon"], lat=loc["lat"],
+            rows = duck.located(
+                connection, f"{name}_typed", lon=loc["lon"], lat=loc["lat"],
                 community=loc.get("community"), street=loc.get("street"), district=loc.get("district"),
             )  # fmt: skip
         valid = " AND ".join(rule_conditions(mapping))
         day = duck.local_date(f'"{mapping.partition_time}"', mapping.timezone) if mapping.partition_time else "_drop_dt"
         keys = ", ".join(f'"{k}"' for k in mapping.key)
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name}_quarantined AS SELECT * FROM {rows} WHERE NOT ({valid})")
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name}_rows AS SELECT *, {valid} AS _valid FROM ({rows})")
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name}_quarantined AS SELECT _source_file, _source_row FROM {name}_rows WHERE NOT _valid"
+        )
+        # the latest version per key, ranked on the narrow columns, then the winners' whole rows
         connection.execute(f"""
-            CREATE OR REPLACE TABLE {name} AS
-            SELECT *, {day} AS dt FROM {rows} WHERE {valid}
-            QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY "{mapping.version}" DESC, _source_file DESC, _source_row DESC) = 1""")
-        connection.execute(f"DROP TABLE IF EXISTS {name}_typed")
-        connection.execute(f"DROP TABLE IF EXISTS {rows}")
+            CREATE OR REPLACE TEMP TABLE {name} AS
+            SELECT * EXCLUDE (_valid), {day} AS dt FROM {name}_rows WHERE rowid IN (
+                SELECT rowid FROM {name}_rows WHERE _valid
+                QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY "{mapping.version}" DESC, _source_file DESC, _source_row DESC) = 1)""")
+        for suffix in ("typed", "typed_hits", "rows"):
+            connection.execute(f"DROP TABLE IF EXISTS {name}_{suffix}")
         return connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
 
     return Reference(f"silver.{mapping.entity}", key_columns, build)
@@ -177,7 +182,7 @@ def _derive_urban_cases(connection, settings: Settings, name: str) -> int:
     minutes = lambda a, b: f"(epoch_us({b}) - epoch_us({a})) / 60000000.0"  # noqa: E731
     citizen = ", ".join(duck.quote(s) for s in CITIZEN_SOURCES)
     connection.execute(f"""
-        CREATE OR REPLACE TABLE {name} AS
+        CREATE OR REPLACE TEMP TABLE {name} AS
         WITH cases AS (
             SELECT case_no, coalesce({first("reported")}, min(event_at)) AS reported_at, {first("verified")} AS verified_at,
                    {first("filed")} AS filed_at, {first("dispatched")} AS dispatched_at, {last("handled")} AS handled_at,
@@ -235,7 +240,7 @@ def _grid(connection, settings: Settings, name: str) -> int:
         AND ST_X(ST_Centroid(geom)) BETWEEN -180 AND 180 AND ST_Y(ST_Centroid(geom)) BETWEEN -90 AND 90"""
     connection.execute(f"CREATE OR REPLACE TEMP TABLE {name}_quarantined AS SELECT * FROM {name}_parsed WHERE NOT coalesce({good}, false)")
     connection.execute(f"""
-        CREATE OR REPLACE TABLE {name} AS
+        CREATE OR REPLACE TEMP TABLE {name} AS
         WITH latest AS (
             SELECT * FROM {name}_parsed WHERE coalesce({good}, false)
             QUALIFY row_number() OVER (PARTITION BY trim(grid_code) ORDER BY dt DESC, _ingested_at DESC, _source_file DESC, _source_row DESC) = 1),
