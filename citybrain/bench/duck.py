@@ -191,7 +191,7 @@ def located(connection, typed: str, *, lon: str, lat: str, community=None, stree
             LEFT JOIN (SELECT t.rowid AS r, any_value(k.grid_code) AS grid_code, any_value(k.lon) AS lon,
                               any_value(k.lat) AS lat, any_value(k.h3) AS h3
                        FROM {typed} t JOIN ref_community k ON {" AND ".join(match)}
-                       WHERE t."{community}" IS NOT NULL GROUP BY t.rowid HAVING count(*) = 1) f ON f.r = t.rowid AND h.x IS NULL"""
+                       WHERE t."{community}" IS NOT NULL GROUP BY t.rowid HAVING count(*) = 1) f ON f.r = t.rowid"""
         grid, px, py, h3 = "coalesce(h.grid_code, f.grid_code)", "coalesce(h.px, f.lon)", "coalesce(h.py, f.lat)", "coalesce(h.h3, f.h3)"
         method = "CASE WHEN h.grid_code IS NOT NULL THEN h.method WHEN f.grid_code IS NOT NULL THEN 'community' END"
     return f"""
