@@ -293,6 +293,7 @@ def run(
     if manifest.exists() and all(json.loads(manifest.read_text()).get(k) == v for k, v in same.items()):
         say(f"demo city already in {settings.demo_dir}: reused")
     else:
+        shutil.rmtree(settings.demo_dir, ignore_errors=True)  # another size's drops must not stay beside this one's
         started = time.monotonic()
         say(f"generating the demo city in {settings.demo_dir} ...")
         totals_ = generate(settings.demo_dir, seed=settings.seed, days=settings.days, scale=scale, progress=lambda m: say(f"  {m}"))
