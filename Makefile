@@ -53,7 +53,7 @@ down: setup
 	$(BIN)/citybrain down
 
 bench: setup
-	$(BIN)/python infra/bench.py
+	$(BIN)/citybrain bench $(BENCH_ARGS)
 
 # Re-resolve the pinned set after editing infra/requirements.in.
 lock: setup

@@ -318,6 +318,28 @@ def cmd_contracts(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import shutil
+    import tempfile
+
+    from citybrain.bench import harness
+
+    work = args.keep or _path(tempfile.mkdtemp(prefix="citybrain-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    settings = _settings(args)
+    try:
+        results, preamble = harness.run(
+            settings, size=args.size, scale=args.scale, stages=tuple(args.stages), work=work, engine_memory=args.engine_memory, say=_say
+        )
+        if args.markdown:
+            args.markdown.write_text(harness.markdown(results, [f"    {' '.join(sys.argv)}", "", *preamble]), encoding="utf-8")
+            _say(f"table written to {args.markdown}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if any(r.error or r.agree.startswith("NO") for r in results) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from citybrain.schemas.gold.report_index import LANGUAGES
 
@@ -397,6 +419,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default CITYBRAIN_SUPERSET_PORT or 8088)")
     p.set_defaults(func=cmd_superset)
+
+    p = sub.add_parser(
+        "bench",
+        help="time every stage on a demo city of size S, M or L beside a hand-written DuckDB reference",
+        description=(
+            "Generate the demo city (S = the default city, M = scale 10, about 9M records, L = scale 30),"
+            " build a fresh lake stage by stage (bronze per source, silver per entity, each gold table) and print"
+            " per stage: wall time, records/s, the peak memory of the engine and of this client during the stage,"
+            " the time and peak memory of the stage's DuckDB reference over the same Delta inputs, the ratio"
+            " product/reference and whether both agree on rows and key checksum. Works in a temporary folder"
+            " (or --keep DIR, which also keeps the generated city for the next run); never touches ./lake."
+            " Exit code 1 when a stage failed or disagreed with its reference. Figures are printed, never asserted."
+        ),
+    )
+    p.add_argument("--size", choices=("S", "M", "L"), default="S", help="demo city size (default S)")
+    p.add_argument("--scale", type=float, help="override the size's volume multiplier (e.g. 0.1 for a quick check)")
+    p.add_argument("--days", type=int, help="demo city length in days (default CITYBRAIN_DAYS or 84)")
+    p.add_argument("--seed", type=int, help="demo city seed (default CITYBRAIN_SEED or 20260831)")
+    p.add_argument(
+        "--stages", nargs="+", choices=("bronze", "silver", "gold"), default=["bronze", "silver", "gold"],
+        help="stages to report (the ones before them still run; default: all)",
+    )  # fmt: skip
+    p.add_argument("--keep", type=_path, metavar="DIR", help="work in DIR and keep it (the city is reused when it matches)")
+    p.add_argument("--engine-memory", default="8G", help="the engine's memory pool limit (default 8G; Sail's fair pool)")
+    p.add_argument("--markdown", type=_path, metavar="FILE", help="also write the table as markdown to FILE")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("tables", help="list the lake's tables with row counts and versions")
     p.set_defaults(func=cmd_tables)
