@@ -94,7 +94,15 @@ def _old_layout_quarantine(settings, name: str) -> list[dict]:
     contract = get_contract(name)
     rows = [
         {c.name: None for c in contract.columns}
-        | {"record": "{}", "rule": "r", "reason": "why", "source_row": i, "batch_id": "b", "quarantined_at": datetime(2026, 9, i, 8), "dt": date(2026, 9, i)}
+        | {
+            "record": "{}",
+            "rule": "r",
+            "reason": "why",
+            "source_row": i,
+            "batch_id": "b",
+            "quarantined_at": datetime(2026, 9, i, 8),
+            "dt": date(2026, 9, i),
+        }
         for i in (1, 2, 3)
     ]
     write_deltalake(lake.table_location(settings, name), pa.Table.from_pylist(rows, schema=contract.arrow_schema()), partition_by=["dt"])
@@ -104,7 +112,9 @@ def _old_layout_quarantine(settings, name: str) -> list[dict]:
 def _sorted(settings, name):
     from deltalake import DeltaTable
 
-    return sorted(DeltaTable(lake.table_location(settings, name)).to_pyarrow_dataset().to_table().to_pylist(), key=lambda r: r["source_row"])
+    return sorted(
+        DeltaTable(lake.table_location(settings, name)).to_pyarrow_dataset().to_table().to_pylist(), key=lambda r: r["source_row"]
+    )
 
 
 def test_a_table_laid_out_otherwise_than_its_contract_is_refused_until_maintain_rewrites_it(spark, lake_settings):
@@ -120,7 +130,9 @@ def test_a_table_laid_out_otherwise_than_its_contract_is_refused_until_maintain_
         lambda: lake.write(spark, lake_settings, name, new, mode="overwrite", replace_where="dt = DATE'2026-09-01'"),
         lambda: lake.append_rows(lake_settings, name, [{**rows[0], "source_row": 9}]),
     ):
-        with pytest.raises(lake.LakeLayoutError, match=r"partitioned by \(dt\) on disk but its contract says \(nothing\).*citybrain maintain"):
+        with pytest.raises(
+            lake.LakeLayoutError, match=r"partitioned by \(dt\) on disk but its contract says \(nothing\).*citybrain maintain"
+        ):
             add()
     before = _sorted(lake_settings, name)
     assert len(before) == 3  # nothing was written
