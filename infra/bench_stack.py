@@ -227,7 +227,9 @@ def main() -> None:
     finally:
         failed = stack.down(settings, lambda m: None)
         print(f"down: {'every service stopped' if not failed else 'could not stop ' + ', '.join(failed)}")
-        left = [p.pid for p in psutil.process_iter(["cmdline"]) if str(work) in " ".join(p.info["cmdline"] or [])]
+        left = [p.pid for p in stack.processes(settings)] + [
+            p.pid for p in psutil.process_iter(["cmdline"]) if str(work) in " ".join(p.info["cmdline"] or [])
+        ]
         print(f"processes of the stack left after down: {left or 'none'}")
 
 
