@@ -150,3 +150,16 @@ def test_a_whole_overwrite_takes_the_contracts_layout(spark, lake_settings):
     again = spark.createDataFrame([tuple(r.values()) for r in rows[:2]], get_contract(name).ddl().replace(" NOT NULL", ""))
     lake.write(spark, lake_settings, name, again, mode="overwrite")
     assert lake.partitioning(lake_settings, name) == () and [r["source_row"] for r in _sorted(lake_settings, name)] == [1, 2]
+
+
+def test_a_replace_where_on_dt_replaces_that_day_of_an_unpartitioned_table(spark, lake_settings):
+    """Small tables are not partitioned (schemas.contract.BY_DAY): a rerun of a date still replaces only that date."""
+    name = "quarantine.complaint"
+    ddl = get_contract(name).ddl().replace(" NOT NULL", "")
+    rows = [("{}", "r", "why", None, None, i, "b", datetime(2026, 9, i, 8), date(2026, 9, i)) for i in (1, 2, 3)]
+    lake.write(spark, lake_settings, name, spark.createDataFrame(rows, ddl))
+    assert lake.partitioning(lake_settings, name) == ()
+    rerun = [("{}", "r", "again", None, None, 7, "b2", datetime(2026, 9, 2, 9), date(2026, 9, 2))]
+    lake.write(spark, lake_settings, name, spark.createDataFrame(rerun, ddl), mode="overwrite", replace_where="dt = DATE'2026-09-02'")
+    got = sorted((r.dt.day, r.source_row, r.reason) for r in lake.read(spark, lake_settings, name).collect())
+    assert got == [(1, 1, "why"), (2, 7, "again"), (3, 3, "why")]
