@@ -30,6 +30,11 @@ def _naming(name: str, location: str, action: str):
         raise LakeWriteError(f"could not {action} {name} at {location}: {cause}") from exc
 
 
+class LakeLayoutError(LakeWriteError):
+    """A table on disk is partitioned otherwise than its contract says (a lake built before
+    the contract changed); ``citybrain maintain`` rewrites it in the contract's layout."""
+
+
 _NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
@@ -45,6 +50,54 @@ def exists(settings: Settings, name: str) -> bool:
     from deltalake import DeltaTable
 
     return DeltaTable.is_deltatable(table_location(settings, name))
+
+
+def partitioning(settings: Settings, name: str) -> tuple[str, ...] | None:
+    """The partition columns of the table on disk, or None when it does not exist yet."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return tuple(DeltaTable(table_location(settings, name)).metadata().partition_columns)
+    except TableNotFoundError:
+        return None
+
+
+def layout_problem(settings: Settings, name: str, action: str = "read the layout of") -> str | None:
+    """Why the table on disk does not have its contract's partitioning, or None when it has
+    (or does not exist yet); a log that cannot be read fails naming the table."""
+    with _naming(name, table_location(settings, name), action):
+        on_disk = partitioning(settings, name)
+    wanted = get_contract(name).partition_by
+    if on_disk is None or on_disk == wanted:
+        return None
+    return f"{name} is partitioned by ({', '.join(on_disk) or 'nothing'}) on disk but its contract says ({', '.join(wanted) or 'nothing'})"
+
+
+def check_layout(settings: Settings, name: str, action: str, problem: str | None = "") -> None:
+    """Refuse to add to a table laid out otherwise than its contract: an append would go on in
+    the old layout, and a merge or a partial overwrite cannot change it. ``problem`` is what
+    ``layout_problem`` already said, if the caller asked it."""
+    if problem == "":
+        problem = layout_problem(settings, name, action)
+    if problem:
+        raise LakeLayoutError(f"{problem}: run `citybrain maintain`, which rewrites it in the contract's layout (same rows)")
+
+
+def repartition(settings: Settings, name: str) -> bool:
+    """Rewrite a table in its contract's partitioning, the same rows, as one new version
+    (through ``deltalake``, streaming, no engine); False when it already had it."""
+    from deltalake import DeltaTable, write_deltalake
+
+    if layout_problem(settings, name) is None:
+        return False
+    location = table_location(settings, name)
+    current = DeltaTable(location)
+    batches = current.to_pyarrow_dataset().scanner().to_reader()
+    partition_by = list(get_contract(name).partition_by)  # [] unpartitions; None would keep the old columns
+    with _naming(name, location, "repartition"):
+        write_deltalake(location, batches, mode="overwrite", schema_mode="overwrite", partition_by=partition_by)
+    return True
 
 
 def read(spark, settings: Settings, name: str):
@@ -71,6 +124,11 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
     writer = contract.conform(df).write.format("delta").mode(mode)
     if contract.partition_by:
         writer = writer.partitionBy(*contract.partition_by)
+    problem = layout_problem(settings, name, "write")
+    if problem and mode == "overwrite" and not replace_where:
+        writer = writer.option("overwriteSchema", "true")  # a whole rewrite takes the contract's layout
+    else:
+        check_layout(settings, name, "write", problem)
     if replace_where:
         writer = writer.option("replaceWhere", replace_where)
     if mode == "append":
@@ -88,6 +146,7 @@ def append_rows(settings: Settings, name: str, rows: list[dict]) -> None:
 
     contract = get_contract(name)
     table = pa.Table.from_pylist(rows, schema=contract.arrow_schema())
+    check_layout(settings, name, "append to")
     location = table_location(settings, name)
     with _naming(name, location, "append to"):
         write_deltalake(location, table, mode="append", partition_by=list(contract.partition_by) or None)
@@ -117,6 +176,7 @@ def merge(
     if not exists(settings, name):
         write(spark, settings, name, df)
         return
+    check_layout(settings, name, "merge into")
     view = f"_merge_{uuid.uuid4().hex[:12]}"
     df.createOrReplaceTempView(view)
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)

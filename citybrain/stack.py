@@ -369,6 +369,14 @@ def _stop_pid(pid: int, tree: bool = False) -> bool:
     return not [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
+def _superset_pid(settings: Settings) -> dict[str, int]:
+    """{"superset": pid} when Superset runs for this state folder (it keeps its own pid file)."""
+    from citybrain import superset
+
+    info = superset.status(settings)
+    return {"superset": info.pid} if info else {}
+
+
 def memory_mib(settings: Settings) -> dict[str, float]:
     """Resident memory of each running service with every process below it, in MiB."""
     import psutil
@@ -377,6 +385,7 @@ def memory_mib(settings: Settings) -> dict[str, float]:
     postgres = _postgres_pid(settings)
     if postgres:
         pids["postgres"] = postgres
+    pids.update(_superset_pid(settings))
     out = {}
     for name, pid in pids.items():
         try:
@@ -429,7 +438,7 @@ def processes(settings: Settings) -> list:
     """Every running process of the stack: each recorded service and PostgreSQL, with the processes below them."""
     import psutil
 
-    pids = [known["pid"] for known in _read_state(settings).values()] + [_postgres_pid(settings) or 0]
+    pids = [known["pid"] for known in _read_state(settings).values()] + [_postgres_pid(settings) or 0, *_superset_pid(settings).values()]
     found = {}
     for pid in pids:
         with contextlib.suppress(psutil.Error):

@@ -1,12 +1,21 @@
-"""The service stack's figures: memory of the idle and of the busy stack, and the time from
-triggering one source's ingest (through Airflow's REST API) to the success of its refine.
+"""The service stack's figures and its acceptance checks, at the default demo city unless told otherwise.
 
-    .venv/bin/python infra/bench_stack.py [--days 14] [--scale 0.1] [--source hotline] [--keep DIR]
+    .venv/bin/python infra/bench_stack.py [--days 84] [--scale 1.0] [--source hotline] [--keep DIR]
 
 Runs ``citybrain up`` in a temporary folder (or --keep DIR) on free ports, so it never touches
-./lake or a running stack; ``citybrain down`` at the end. Figures are printed, not asserted.
-Idle: the stack up, its first hourly ingests done (nothing to take in). Busy: the peak while
-the demo city goes through every DAG, sampled every 2 s.
+./lake or a running stack; ``citybrain down`` at the end. Figures are printed, not asserted:
+
+- idle: the stack up, its first hourly ingests done (nothing to take in);
+- the demo pipeline on an empty lake: every source's ingest triggered at once through
+  Airflow's REST API, then every DAG the Assets start (refines, gold, publishing); the runs
+  and tries that did not succeed the first time, the most engines seen at once, each drop
+  file's batches in bronze, and ops.batch_audit;
+- busy: the peak of that run, sampled every 2 s;
+- Superset (when ``make superset-setup`` installed it): ``up`` again starts it on the built
+  lake, and every chart of every dashboard is asked for its data as admin;
+- trigger -> refine: the last day's drop of --source is held back from the first run, then
+  arrives and its ingest is triggered; the time until its refine succeeds;
+- after ``down``: the processes of the stack still running.
 """
 
 from __future__ import annotations
@@ -21,10 +30,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from citybrain import stack
-from citybrain.democity import generate
+import psutil
+from deltalake import DeltaTable
+
+from citybrain import lake, stack
+from citybrain.democity import DEMO_SOURCES, generate
+from citybrain.jobs.gold import GOLD_TABLES
 from citybrain.schemas.sources import all_sources
 from citybrain.settings import Settings
+
+PIPELINE_TIMEOUT_S = 3600
 
 
 def _free_port() -> int:
@@ -37,16 +52,84 @@ def _total(memory: dict[str, float]) -> str:
     return f"{sum(memory.values()):,.0f} MiB ({', '.join(f'{k} {v:,.0f}' for k, v in sorted(memory.items()))})"
 
 
+def _engines(settings: Settings) -> int:
+    """Engine servers of this stack's state folder running now (whoever started them)."""
+    mark = str(settings.state_dir)
+    count = 0
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        count += "citybrain.engine" in cmdline and " serve" in cmdline and mark in cmdline
+    return count
+
+
 class _Peak(threading.Thread):
     def __init__(self, settings: Settings):
         super().__init__(daemon=True)
-        self.settings, self.peak, self.done = settings, {}, threading.Event()
+        self.settings, self.peak, self.engines, self.done = settings, {}, 0, threading.Event()
 
     def run(self) -> None:
         while not self.done.wait(2):
             now = stack.memory_mib(self.settings)
             if sum(now.values()) > sum(self.peak.values()):
                 self.peak = now
+            self.engines = max(self.engines, _engines(self.settings))
+
+
+def _rows(settings: Settings, name: str, columns: list[str] | None = None) -> list[dict]:
+    return DeltaTable(lake.table_location(settings, name)).to_pyarrow_dataset().to_table(columns=columns).to_pylist()
+
+
+def _bronze_once(settings: Settings) -> None:
+    """Each loaded drop file in bronze under exactly one batch, and ops.batch_audit balanced."""
+    ledger = _rows(settings, "ops.ingest_ledger")
+    audit = _rows(settings, "ops.batch_audit")
+    for source in DEMO_SOURCES:
+        loaded = [r["file"] for r in ledger if r["source"] == source and r["records"]]
+        batches: dict[str, set] = {}
+        for row in _rows(settings, f"bronze.{source}", ["_source_file", "_batch_id"]):
+            batches.setdefault(row["_source_file"], set()).add(row["_batch_id"])
+        twice = sorted(f for f, b in batches.items() if len(b) > 1)
+        mine = [r for r in audit if r["source"] == source]
+        balanced = sum(r["balanced"] for r in mine)
+        print(
+            f"  {source}: {len(batches)} files in bronze, {len(loaded)} in the ledger ({len(loaded) - len(set(loaded))} twice), "
+            f"{len(twice)} under two batches; batch_audit {balanced}/{len(mine)} balanced"
+        )
+
+
+def _dashboards_answer(settings: Settings) -> None:
+    """Each dataset of each dashboard asked for its row count through the chart data API, as Superset's admin."""
+    import requests
+
+    from citybrain import superset
+
+    info = superset.status(settings)
+    if not info:
+        print("superset: not running")
+        return
+    values, _ = superset.credentials(settings)
+    http = requests.Session()
+    login = http.post(f"{info.url}/api/v1/security/login", json={"username": "admin", "password": values["admin"], "provider": "db"})
+    login.raise_for_status()
+    http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    http.headers.update({"X-CSRFToken": http.get(f"{info.url}/api/v1/security/csrf_token/").json()["result"], "Referer": info.url})
+    for dashboard in http.get(f"{info.url}/api/v1/dashboard/", params={"q": "(page_size:100)"}).json()["result"]:
+        datasets = http.get(f"{info.url}/api/v1/dashboard/{dashboard['id']}/datasets").json()["result"]
+        counts, started = {}, time.monotonic()
+        for dataset in datasets:
+            query = {"metrics": ["count"], "row_limit": 1, "time_range": "No filter"}
+            body = {
+                "datasource": {"id": dataset["id"], "type": "table"},
+                "queries": [query],
+                "result_format": "json",
+                "result_type": "full",
+            }
+            answer = http.post(f"{info.url}/api/v1/chart/data", json=body)
+            counts[dataset["table_name"]] = answer.json()["result"][0]["data"][0]["count"] if answer.ok else f"HTTP {answer.status_code}"
+        print(
+            f"  dashboard {dashboard['dashboard_title']!r}: {len(datasets)} datasets answered in {time.monotonic() - started:.1f} s, "
+            + ", ".join(f"{name} {n:,}" if isinstance(n, int) else f"{name} {n}" for name, n in counts.items())
+        )
 
 
 def _refine_success_after(api, source: str, since: str, timeout_s: float) -> dict:
@@ -61,8 +144,8 @@ def _refine_success_after(api, source: str, since: str, timeout_s: float) -> dic
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--days", type=int, default=84, help="demo city length (the default city: 84)")
+    parser.add_argument("--scale", type=float, default=1.0, help="demo city size (the default city: 1.0)")
     parser.add_argument("--source", default="hotline")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()
@@ -79,13 +162,17 @@ def main() -> None:
             "CITYBRAIN_SPARK_REMOTE": "",
         }
     )
-    for name in ("ENGINE_PORT", "AIRFLOW_PORT", "POSTGRES_PORT"):
+    for name in ("ENGINE_PORT", "AIRFLOW_PORT", "POSTGRES_PORT", "SUPERSET_PORT"):
         os.environ.setdefault(f"CITYBRAIN_{name}", str(_free_port()))
     settings = Settings.from_env()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; work folder {work}")
 
+    def superset_lines(message: str) -> None:
+        if message.startswith("superset"):
+            print(f"  up: {message}")
+
     started = time.monotonic()
-    stack.up(settings, lambda m: None)
+    stack.up(settings, superset_lines)
     try:
         print(f"up: {time.monotonic() - started:.0f} s")
         api = stack.api(settings)
@@ -94,33 +181,62 @@ def main() -> None:
         print(f"idle stack: {_total(stack.memory_mib(settings))}")
 
         generate(settings.demo_dir, days=args.days, scale=args.scale)
-        print(f"demo city: {args.days} days, scale {args.scale}")
+        drops = sorted((settings.demo_dir / "drops" / args.source).iterdir())
+        held = drops[-1].rename(settings.demo_dir / drops[-1].name)  # arrives after the first run
+        print(f"demo city: {args.days} days, scale {args.scale}; {held.name} held back")
+
         peak = _Peak(settings)
         peak.start()
-        since = datetime.now(UTC).isoformat()
-        api.trigger("ingest_registry")
-        _refine_success_after(api, "registry", since, 900)
-        api.wait_idle(900)
+        triggered = time.monotonic()
+        sources = sorted(all_sources())
+        for source in sources:
+            api.trigger(f"ingest_{source}")
+        print(f"triggered at once on an empty lake: {len(sources)} ingests ({', '.join(sources)})")
+        wanted = (
+            {f"refine_{s}" for s in DEMO_SOURCES}
+            | {f"build_gold_{t}" for t in GOLD_TABLES}
+            | {"publish_serving_views", "publish_weekly_report"}
+        )
+        api.wait_for_success(wanted, PIPELINE_TIMEOUT_S)
+        runs = api.wait_idle(PIPELINE_TIMEOUT_S)
+        peak.done.set()
+        peak.join()
+        done = {r["dag_id"] for r in runs if r["state"] == "success"}
+        print(
+            f"demo pipeline: {time.monotonic() - triggered:.0f} s, {len(runs)} DAG runs, {len(wanted & done)}/{len(wanted)} wanted DAGs successful"
+        )
+        print(f"  not successful: {[(r['dag_id'], r['state']) for r in runs if r['state'] != 'success'] or 'none'}")
+        tries = api.task_instances()
+        again = [
+            (t["dag_id"], t["task_id"], t["state"], t["try_number"])
+            for t in tries
+            if t["state"] not in ("success", "skipped") or t["try_number"] > 1
+        ]
+        print(f"  task instances: {len(tries)}, failed or retried: {again or 'none'}")
+        print(f"  engines running at once (most seen, every 2 s): {peak.engines}")
+        _bronze_once(settings)
+        print(f"busy stack (peak): {_total(peak.peak)}")
 
+        stack.up(settings, superset_lines)  # Superset, skipped on the empty lake, starts on the built one
+        _dashboards_answer(settings)
+
+        held.rename(settings.demo_dir / "drops" / args.source / held.name)
         since = datetime.now(UTC).isoformat()
         triggered = time.monotonic()
         api.trigger(f"ingest_{args.source}")
         run = _refine_success_after(api, args.source, since, 900)
         print(
-            f"trigger ingest_{args.source} -> refine_{args.source} success: {time.monotonic() - triggered:.1f} s (run {run['dag_run_id']})"
+            f"trigger ingest_{args.source} -> refine_{args.source} success: {time.monotonic() - triggered:.1f} s "
+            f"(one day's drop on the built lake, run {run['dag_run_id']})"
         )
-
-        for source in all_sources():
-            api.trigger(f"ingest_{source}")
-        api.wait_idle(1800)
-        peak.done.set()
-        peak.join()
-        print(f"busy stack (peak): {_total(peak.peak)}")
-        failed = [(r["dag_id"], r["state"]) for r in api.runs() if r["state"] != "success"]
-        print(f"DAG runs: {len(api.runs())}, not successful: {failed or 'none'}")
+        api.wait_idle(PIPELINE_TIMEOUT_S)
     finally:
         failed = stack.down(settings, lambda m: None)
         print(f"down: {'every service stopped' if not failed else 'could not stop ' + ', '.join(failed)}")
+        left = [p.pid for p in stack.processes(settings)] + [
+            p.pid for p in psutil.process_iter(["cmdline"]) if str(work) in " ".join(p.info["cmdline"] or []) and p.pid != os.getpid()
+        ]
+        print(f"processes of the stack left after down: {left or 'none'}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ daily drops a table is thousands of small files and every read opens them all. O
 fewer, larger ones, the same rows) and then vacuums it (Delta VACUUM: files that no version
 younger than the retention still references are deleted).
 
+A table laid out otherwise than its contract (a lake built before a contract changed its
+partitioning) is first rewritten in the contract's layout, the same rows as one new version:
+until then every append and merge to it is refused with that advice (``lake.check_layout``).
+
 Through ``deltalake``: Sail has neither OPTIMIZE nor VACUUM, and ``deltalake`` works on the
 same paths whatever the engine is, so this needs no engine at all. The retention
 (``CITYBRAIN_VACUUM_RETENTION_DAYS``, 30 by default) is also how far back time travel
@@ -56,11 +60,14 @@ def _files(settings: Settings, name: str) -> tuple[int, int]:
     return actions.num_rows, sum(actions.column("size_bytes").to_pylist())
 
 
-def maintain_table(settings: Settings, name: str, *, retention_hours: int) -> TableMaintenance:
+def maintain_table(settings: Settings, name: str, *, retention_hours: int, progress=None) -> TableMaintenance:
     started = time.monotonic()
     result = TableMaintenance(name, 0, 0, 0, 0, 0, 0.0)
     try:
         result.files_before, result.bytes_before = _files(settings, name)
+        layout = lake.layout_problem(settings, name)
+        if layout and lake.repartition(settings, name) and progress:
+            progress(f"  {layout}: rewritten in the contract's layout")
         lake.optimize(settings, name)
         result.files_deleted = len(lake.vacuum(settings, name, retention_hours=retention_hours, dry_run=False))
         result.files_after, result.bytes_after = _files(settings, name)
@@ -76,7 +83,7 @@ def maintain(settings: Settings, *, tables: list[str] | None = None, progress=No
     retention_hours = round(settings.vacuum_retention_days * 24)
     results = []
     for name in names:
-        result = maintain_table(settings, name, retention_hours=retention_hours)
+        result = maintain_table(settings, name, retention_hours=retention_hours, progress=progress)
         results.append(result)
         if progress:
             progress(f"  {result.line()}")

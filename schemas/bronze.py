@@ -8,7 +8,7 @@ fields keeps its raw text there with the reason in ``_parse_error``.
 
 from __future__ import annotations
 
-from citybrain.schemas.contract import Column, Contract
+from citybrain.schemas.contract import BY_DAY, Column, Contract
 from citybrain.schemas.sources import SourceSpec, all_sources
 
 INGEST_COLUMNS = (
@@ -34,7 +34,7 @@ def bronze_contract(spec: SourceSpec) -> Contract:
         description=f"{spec.department}: {spec.description} Raw text, append-only.",
         owner="data-engineering",
         keys=("_file_sha256", "_source_row"),
-        partition_by=("dt",),
+        partition_by=BY_DAY if spec.partition_by_day else (),
     )
 
 

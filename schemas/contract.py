@@ -24,6 +24,17 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
 
+#: Partitioning by size, the one rule every contract follows. A table is partitioned by day
+#: (its ``dt`` column) only when one day of it holds about a MiB or more at the default demo
+#: city, so ten times or more at ten times that city: the ride-hailing tables
+#: (bronze.ridehailing 0.9 MiB a day, silver.ride_trip 2.5 MiB a day; the next largest,
+#: bronze.hotline, is 0.15). Every other table is one unpartitioned set of files, which
+#: OPTIMIZE compacts into a few: day partitions of a small table stay one tiny file a day
+#: however often they are compacted. A read by date still skips files by their ``dt``
+#: min/max statistics, and a ``replaceWhere`` on ``dt`` works on any column.
+#: ``citybrain contracts`` prints each table's choice; schemas/README.md has the figures.
+BY_DAY = ("dt",)
+
 # "record": a whole record that held several kinds, kept masked, tokenised and scrubbed
 PII_KINDS = ("name", "phone", "id_number", "plate", "licence", "address", "record")
 

@@ -39,7 +39,6 @@ def quarantine_contract(entity: str) -> Contract:
         description=f"Records refused on their way to silver.{entity}, with the rule and the reason.",
         owner="data-engineering",
         keys=("source_file", "source_row", "rule"),
-        partition_by=("dt",),
     )
 
 

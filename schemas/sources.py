@@ -34,6 +34,7 @@ class SourceSpec:
     records_path: str = ""
     silver: SilverMapping | None = None
     delimiter: str = ","
+    partition_by_day: bool = False  # bronze partitioned by drop date: only a source of ride-hailing volume (see BY_DAY)
 
     def field_lookup(self) -> dict[str, str]:
         """Drop field name -> bronze column."""
@@ -59,6 +60,7 @@ def _load(path: Path) -> SourceSpec:
         records_path=src.get("records_path", ""),
         silver=parse_mapping(raw["silver"], src["name"]) if "silver" in raw else None,
         delimiter=src.get("delimiter", ","),
+        partition_by_day=bool(src.get("partition_by_day", False)),
     )
 
 

@@ -157,3 +157,37 @@ def test_demo_pipeline_through_the_rest_api(stack_settings):
         ]
         assert audit and all(r["balanced"] for r in audit), source
         assert sum(r["records_in"] for r in audit) == bronze.num_rows, source
+
+
+def test_superset_joins_the_stack_on_the_built_lake_and_its_dashboards_answer(stack_settings):
+    """On the empty lake `up` skipped Superset (no grid to scope analysts to); on the lake the
+    pipeline built, `up` starts it, every dataset of the hotspot dashboard answers its count,
+    and `down` (the fixture) stops it with the rest."""
+    import requests
+
+    from citybrain import superset
+
+    if not lake.exists(stack_settings, "gold.complaint_hotspots"):
+        pytest.fail("the lake is not built: this test runs after test_demo_pipeline_through_the_rest_api")
+    superset.ensure_venv(print)
+    started = stack.up(stack_settings, print)
+    info = superset.status(stack_settings)
+    assert info and started["superset"] == info.pid and info.port == int(os.environ["CITYBRAIN_SUPERSET_PORT"])
+
+    http = requests.Session()
+    password = superset.credentials(stack_settings)[0]["admin"]
+    login = http.post(f"{info.url}/api/v1/security/login", json={"username": "admin", "password": password, "provider": "db"}, timeout=60)
+    http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+    csrf = http.get(f"{info.url}/api/v1/security/csrf_token/", timeout=60).json()["result"]
+    http.headers.update({"X-CSRFToken": csrf, "Referer": info.url})
+    dashboards = http.get(f"{info.url}/api/v1/dashboard/", params={"q": "(page_size:100)"}, timeout=60).json()["result"]
+    [hotspots] = [d for d in dashboards if "hotspot" in d["dashboard_title"].lower()]
+    datasets = http.get(f"{info.url}/api/v1/dashboard/{hotspots['id']}/datasets", timeout=60).json()["result"]
+    counts = {}
+    for dataset in datasets:
+        query = {"metrics": ["count"], "row_limit": 1, "time_range": "No filter"}
+        body = {"datasource": {"id": dataset["id"], "type": "table"}, "queries": [query], "result_format": "json", "result_type": "full"}
+        answer = http.post(f"{info.url}/api/v1/chart/data", json=body, timeout=120)
+        counts[dataset["table_name"]] = answer.json()["result"][0]["data"][0]["count"] if answer.ok else answer.status_code
+    assert datasets and all(isinstance(n, int) for n in counts.values()), counts
+    assert sum(counts.values()) > 0, counts

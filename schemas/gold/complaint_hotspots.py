@@ -108,5 +108,4 @@ GOLD_COMPLAINT_HOTSPOTS = Contract(
     description="Complaint hotspots: counts, expected counts, excess alerts, Gi* hot and cold spots, emerging trends and cross-domain context.",
     owner="analytics",
     keys=("source_system", "h3_cell", "iso_week", "category_level", "category"),
-    partition_by=("week_start",),
 )

@@ -91,7 +91,6 @@ GOLD_RIDE_HAILING_DEMAND = Contract(
     description="Ride-hailing demand per cell-hour: orders, completions, cancellations, compliance, pickups, drop-offs, trip length, fare.",
     owner="analytics",
     keys=("h3_cell", "hour_start"),
-    partition_by=("dt",),
 )
 
 GOLD_DEMAND_FORECAST = Contract(
@@ -129,5 +128,4 @@ GOLD_DEMAND_FORECAST = Contract(
     description="Demand forecasts per cell-hour with 80 % intervals, the actual count once known and the anomaly flag.",
     owner="analytics",
     keys=("model_version", "horizon", "origin", "h3_cell", "hour_start"),
-    partition_by=("dt",),
 )

@@ -45,7 +45,6 @@ SILVER_COMPLAINT = Contract(
     description="Citizen requests from every hotline, typed, deduplicated, located, personal data tokenised.",
     owner="data-engineering",
     keys=("complaint_id",),
-    partition_by=("dt",),
 )
 
 SILVER_COMPLAINT_STATUS = Contract(

@@ -34,5 +34,4 @@ SILVER_PETITION = Contract(
     description="Petitions (信访): collective, repeat and skip-level visits, placed at the community.",
     owner="data-engineering",
     keys=("petition_no",),
-    partition_by=("dt",),
 )

@@ -32,5 +32,4 @@ SILVER_POLICE_INCIDENT = Contract(
     description="Police 110 incidents, typed, deduplicated, located, caller data tokenised.",
     owner="data-engineering",
     keys=("incident_no",),
-    partition_by=("dt",),
 )

@@ -36,7 +36,6 @@ SILVER_URBAN_CASE_EVENT = Contract(
     description="Every step of every urban-management case: the timeline behind silver.urban_case.",
     owner="data-engineering",
     keys=("case_event_id",),
-    partition_by=("dt",),
 )
 
 _STAGE_MINUTES = (
@@ -90,5 +89,4 @@ SILVER_URBAN_CASE = Contract(
     description="Cases with their full timeline and durations per stage (立案, 派遣, 处置, 核查, 结案).",
     owner="data-engineering",
     keys=("case_no",),
-    partition_by=("dt",),
 )

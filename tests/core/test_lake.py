@@ -84,3 +84,82 @@ def test_a_failed_write_names_the_table_and_where_it_is(spark, lake_settings):
             entry.write_text("not a commit\n")
     with pytest.raises(lake.LakeWriteError, match=rf"could not write {name} at {lake.table_location(lake_settings, name)}: "):
         lake.write(spark, lake_settings, name, _ledger(spark, [(*LEDGER_ROW[:2], "def", *LEDGER_ROW[3:])]))
+
+
+def _old_layout_quarantine(settings, name: str) -> list[dict]:
+    """A table written in the day partitions every contract had before partitioning by size."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    contract = get_contract(name)
+    rows = [
+        {c.name: None for c in contract.columns}
+        | {
+            "record": "{}",
+            "rule": "r",
+            "reason": "why",
+            "source_row": i,
+            "batch_id": "b",
+            "quarantined_at": datetime(2026, 9, i, 8),
+            "dt": date(2026, 9, i),
+        }
+        for i in (1, 2, 3)
+    ]
+    write_deltalake(lake.table_location(settings, name), pa.Table.from_pylist(rows, schema=contract.arrow_schema()), partition_by=["dt"])
+    return rows
+
+
+def _sorted(settings, name):
+    from deltalake import DeltaTable
+
+    return sorted(
+        DeltaTable(lake.table_location(settings, name)).to_pyarrow_dataset().to_table().to_pylist(), key=lambda r: r["source_row"]
+    )
+
+
+def test_a_table_laid_out_otherwise_than_its_contract_is_refused_until_maintain_rewrites_it(spark, lake_settings):
+    from citybrain.jobs import maintenance
+
+    name = "quarantine.complaint"
+    assert get_contract(name).partition_by == ()
+    rows = _old_layout_quarantine(lake_settings, name)
+    new = spark.createDataFrame([tuple({**rows[0], "source_row": 9}.values())], get_contract(name).ddl().replace(" NOT NULL", ""))
+    for add in (
+        lambda: lake.merge(spark, lake_settings, name, new),
+        lambda: lake.write(spark, lake_settings, name, new),
+        lambda: lake.write(spark, lake_settings, name, new, mode="overwrite", replace_where="dt = DATE'2026-09-01'"),
+        lambda: lake.append_rows(lake_settings, name, [{**rows[0], "source_row": 9}]),
+    ):
+        with pytest.raises(
+            lake.LakeLayoutError, match=r"partitioned by \(dt\) on disk but its contract says \(nothing\).*citybrain maintain"
+        ):
+            add()
+    before = _sorted(lake_settings, name)
+    assert len(before) == 3  # nothing was written
+
+    [result] = maintenance.maintain(lake_settings, tables=[name])
+    assert result.error is None and lake.partitioning(lake_settings, name) == ()
+    assert _sorted(lake_settings, name) == before  # the same rows, in the contract's layout
+    lake.merge(spark, lake_settings, name, new)
+    assert [r["source_row"] for r in _sorted(lake_settings, name)] == [1, 2, 3, 9]
+
+
+def test_a_whole_overwrite_takes_the_contracts_layout(spark, lake_settings):
+    name = "quarantine.police_incident"
+    rows = _old_layout_quarantine(lake_settings, name)
+    again = spark.createDataFrame([tuple(r.values()) for r in rows[:2]], get_contract(name).ddl().replace(" NOT NULL", ""))
+    lake.write(spark, lake_settings, name, again, mode="overwrite")
+    assert lake.partitioning(lake_settings, name) == () and [r["source_row"] for r in _sorted(lake_settings, name)] == [1, 2]
+
+
+def test_a_replace_where_on_dt_replaces_that_day_of_an_unpartitioned_table(spark, lake_settings):
+    """Small tables are not partitioned (schemas.contract.BY_DAY): a rerun of a date still replaces only that date."""
+    name = "quarantine.complaint"
+    ddl = get_contract(name).ddl().replace(" NOT NULL", "")
+    rows = [("{}", "r", "why", None, None, i, "b", datetime(2026, 9, i, 8), date(2026, 9, i)) for i in (1, 2, 3)]
+    lake.write(spark, lake_settings, name, spark.createDataFrame(rows, ddl))
+    assert lake.partitioning(lake_settings, name) == ()
+    rerun = [("{}", "r", "again", None, None, 7, "b2", datetime(2026, 9, 2, 9), date(2026, 9, 2))]
+    lake.write(spark, lake_settings, name, spark.createDataFrame(rerun, ddl), mode="overwrite", replace_where="dt = DATE'2026-09-02'")
+    got = sorted((r.dt.day, r.source_row, r.reason) for r in lake.read(spark, lake_settings, name).collect())
+    assert got == [(1, 1, "why"), (2, 7, "again"), (3, 3, "why")]

@@ -17,12 +17,13 @@ from citybrain.jobs.silver import refine
 HEADER = "date,weekday,is_workday,holiday_name,weather,temp_max_c,temp_min_c,precipitation_mm,aqi,event_name,event_lon,event_lat,event_attendance\n"
 
 
-def _daily_drops(spark, settings, folder: Path, days: int) -> None:
-    """Several drops of one drop date, each ingested and refined on its own: small files in one partition."""
+def _daily_drops(spark, settings, folder: Path, days: int, *, dated: bool = False) -> None:
+    """Several drops (of one drop date, or of one date each), each ingested and refined on its own: small files."""
     for k in range(days):
         day = date(2026, 9, 1) + timedelta(days=k)
         (folder / "calendar").mkdir(parents=True, exist_ok=True)
-        (folder / "calendar" / f"calendar_20260905_{k}.csv").write_text(HEADER + f"{day},{day.isoweekday()},1,,晴,30,22,0,50,,,,\n")
+        name = f"calendar_{day:%Y%m%d}.csv" if dated else f"calendar_20260905_{k}.csv"
+        (folder / "calendar" / name).write_text(HEADER + f"{day},{day.isoweekday()},1,,晴,30,22,0,50,,,,\n")
         ingest.run(spark, settings, "calendar", drops_dir=folder)
         refine.refine(spark, settings, "calendar")
 
@@ -45,7 +46,7 @@ def test_compaction_keeps_every_row_and_vacuum_honours_the_retention(spark, lake
 
     kept = maintenance.maintain(lake_settings.with_(vacuum_retention_days=30), tables=names)
     bronze = next(r for r in kept if r.table == "bronze.calendar")
-    assert bronze.files_before == on_disk >= 4 and bronze.files_after == 1  # one drop date: one partition
+    assert bronze.files_before == on_disk >= 4 and bronze.files_after == 1  # a small table: one file
     assert all(r.error is None and r.files_deleted == 0 for r in kept)  # nothing is 30 days old
     assert {n: _rows(lake_settings, n) for n in names} == before
     assert _rows(lake_settings, "bronze.calendar", version=0)  # time travel still reaches the first load
@@ -59,6 +60,19 @@ def test_compaction_keeps_every_row_and_vacuum_honours_the_retention(spark, lake
     recorded = lake.read(spark, lake_settings, "ops.maintenance").collect()
     assert len(recorded) == 4 and {r.table for r in recorded} == set(names)
     assert {(r.table, r.files_before, r.files_after) for r in recorded} >= {(bronze.table, bronze.files_before, bronze.files_after)}
+
+
+def test_a_small_table_of_many_drop_dates_compacts_into_one_file(spark, lake_settings, tmp_path):
+    """Small tables are not partitioned by day (schemas.contract.BY_DAY), so a drop a day
+    compacts into one file instead of staying one file a day."""
+    _daily_drops(spark, lake_settings, tmp_path / "drops", 4, dated=True)
+    names = ["bronze.calendar", "quarantine.calendar_day"]
+    results = {r.table: r for r in maintenance.maintain(lake_settings, tables=names)}
+    assert {r["dt"] for r in DeltaTable(lake.table_location(lake_settings, "bronze.calendar")).to_pyarrow_table().to_pylist()} == {
+        date(2026, 9, 1) + timedelta(days=k) for k in range(4)
+    }
+    assert results["bronze.calendar"].files_before == 4 and results["bronze.calendar"].files_after == 1
+    assert all(r.error is None and r.files_after <= 1 for r in results.values())
 
 
 def test_one_broken_table_is_recorded_and_the_others_are_maintained(spark, lake_settings, tmp_path):

@@ -48,3 +48,11 @@ def test_malformed_contracts_are_refused():
         Contract("x.y", (Column("a"),), "g", "d", "o", keys=("b",))
     with pytest.raises(ValueError, match="unsupported type"):
         Column("a", "varchar")
+
+
+def test_only_the_tables_of_ride_hailing_volume_are_partitioned_and_by_day():
+    """Partitioning by size (schemas.contract.BY_DAY): day partitions of a small table stay one tiny file a day."""
+    from citybrain.schemas.contract import BY_DAY
+
+    partitioned = {name: c.partition_by for name, c in all_contracts().items() if c.partition_by}
+    assert partitioned == {"bronze.ridehailing": BY_DAY, "bronze.chicago_tnp": BY_DAY, "silver.ride_trip": BY_DAY}
