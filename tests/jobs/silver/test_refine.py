@@ -1,5 +1,6 @@
 """Refine on small hand-made drops: volume gate, late older versions, reconciliation."""
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -56,6 +57,9 @@ def test_a_late_older_version_never_overwrites_a_newer_one(spark, lake_settings,
     assert (report.records_in, report.accepted, report.quarantined, report.collapsed) == (5, 0, 0, 5)
     weather = {r.date: r.weather for r in lake.read(spark, lake_settings, "silver.calendar_day").collect()}
     assert set(weather.values()) == {"晴"}
+    # each refused record is kept whole, as its drop file had it
+    kept = {json.loads(r.record)["weather"]: r.source_file for r in lake.read(spark, lake_settings, "quarantine.calendar_day").collect()}
+    assert kept == {"雪": "calendar/calendar_20620101.csv", "雾": "calendar/calendar_19990101.csv"}
     audit = lake.read(spark, lake_settings, "ops.batch_audit").collect()
     assert len(audit) == 2 and all(a.balanced for a in audit) and {a.drop_days for a in audit} == {1}
 
