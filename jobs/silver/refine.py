@@ -21,13 +21,14 @@ from pyarrow import fs as pafs
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from citybrain import lake, privacy
+from citybrain import lake, locks, privacy
 from citybrain.jobs.silver import geo, urban_case
 from citybrain.jobs.silver.audit import (
     ReconciliationError,
     RefineReport,
     check_daily_volume,
     check_loaded_once,
+    days_sql,
     pending_batches,
     reconcile,
     write_audit,
@@ -205,7 +206,14 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
     spec = get_source(source)
     if spec.silver is None:
         raise ValueError(f"source {source} has no [silver] section in its mapping")
-    mapping = spec.silver
+    # One refine of an entity at a time: its merge reads only the days that hold the batch's
+    # keys, which another refine's commit could change in between.
+    with locks.file_lock(locks.lock_path(settings, f"refine-{spec.silver.entity}")):
+        return _run(spark, settings, spec, started)
+
+
+def _run(spark, settings: Settings, spec: SourceSpec, started: float) -> RefineReport:
+    source, mapping = spec.name, spec.silver
     entity = mapping.entity
     now = datetime.now(UTC)
     refine_id = f"refine-{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -251,12 +259,14 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
             table_rules=table_rules(mapping),
         )
         store_results(spark, settings, row_results, checked_at=now)
+        days = touched_days(spark, settings, silver_name, winners, list(mapping.key))
         lake.merge(
             spark,
             settings,
             silver_name,
             winners.select(*contract.column_names),
             update_when=f"s.`{mapping.version}` >= t.`{mapping.version}`",
+            target_where=days_sql("t.dt", days),
         )
         if mapping.history:
             history = get_contract(f"silver.{mapping.history}")
@@ -266,9 +276,20 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
         derive = DERIVED.get(entity)
         if derive:
             derive(spark, settings, valid)
-        reconcile(spark, settings, report, bronze, valid, refine_id)
+        reconcile(spark, settings, report, bronze, valid, refine_id, silver_days=days)
     report.seconds = time.monotonic() - started
     return report
+
+
+def touched_days(spark, settings: Settings, name: str, winners: DataFrame, key: list[str]) -> list | None:
+    """The days of silver table ``name`` a merge of ``winners`` can touch: their own days and the
+    days that hold one of their keys now. None (every day) when the table is not partitioned by
+    day or does not exist yet. One read of the table's key and day columns, so that the merge and
+    the reconciliation read those days only, not the whole history."""
+    if get_contract(name).partition_by != ("dt",) or not lake.exists(settings, name):
+        return None
+    held = lake.read(spark, settings, name).select(*key, "dt").join(winners.select(*key).distinct(), key, "left_semi").select("dt")
+    return [r[0] for r in winners.select("dt").union(held).distinct().collect()]
 
 
 @contextlib.contextmanager
