@@ -20,6 +20,7 @@ import os
 import platform
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from citybrain import engine
@@ -41,19 +42,31 @@ def hold_back(drops: Path, day: str, held: Path) -> list[Path]:
     return moved
 
 
-def run_stages(spark, settings: Settings) -> dict[str, tuple[int, float]]:
-    """(records, seconds) per stage: ingest and refine of every source, every gold table."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its finished children so far (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def run_stages(spark, settings: Settings, engine_pid: int) -> dict[str, tuple[int, float, float]]:
+    """(records, seconds, CPU seconds of engine and client) per stage: ingest and refine of every source,
+    every gold table. On a shared machine the CPU seconds vary less than the wall time."""
     from citybrain.jobs.gold import GOLD_TABLES
 
+    def timed(work):
+        cpu = cpu_seconds(engine_pid) + time.process_time()
+        result = work()
+        return result, cpu_seconds(engine_pid) + time.process_time() - cpu
+
     figures = {}
-    ingested = [ingest.run(spark, settings, s) for s in all_sources()]
-    figures["ingest"] = (sum(r.records for r in ingested), sum(r.seconds for r in ingested))
+    ingested, cpu = timed(lambda: [ingest.run(spark, settings, s) for s in all_sources()])
+    figures["ingest"] = (sum(r.records for r in ingested), sum(r.seconds for r in ingested), cpu)
     for source in sorted(all_sources(), key=lambda s: s != "registry"):
-        r = refine.refine(spark, settings, source)
-        figures[f"refine {source}"] = (r.records_in, r.seconds)
+        r, cpu = timed(lambda source=source: refine.refine(spark, settings, source))
+        figures[f"refine {source}"] = (r.records_in, r.seconds, cpu)
     for table in GOLD_TABLES:
-        g = importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings)
-        figures[f"gold {table}"] = (g.rows, g.seconds)
+        g, cpu = timed(lambda table=table: importlib.import_module(f"citybrain.jobs.gold.{table}").run(spark, settings))
+        figures[f"gold {table}"] = (g.rows, g.seconds, cpu)
     return figures
 
 
@@ -81,23 +94,28 @@ def main() -> None:
     print(
         f"demo city: {args.days} days, scale {args.scale}; history = the first {args.days - 1} days, new day = {last} ({len(moved)} files)"
     )
-    engine.start(settings)
+    info, _ = engine.start(settings)
     try:
         spark = engine.get_session(settings)
-        history = run_stages(spark, settings)
+        history = run_stages(spark, settings, info.pid)
         for path in moved:
             shutil.move(work / "held" / path.relative_to(drops), path)
-        day = run_stages(spark, settings)
-        print(f"{'stage':<32} {'history':>10} {'seconds':>8} {'new day':>8} {'seconds':>8} {'rows %':>7} {'time %':>7}")
-        for stage, (n, s) in history.items():
-            dn, ds = day[stage]
-            rows = f"{100 * dn / n:.1f}" if n else "-"
-            seconds = f"{100 * ds / s:.1f}" if s >= 0.01 else "-"
-            print(f"{stage:<32} {n:>10,} {s:>8.2f} {dn:>8,} {ds:>8.2f} {rows:>7} {seconds:>7}")
+        day = run_stages(spark, settings, info.pid)
+        print("seconds: wall time; cpu: CPU seconds of the engine and this client together")
+        print(
+            f"{'stage':<30} {'history':>9} {'seconds':>8} {'cpu':>7} {'new day':>8} {'seconds':>8} {'cpu':>7}"
+            f" {'rows %':>7} {'time %':>7} {'cpu %':>6}"
+        )
+        for stage, (n, s, c) in history.items():
+            dn, ds, dc = day[stage]
+            shares = [f"{100 * dn / n:.1f}" if n else "-", *(f"{100 * d / h:.1f}" if h >= 0.01 else "-" for d, h in ((ds, s), (dc, c)))]
+            print(f"{stage:<30} {n:>9,} {s:>8.2f} {c:>7.2f} {dn:>8,} {ds:>8.2f} {dc:>7.2f} {shares[0]:>7} {shares[1]:>7} {shares[2]:>6}")
         for layer in ("ingest", "refine", "gold"):
-            h = sum(s for k, (_, s) in history.items() if k.startswith(layer))
-            d = sum(s for k, (_, s) in day.items() if k.startswith(layer))
-            print(f"{layer}: history {h:.1f} s, new day {d:.1f} s ({100 * d / h:.1f} %)")
+            h, hc = (sum(f[i] for k, f in history.items() if k.startswith(layer)) for i in (1, 2))
+            d, dc = (sum(f[i] for k, f in day.items() if k.startswith(layer)) for i in (1, 2))
+            print(
+                f"{layer}: history {h:.1f} s ({hc:.1f} cpu), new day {d:.1f} s ({dc:.1f} cpu): {100 * d / h:.1f} % of the time, {100 * dc / hc:.1f} % of the cpu"
+            )
         spark.stop()
     finally:
         engine.stop(settings)
