@@ -161,12 +161,15 @@ def merge(
     keys: tuple[str, ...] | None = None,
     update_when: str | None = None,
     insert_only: bool = False,
+    target_where: str | None = None,
 ) -> None:
     """Upsert on the contract's keys (SQL MERGE INTO: Sail has no DeltaTable API).
 
     ``update_when`` is an extra SQL condition over ``t`` (target) and ``s`` (source) for
     replacing a matched row, e.g. ``s.updated_at >= t.updated_at`` so that a late, older
     version never overwrites a newer one; ``insert_only`` leaves matched rows alone.
+    ``target_where`` (SQL over ``t``) limits the target rows read, e.g. to the partitions that
+    can hold a source key: the caller must know that no other row of the target does.
     """
     contract: Contract = get_contract(name)
     keys = keys or contract.keys
@@ -179,7 +182,7 @@ def merge(
     check_layout(settings, name, "merge into")
     view = f"_merge_{uuid.uuid4().hex[:12]}"
     df.createOrReplaceTempView(view)
-    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys) + (f" AND ({target_where})" if target_where else "")
     matched = "" if insert_only else f"WHEN MATCHED{f' AND ({update_when})' if update_when else ''} THEN UPDATE SET * "
     location = table_location(settings, name)
     try:

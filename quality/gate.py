@@ -110,10 +110,30 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def flag_rows(df, rules: Sequence[RowRule]):
+    """``df`` with the index of the first rule each row breaks (null: it breaks none).
+
+    ``split_rows`` and ``count_row_failures`` read that column when the frame already has
+    it, so a caller that stores the flagged frame once evaluates the rules once.
+    """
+    from pyspark.sql import functions as F
+
+    if _FIRST_FAILED in df.columns:
+        return df
+    return df.withColumn(_FIRST_FAILED, F.expr(_first_failed_expr(rules)) if rules else F.lit(None).cast("int"))
+
+
+def first_failed():
+    """The column ``flag_rows`` adds: true for a row that breaks a rule."""
+    from pyspark.sql import functions as F
+
+    return F.col(_FIRST_FAILED).isNotNull()
+
+
 def split_rows(df, rules: Sequence[RowRule], *, batch_id: str, now: dt.datetime, batch_date: dt.date | None = None):
     """(valid_df, quarantine_df): rows that pass every rule, and the others with the first rule broken.
 
-    Lazy DataFrame code only. ``valid_df`` has the input's columns unchanged;
+    Lazy DataFrame code only. ``valid_df`` has the input's columns unchanged (less ``flag_rows``' column);
     ``quarantine_df`` has exactly the quarantine contract's columns: the input row as JSON,
     rule, reason, measured value, lineage (``_source_file``/``_source_row`` when the input
     has them), the batch, ``now`` and ``dt`` (the input's ``dt``, else ``batch_date``,
@@ -121,15 +141,15 @@ def split_rows(df, rules: Sequence[RowRule], *, batch_id: str, now: dt.datetime,
     """
     from pyspark.sql import functions as F
 
-    columns = list(df.columns)
+    columns = [c for c in df.columns if c != _FIRST_FAILED]
     quarantine_columns = [c.name for c in QUARANTINE_COLUMNS]
     if not rules:
         empty = df.limit(0).select(
             F.lit(None).cast("string").alias("record"),
             *[F.lit(None).cast(c.type).alias(c.name) for c in QUARANTINE_COLUMNS if c.name != "record"],
         )
-        return df, empty.select(*quarantine_columns)
-    flagged = df.withColumn(_FIRST_FAILED, F.expr(_first_failed_expr(rules)))
+        return df.select(*[F.col(f"`{c}`") for c in columns]), empty.select(*quarantine_columns)
+    flagged = flag_rows(df, rules)
     valid = flagged.where(F.col(_FIRST_FAILED).isNull()).select(*[F.col(f"`{c}`") for c in columns])
     day = F.col("dt").cast("date") if "dt" in columns else F.lit(batch_date or now.date()).cast("date")
     quarantine = flagged.where(F.col(_FIRST_FAILED).isNotNull()).select(
@@ -157,7 +177,7 @@ def count_row_failures(df, rules: Sequence[RowRule], *, table: str, batch_id: st
 
     if not rules:
         return []
-    flagged = df.withColumn(_FIRST_FAILED, F.expr(_first_failed_expr(rules)))
+    flagged = flag_rows(df, rules)
     aggs = [F.count(F.lit(1)).alias("total")]
     for i, r in enumerate(rules):
         aggs.append(F.sum(F.expr(f"CASE WHEN NOT coalesce(({r.valid_when}), false) THEN 1 ELSE 0 END")).alias(f"broke_{i}"))

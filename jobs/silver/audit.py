@@ -132,17 +132,21 @@ def check_loaded_once(spark, settings: Settings, source: str, bronze) -> None:
         raise ReconciliationError(f"bronze.{source} holds the same file under more than one batch (a double load): {named}")
 
 
-def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, refine_id: str) -> None:
-    """Count each side on its own (bronze, the quarantine table, silver read back) and check they add up."""
+def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, refine_id: str, *, silver_days: list | None = None) -> None:
+    """Count each side on its own (bronze, the quarantine table, silver read back) and check they add up.
+
+    ``silver_days``: the only partitions of silver that can hold the batch's keys (None: read all of it).
+    """
     empty = {"in": 0, "days": 0, "quarantined": 0, "accepted": 0, "collapsed": 0, "lost": 0}
     per_batch: dict[str, dict[str, int]] = {b: dict(empty) for b in report.batches}
     for batch, n, days in bronze.groupBy("_batch_id").agg(F.count(F.lit(1)), F.countDistinct("dt")).collect():
         per_batch[batch].update({"in": n, "days": days})
     # each valid row against the row silver now holds for its key
     key = list(get_source(report.source).silver.key)
-    current = lake.read(spark, settings, f"silver.{report.entity}").select(
-        *key, F.col("_source_file").alias("_held_file"), F.col("_source_row").alias("_held_row")
-    )
+    silver = lake.read(spark, settings, f"silver.{report.entity}")
+    if silver_days is not None:
+        silver = silver.where(days_sql("dt", silver_days))
+    current = silver.select(*key, F.col("_source_file").alias("_held_file"), F.col("_source_row").alias("_held_row"))
     held = F.col("_held_file").isNotNull()
     same = held & (F.col("_held_file") == F.col("_source_file")) & (F.col("_held_row") == F.col("_source_row"))
     sides = valid.select(*key, "_batch_id", "_source_file", "_source_row").join(current, key, "left")
@@ -177,6 +181,17 @@ def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, re
     write_audit(spark, settings, rows)
     if problems:
         raise ReconciliationError(f"silver.{report.entity} does not reconcile with bronze.{report.source}: " + "; ".join(problems))
+
+
+def days_sql(column: str, days: list | None) -> str | None:
+    """SQL true for the rows of ``column`` on one of ``days`` (None: no condition)."""
+    if days is None:
+        return None
+    listed = ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(d for d in days if d is not None))
+    conditions = [f"{column} IN ({listed})"] if listed else []
+    if None in days:
+        conditions.append(f"{column} IS NULL")
+    return " OR ".join(conditions) or "false"
 
 
 def write_audit(spark, settings: Settings, rows: list[tuple]) -> None:

@@ -274,11 +274,31 @@ def grid_index(grid_df) -> GridIndex:
     return GridIndex(pd.DataFrame([r.asDict() for r in rows], columns=list(GRID_INDEX_COLUMNS)))
 
 
+#: the last index built, by (location, table id, version) of silver.grid
+_LOADED: dict[tuple[str, str, int], GridIndex] = {}
+
+
 def load_grid_index(spark, settings: Settings) -> GridIndex:
-    """The index of ``silver.grid`` as it is in the lake."""
+    """The index of ``silver.grid`` as it is in the lake.
+
+    Kept for the next refine in the same process while the table stays at the same version
+    (collecting and parsing 12,000 polygons takes most of a second); a new version, or a
+    table created anew at the same place (another id), builds it again.
+    """
+    from deltalake import DeltaTable
+
     from citybrain import lake
 
-    return grid_index(lake.read(spark, settings, "silver.grid"))
+    location = lake.table_location(settings, "silver.grid")
+    if not lake.exists(settings, "silver.grid"):
+        return grid_index(lake.read(spark, settings, "silver.grid"))  # says the table is missing
+    table = DeltaTable(location)
+    state = (location, table.metadata().id, table.version())
+    if state not in _LOADED:
+        index = grid_index(lake.read(spark, settings, "silver.grid"))
+        _LOADED.clear()
+        _LOADED[state] = index
+    return _LOADED[state]
 
 
 # --- locate -------------------------------------------------------------------------------

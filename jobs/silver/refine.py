@@ -21,19 +21,20 @@ from pyarrow import fs as pafs
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from citybrain import lake, privacy
+from citybrain import lake, locks, privacy
 from citybrain.jobs.silver import geo, urban_case
 from citybrain.jobs.silver.audit import (
     ReconciliationError,
     RefineReport,
     check_daily_volume,
     check_loaded_once,
+    days_sql,
     pending_batches,
     reconcile,
     write_audit,
 )
 from citybrain.jobs.silver.mapping import explain_failure, field_column, text_sql
-from citybrain.quality.gate import count_row_failures, gate, split_rows, store_results
+from citybrain.quality.gate import count_row_failures, first_failed, flag_rows, gate, split_rows, store_results
 from citybrain.quality.rules import RowRule, unique_key
 from citybrain.schemas import get_contract
 from citybrain.schemas.mapping import SilverMapping
@@ -48,13 +49,21 @@ EARLIEST_YEAR = 2000
 IDENTIFIER_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
 
 
-def typed(bronze: DataFrame, spec: SourceSpec, key: str) -> DataFrame:
-    """Bronze text -> the mapping's typed fields, plus lineage, the original record and raw values for messages."""
+#: prefix of the bronze columns ``typed(keep_raw=True)`` carries for the quarantine record
+RAW_PREFIX = "_bronze_"
+
+
+def typed(bronze: DataFrame, spec: SourceSpec, key: str, *, keep_raw: bool = False) -> DataFrame:
+    """Bronze text -> the mapping's typed fields, plus lineage, the original record and raw values for messages.
+
+    ``keep_raw`` keeps the bronze columns (``RAW_PREFIX``) instead of the record, for a caller
+    that builds the record with ``with_record`` only for the rows that need it.
+    """
     mapping = spec.silver
     raw_for_messages = {
         f.name: F.col(f.bronze_column) for f in mapping.fields if f.kind in ("timestamp", "double", "int") and f.bronze_column
     }
-    return bronze.select(
+    rows = bronze.select(
         *(field_column(f, mapping, key).alias(f.name) for f in mapping.fields),
         *(col.alias(f"_raw_{name}") for name, col in raw_for_messages.items()),
         "_batch_id",
@@ -62,35 +71,47 @@ def typed(bronze: DataFrame, spec: SourceSpec, key: str) -> DataFrame:
         "_source_row",
         "_parse_error",
         "dt",
-        F.to_json(F.struct(*private_raw_columns(spec, key), "_batch_id")).alias("_record"),
+        *(F.col(c).alias(f"{RAW_PREFIX}{c}") for c in (*spec.columns, "_extra")),
     )
+    return rows if keep_raw else with_record(rows, spec, key)
 
 
-def private_raw_columns(spec: SourceSpec, key: str) -> list:
+def with_record(rows: DataFrame, spec: SourceSpec, key: str, *, only_where=None) -> DataFrame:
+    """``rows`` (from ``typed(keep_raw=True)``) with ``_record``, the bronze record as quarantine keeps it,
+    in place of the bronze columns; null where ``only_where`` is false (it is computed for those rows only)."""
+    record = F.to_json(F.struct(*private_raw_columns(spec, key, prefix=RAW_PREFIX), "_batch_id"))
+    if only_where is not None:
+        record = F.when(only_where, record)
+    return rows.withColumn("_record", record).drop(*(f"{RAW_PREFIX}{c}" for c in (*spec.columns, "_extra")))
+
+
+def private_raw_columns(spec: SourceSpec, key: str, *, prefix: str = "") -> list:
     """The bronze record as a quarantine row keeps it: personal data masked, tokenised or scrubbed.
 
     Phones and names are masked as in silver, ID, licence and plate numbers become their
     token (``token:<hex>``, the same as silver's, so a refused record can be matched to its
     person without revealing them), addresses, labels, free text and unknown fields
     (``_extra``) are scrubbed. The clear record stays in bronze (restricted), which
-    ``_source_file`` and ``_source_row`` point to for a replay.
+    ``_source_file`` and ``_source_row`` point to for a replay. ``prefix``: the bronze
+    columns are named ``<prefix><column>`` in the frame.
     """
     scrubbed = {c for f in spec.silver.fields if f.kind in ("text", "scrub") for c in f.argument.split("|")}
     columns = []
     for name in spec.columns:
         kind = spec.pii.get(name)
+        source = f"{prefix}{name}"
         if kind == "phone":
-            column = privacy.mask_phone(name)
+            column = privacy.mask_phone(source)
         elif kind == "name":
-            column = privacy.mask_name(name)
+            column = privacy.mask_name(source)
         elif kind in ("id_number", "licence", "plate"):
-            column = F.concat(F.lit("token:"), privacy.token(name, key))
+            column = F.concat(F.lit("token:"), privacy.token(source, key))
         elif kind == "address" or name in scrubbed:
-            column = privacy.scrub_text(name)
+            column = privacy.scrub_text(source)
         else:
-            column = F.col(name)
+            column = F.col(source)
         columns.append(column.alias(name))
-    return [*columns, privacy.scrub_text("_extra").alias("_extra")]
+    return [*columns, privacy.scrub_text(f"{prefix}_extra").alias("_extra")]
 
 
 def row_rules(spec: SourceSpec) -> list[RowRule]:
@@ -155,10 +176,16 @@ def partition_date(mapping: SilverMapping):
 
 def latest_versions(df: DataFrame, mapping: SilverMapping) -> DataFrame:
     """One row per key: the latest version (ties: the later file and record)."""
-    order = Window.partitionBy(*mapping.key).orderBy(
+    return with_version_rank(df, mapping).where("_rank = 1").drop("_rank")
+
+
+def with_version_rank(df: DataFrame, mapping: SilverMapping, *, among=()) -> DataFrame:
+    """``df`` with ``_rank``: 1 for a key's latest version (ties: the later file and record),
+    counted separately within each value of the ``among`` columns."""
+    order = Window.partitionBy(*mapping.key, *among).orderBy(
         F.col(mapping.version).desc(), F.col("_source_file").desc(), F.col("_source_row").desc()
     )
-    return df.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
+    return df.withColumn("_rank", F.row_number().over(order))
 
 
 def first_seen(df: DataFrame, keys) -> DataFrame:
@@ -179,7 +206,14 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
     spec = get_source(source)
     if spec.silver is None:
         raise ValueError(f"source {source} has no [silver] section in its mapping")
-    mapping = spec.silver
+    # One refine of an entity at a time: its merge reads only the days that hold the batch's
+    # keys, which another refine's commit could change in between.
+    with locks.file_lock(locks.lock_path(settings, f"refine-{spec.silver.entity}")):
+        return _run(spark, settings, spec, started)
+
+
+def _run(spark, settings: Settings, spec: SourceSpec, started: float) -> RefineReport:
+    source, mapping = spec.name, spec.silver
     entity = mapping.entity
     now = datetime.now(UTC)
     refine_id = f"refine-{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -191,7 +225,8 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
 
     bronze = lake.read(spark, settings, f"bronze.{source}").where(F.col("_batch_id").isin(report.batches))
     check_loaded_once(spark, settings, source, bronze)
-    rows = typed(bronze, spec, privacy.pii_key(settings))
+    key = privacy.pii_key(settings)
+    rows = typed(bronze, spec, key, keep_raw=True)
     if mapping.locate:
         if mapping.registry:
             rows = geo.locate(rows, geo.load_grid_index(spark, settings), crs=mapping.crs, **mapping.locate)
@@ -202,13 +237,18 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
     silver_name = f"silver.{entity}"
     contract = get_contract(silver_name)
     check_daily_volume(spark, settings, report, bronze, now)
-    explain = lambda exc: explain_failure(bronze, source, mapping, privacy.pii_key(settings), exc)  # noqa: E731
-    with staged(spark, settings, refine_id, rows, explain=explain) as rows:
-        rules = row_rules(spec)
+    explain = lambda exc: explain_failure(bronze, source, mapping, key, exc)  # noqa: E731
+    rules = row_rules(spec)
+    # one pass over the batch: typed, located, checked against the rules (the quarantine
+    # record built for the rows that break one) and ranked among the valid versions of its key
+    flagged = flag_rows(rows, rules)
+    prepared = with_version_rank(with_record(flagged, spec, key, only_where=first_failed()), mapping, among=[first_failed()])
+    with staged(spark, settings, refine_id, prepared, explain=explain) as rows:
         valid, quarantine = split_rows(rows, rules, batch_id=refine_id, now=now)
         row_results = count_row_failures(rows, rules, table=silver_name, batch_id=refine_id)
         valid = valid.withColumn("dt", partition_date(mapping)).withColumn("_refined_at", F.lit(now).cast("timestamp"))
-        winners = latest_versions(valid, mapping)
+        winners = valid.where("_rank = 1").drop("_rank")
+        valid = valid.drop("_rank")
         # The gate checks the batch as it will enter silver; a failed table check stops here.
         gate(
             spark,
@@ -219,12 +259,14 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
             table_rules=table_rules(mapping),
         )
         store_results(spark, settings, row_results, checked_at=now)
+        days = touched_days(spark, settings, silver_name, winners, list(mapping.key))
         lake.merge(
             spark,
             settings,
             silver_name,
             winners.select(*contract.column_names),
             update_when=f"s.`{mapping.version}` >= t.`{mapping.version}`",
+            target_where=days_sql("t.dt", days),
         )
         if mapping.history:
             history = get_contract(f"silver.{mapping.history}")
@@ -234,9 +276,20 @@ def run(spark, settings: Settings, source: str, *, progress=None) -> RefineRepor
         derive = DERIVED.get(entity)
         if derive:
             derive(spark, settings, valid)
-        reconcile(spark, settings, report, bronze, valid, refine_id)
+        reconcile(spark, settings, report, bronze, valid, refine_id, silver_days=days)
     report.seconds = time.monotonic() - started
     return report
+
+
+def touched_days(spark, settings: Settings, name: str, winners: DataFrame, key: list[str]) -> list | None:
+    """The days of silver table ``name`` a merge of ``winners`` can touch: their own days and the
+    days that hold one of their keys now. None (every day) when the table is not partitioned by
+    day or does not exist yet. One read of the table's key and day columns, so that the merge and
+    the reconciliation read those days only, not the whole history."""
+    if get_contract(name).partition_by != ("dt",) or not lake.exists(settings, name):
+        return None
+    held = lake.read(spark, settings, name).select(*key, "dt").join(winners.select(*key).distinct(), key, "left_semi").select("dt")
+    return [r[0] for r in winners.select("dt").union(held).distinct().collect()]
 
 
 @contextlib.contextmanager

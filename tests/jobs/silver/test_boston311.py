@@ -69,3 +69,19 @@ def test_json_lines_export_uses_the_same_mapping(spark, lake_settings, tmp_path)
     report, complaints = _refine_file(spark, lake_settings, tmp_path, "boston311-10.jsonl")
     assert report.records_in == 10 and complaints.count() == report.accepted
     assert complaints.where("ticket_no = '101004143000'").first().status_code == "open"
+
+
+def test_a_newer_version_on_another_day_replaces_the_row_it_updates(spark, lake_settings, tmp_path):
+    """The merge reads only the days that can hold a batch's keys: those must include the day
+    the key is held on now, or a version that moved to another day would be a second row."""
+    _refine_file(spark, lake_settings, tmp_path, "boston311-100.csv")
+    header, *rows = (BOSTON / "boston311-100.csv").read_text().splitlines()
+    row = next(r for r in rows if r.startswith("101004130437,")).split(",")
+    row[1], row[3] = "2022-01-25 10:00:00", "2022-02-01 09:00:00"  # opened on another day (corrected), now closed
+    others = ["9" + r[1:] for r in rows[:29] if not r.startswith("101004130437,")]  # new requests: the usual volume
+    (tmp_path / "drops" / "boston311" / "boston311-corrected.csv").write_text("\n".join([header, ",".join(row), *others]) + "\n")
+    ingest.run(spark, lake_settings, "boston311", drops_dir=tmp_path / "drops")
+    report = refine.refine(spark, lake_settings, "boston311")
+    assert report.records_in == 1 + len(others) and report.collapsed == 0
+    held = lake.read(spark, lake_settings, "silver.complaint").where("ticket_no = '101004130437'").collect()
+    assert [str(r.dt) for r in held] == ["2022-01-25"]

@@ -191,3 +191,34 @@ def test_without_a_registry_only_points_inside_the_city_box_are_placed(spark):
     assert rows["in"].location_method == "h3_only" and rows["in"].h3_r8 is not None
     for name in ("west", "east", "south", "north", "china"):
         assert rows[name].location_method is None and rows[name].location_issue.startswith("coordinates outside the city"), name
+
+
+def _write_grid(spark, settings, rows, mode):
+    from pyspark.sql import functions as F
+
+    from citybrain.schemas import get_contract
+
+    df = spark.createDataFrame(rows, GRID_SCHEMA).select(
+        "*",
+        *(F.lit(v).alias(c) for c, v in (("h3_r7", "c7"), ("h3_r8", "c8"), ("h3_r9", "c9"), ("_batch_id", "b"), ("_source_file", "f"))),
+        F.current_timestamp().alias("updated_at"),
+    )
+    contract = get_contract("silver.grid")
+    lake.write(
+        spark,
+        settings,
+        "silver.grid",
+        df.select(*(F.col(c) if c in df.columns else F.lit(None).cast(contract.column(c).type) for c in contract.column_names)).toDF(
+            *contract.column_names
+        ),
+        mode=mode,
+    )
+
+
+def test_the_grid_index_is_built_again_when_the_registry_changes(spark, lake_settings):
+    """The index is kept between refines of one process only while silver.grid stays the same."""
+    _write_grid(spark, lake_settings, [_grid("G1", "甲社区", "一街道", 118.70, 32.00, 100)], "overwrite")
+    first = load_grid_index(spark, lake_settings)
+    assert load_grid_index(spark, lake_settings) is first
+    _write_grid(spark, lake_settings, [_grid("G2", "乙社区", "一街道", 118.70, 32.00, 100)], "overwrite")
+    assert list(load_grid_index(spark, lake_settings).grid_code) == ["G2"]

@@ -1,5 +1,6 @@
 """Refine on small hand-made drops: volume gate, late older versions, reconciliation."""
 
+import json
 from datetime import date, timedelta
 
 import pytest
@@ -73,6 +74,9 @@ def test_versions_in_the_future_or_before_2000_are_quarantined(spark, lake_setti
     assert report.quarantined_by_rule == {"delivered_on_not_in_future": 1, "delivered_on_not_before_2000": 1}
     weather = {r.date: r.weather for r in lake.read(spark, lake_settings, "silver.calendar_day").collect()}
     assert set(weather.values()) == {"晴"}
+    # each refused record is kept whole, as its drop file had it
+    kept = {json.loads(r.record)["weather"]: r.source_file for r in lake.read(spark, lake_settings, "quarantine.calendar_day").collect()}
+    assert kept == {"雪": "calendar/calendar_20620101.csv", "雾": "calendar/calendar_19990101.csv"}
 
 
 def test_a_volume_surge_stops_the_batch_too(spark, lake_settings, tmp_path):
