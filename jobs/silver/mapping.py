@@ -8,9 +8,11 @@ from pyspark.sql import functions as F
 from citybrain import privacy
 from citybrain.schemas.mapping import FALSE_WORDS, TRUE_WORDS, FieldSpec, SilverMapping
 
-#: what is trimmed around every raw value: spaces, tabs, line ends (a CR left by a CRLF file),
-#: and the ideographic space of Chinese input methods. One rule for every kind, numbers included.
-BLANKS = " \t\n\r\x0b\x0c\u3000"
+#: what is trimmed around every raw value: spaces, the ideographic space of Chinese input methods,
+#: and every ASCII control character (tabs, line ends, a CR left by a CRLF file, stray \x1f). One
+#: rule for every kind, numbers included: engines differ on the controls a cast ignores (Spark's
+#: cast trims them all, Sail's none), so typing trims them itself and both engines agree.
+BLANKS = " \u3000" + "".join(chr(code) for code in range(1, 32))
 
 
 def text_sql(column: str) -> str:
