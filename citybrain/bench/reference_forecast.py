@@ -167,10 +167,17 @@ def demand_forecast(connection, settings: Settings, name: str) -> int:
     population = {}
     if exists(settings, "silver.grid"):
         cell_col = f"h3_r{params.resolution}"
-        population = dict(connection.execute(f"SELECT {cell_col}, sum(population) FROM {scan(settings, 'silver.grid')} GROUP BY 1").fetchall())
+        population = dict(
+            connection.execute(f"SELECT {cell_col}, sum(population) FROM {scan(settings, 'silver.grid')} GROUP BY 1").fetchall()
+        )
     centres = [h3.cell_to_latlng(c) for c in cells]
     cell_frame = pd.DataFrame(
-        {"h3_cell": cells, "population": [float(population.get(c) or 0) for c in cells], "lat": [p[0] for p in centres], "lon": [p[1] for p in centres]}
+        {
+            "h3_cell": cells,
+            "population": [float(population.get(c) or 0) for c in cells],
+            "lat": [p[0] for p in centres],
+            "lon": [p[1] for p in centres],
+        }
     )
     known = set(cells)
     ring = pd.DataFrame([(c, n) for c in cells for n in h3.grid_disk(c, 1) if n != c and n in known], columns=["h3_cell", "neighbour"])

@@ -51,7 +51,9 @@ def _periods_sql(coverage: str, period_types: tuple[str, ...]) -> str:
             start = "CAST(date_trunc('month', d.day) AS DATE)"
             label = "strftime(d.day, '%Y-%m')"
             end = f"CAST({start} + INTERVAL 1 MONTH AS DATE)"
-        parts.append(f"SELECT DISTINCT d._scope, '{period_type}' AS period_type, {label} AS period, {start} AS period_start, {end} AS period_end FROM days d")
+        parts.append(
+            f"SELECT DISTINCT d._scope, '{period_type}' AS period_type, {label} AS period, {start} AS period_start, {end} AS period_end FROM days d"
+        )
     union = " UNION ALL ".join(parts)
     return f"""
     days AS (SELECT _scope, CAST(unnest(generate_series(first_day, last_day, INTERVAL 1 DAY)) AS DATE) AS day FROM {coverage}),
@@ -167,8 +169,12 @@ def hotline_performance(connection, settings: Settings, name: str, params: Hotli
     needs = {c: [f"has_{n}" for n in _NEEDS.get(c, ())] for c in counts}
     needs["direct_answered"].append("unit_type <> 'handling_unit'")
     nulled = ", ".join(f"CASE WHEN {' AND '.join(n)} THEN {c} END AS {c}" if n else c for c, n in needs.items())
-    score_total = " + ".join(f"CASE WHEN {c} IS NOT NULL THEN {c} * CAST({w} AS DOUBLE) ELSE CAST(0 AS DOUBLE) END" for c, w in params.score_weights)
-    score_weight = " + ".join(f"CASE WHEN {c} IS NOT NULL THEN CAST({w} AS DOUBLE) ELSE CAST(0 AS DOUBLE) END" for c, w in params.score_weights)
+    score_total = " + ".join(
+        f"CASE WHEN {c} IS NOT NULL THEN {c} * CAST({w} AS DOUBLE) ELSE CAST(0 AS DOUBLE) END" for c, w in params.score_weights
+    )
+    score_weight = " + ".join(
+        f"CASE WHEN {c} IS NOT NULL THEN CAST({w} AS DOUBLE) ELSE CAST(0 AS DOUBLE) END" for c, w in params.score_weights
+    )
     rates = {
         "direct_answer_rate": ("direct_answered", "received"),
         "timely_acceptance_rate": ("accepted_in_time", "dispatched"),
@@ -282,7 +288,8 @@ def governance_scorecard(connection, settings: Settings, name: str, params: Gove
         "closed": local_date("closed_at"),
     }
     dated = " UNION ALL ".join(
-        f"SELECT * EXCLUDE (dispatched_at, updated_at), '{k}' AS kind, {day} AS day FROM cases WHERE {day} IS NOT NULL" for k, day in kinds.items()
+        f"SELECT * EXCLUDE (dispatched_at, updated_at), '{k}' AS kind, {day} AS day FROM cases WHERE {day} IS NOT NULL"
+        for k, day in kinds.items()
     )
     keys = "period_type, period, period_start, period_end, as_of, period_complete, unit_type, unit_code"
     connection.execute(f"""
