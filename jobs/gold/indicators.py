@@ -148,12 +148,16 @@ def ranked(df: DataFrame, score: str, partition: tuple[str, ...], unranked_type:
     out = df.withColumn("rank", F.when(rankable, F.rank().over(by_group.orderBy(F.col(score).desc_nulls_last()))).cast("int")).withColumn(
         "units_ranked", F.when(F.col("unit_type") != unranked_type, F.count(score).over(by_group)).cast("int")
     )
-    next_start = F.when(F.col("period_type") == "week", F.date_add(F.col("period_start"), 7)).otherwise(
-        F.add_months(F.col("period_start"), 1)
+    # the unit's row just before in time: its rank counts only when that row is the period immediately before
+    # (a window, not a self-join: a self-join would compute the whole table twice)
+    by_unit = Window.partitionBy(*partition, "period_type", "unit_type", "unit_code").orderBy("period_start")
+    previous_start = F.when(F.col("period_type") == "week", F.date_sub(F.col("period_start"), 7)).otherwise(
+        F.add_months(F.col("period_start"), -1)
     )
-    previous = out.where(F.col("rank").isNotNull()).select(
-        *partition, "period_type", "unit_type", "unit_code", next_start.alias("period_start"), F.col("rank").alias("previous_rank")
-    )
-    return out.join(previous, [*partition, "period_type", "unit_type", "unit_code", "period_start"], "left").withColumn(
-        "rank_change", (F.col("previous_rank") - F.col("rank")).cast("int")
+    out = out.withColumns({"_prior_start": F.lag("period_start").over(by_unit), "_prior_rank": F.lag("rank").over(by_unit)})
+    previous_rank = F.when(F.col("_prior_start") == previous_start, F.col("_prior_rank")).cast("int")
+    return (
+        out.withColumn("previous_rank", previous_rank)
+        .withColumn("rank_change", (F.col("previous_rank") - F.col("rank")).cast("int"))
+        .drop("_prior_start", "_prior_rank")
     )
