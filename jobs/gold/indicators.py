@@ -67,13 +67,25 @@ def judged_periods(coverage: DataFrame, period_types: tuple[str, ...]) -> DataFr
     days = coverage.select(SCOPE, F.explode(F.sequence(F.col("first_day"), F.col("last_day"))).alias("day"))
     periods = with_periods(days, "day", period_types).select(SCOPE, *PERIOD_KEYS).distinct()
     data_end_day = F.date_add(F.col("last_day"), 1)
-    return periods.join(coverage, SCOPE).select(
+    judged = periods.join(coverage, SCOPE).select(
         SCOPE,
         "tz",
         *PERIOD_KEYS,
         F.least(local_midnight_utc(F.col("period_end"), F.col("tz")), local_midnight_utc(data_end_day, F.col("tz"))).alias("as_of"),
         ((F.col("first_day") <= F.col("period_start")) & (F.col("period_end") <= data_end_day)).alias("period_complete"),
     )
+    return computed_once(judged)
+
+
+def computed_once(small: DataFrame) -> DataFrame:
+    """A small frame (a few hundred rows at most, such as the periods) computed now and handed back
+    to the engine as data, so that the plans joining it twice do not compute it twice. Instants
+    travel as epoch microseconds, so no client time zone touches them."""
+    stamps = [f.name for f in small.schema.fields if f.dataType.simpleString() == "timestamp"]
+    plain = small.withColumns({c: F.unix_micros(F.col(c)) for c in stamps})
+    rows = plain.collect()
+    back = small.sparkSession.createDataFrame(rows, plain.schema)
+    return back.withColumns({c: F.timestamp_micros(F.col(c)) for c in stamps})
 
 
 def in_periods(rows: DataFrame, periods: DataFrame, period_types: tuple[str, ...]) -> DataFrame:
