@@ -331,3 +331,16 @@ def test_boston_311_builds_and_says_what_it_cannot_compute(spark, lake_settings,
     assert "street names: silver.grid does not exist" in notes
     for missing in ("boston_311: direct_answered", "timely_acceptance_rate", "satisfaction_rate", "no street codes"):
         assert missing in notes
+
+
+def test_previous_rank_is_the_period_immediately_before_not_the_last_one_seen(spark):
+    # S1 has tickets in W37 and W39 but none in W38; S2 has one every week
+    tickets = [
+        _ticket(f"G{i}", street, UA, _sep(day, 9), dispatched=_sep(day, 9, 10), accepted=_sep(day, 9, 20))
+        for i, (street, day) in enumerate([(S1, 8), (S2, 8), (S2, 15), (S1, 22), (S2, 22)])
+    ]
+    rows = _rows(spark, tickets)
+    assert ("demo_12345", "2026-W38", "street", S1) not in rows
+    assert rows[("demo_12345", "2026-W38", "street", S2)].rank == 1
+    assert rows[("demo_12345", "2026-W39", "street", S1)].previous_rank is None  # W38 had no S1 row
+    assert rows[("demo_12345", "2026-W39", "street", S2)].previous_rank == 1
