@@ -63,7 +63,7 @@ def test_floating_point_columns_are_close(small_city, duck, table):
     grain, columns = CLOSE_COLUMNS[table]
     GOLD_REFERENCES[table].build(duck, small_city, f"close_{table}")
     diffs = duck.execute(
-        f"SELECT {', '.join(f'abs(r.{c} - p.{c}) AS {c}' for c in columns)}, {', '.join(f'r.{c} IS NULL <> p.{c} IS NULL AS null_{c}' for c in columns)}"
+        f"SELECT {', '.join(f'abs(r.{c} - p.{c}) AS {c}' for c in columns)}, {', '.join(f'(r.{c} IS NULL) <> (p.{c} IS NULL) AS null_{c}' for c in columns)}"
         f" FROM close_{table} r JOIN {scan(small_city, GOLD_REFERENCES[table].table)} p USING ({', '.join(grain)})"
     ).df()
     assert len(diffs) == duck.execute(f"SELECT count(*) FROM close_{table}").fetchone()[0] > 0
