@@ -86,8 +86,11 @@ def week_start(day: Column) -> Column:
 
 
 def with_periods(df: DataFrame, day: str, period_types: tuple[str, ...] = PERIOD_TYPES) -> DataFrame:
-    """One copy of each row per period type, with period_type, period (label), period_start and period_end (dates; end exclusive)."""
-    parts = []
+    """One copy of each row per period type, with period_type, period (label), period_start and period_end (dates; end exclusive).
+
+    The copies come from one explode, so the rows are computed once whatever the number of period types.
+    """
+    periods = []
     for period_type in period_types:
         if period_type == "week":
             start = week_start(F.col(day))
@@ -99,16 +102,14 @@ def with_periods(df: DataFrame, day: str, period_types: tuple[str, ...] = PERIOD
             end = F.add_months(start, 1)
         else:
             raise ValueError(f"period type {period_type!r} is not one of {PERIOD_TYPES}")
-        parts.append(
-            df.withColumn("period_type", F.lit(period_type))
-            .withColumn("period", label)
-            .withColumn("period_start", start)
-            .withColumn("period_end", end)
+        periods.append(
+            F.struct(F.lit(period_type).alias("period_type"), label.alias("period"), start.alias("period_start"), end.alias("period_end"))
         )
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
+    exploded = df.withColumn("_period", F.explode(F.array(*periods)))
+    return exploded.select(
+        *[F.col(c) for c in df.columns if c not in ("period_type", "period", "period_start", "period_end")],
+        *[F.col(f"_period.{c}").alias(c) for c in ("period_type", "period", "period_start", "period_end")],
+    )
 
 
 def local_midnight_utc(day: Column, zone: Column | str) -> Column:

@@ -193,11 +193,19 @@ def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, pa
     periods = judged_periods(scope_coverage(tickets, "dt", "updated_at"), params.period_types)
     backlog = open_past_deadline(tickets, periods, "due_at", F.col("resolved_at"), "open_past_deadline")
     events = in_periods(rows, periods, params.period_types)
-    units = per_unit(
-        events.unionByName(backlog.select(*events.columns)),
-        {"street": F.col("street_code"), "handling_unit": F.col("handling_unit"), CITY_UNIT_CODE: F.lit(CITY_UNIT_CODE)},
+    # Every count is a count of rows, so it is counted once per street and handling unit pair, then
+    # summed into streets, handling units and the city: the copies per unit are made of the small
+    # counted table, not of every ticket's rows.
+    measures = _counts(params)
+    pairs = (
+        events.unionByName(backlog.select(*events.columns))
+        .groupBy(SCOPE, *PERIOD_COLUMNS, "street_code", "handling_unit")
+        .agg(*(c.alias(n) for n, c in measures.items()))
     )
-    counts = units.groupBy(SCOPE, *PERIOD_COLUMNS, *UNIT_KEYS).agg(*(c.alias(n) for n, c in _counts(params).items()))
+    units = per_unit(
+        pairs, {"street": F.col("street_code"), "handling_unit": F.col("handling_unit"), CITY_UNIT_CODE: F.lit(CITY_UNIT_CODE)}
+    )
+    counts = units.groupBy(SCOPE, *PERIOD_COLUMNS, *UNIT_KEYS).agg(*(F.sum(n).cast("bigint").alias(n) for n in measures))
 
     counts = _null_without_data(counts.join(source_capabilities(complaints).withColumnRenamed("source_system", SCOPE), SCOPE))
     # Whether the centre answered a ticket itself says nothing about the unit it was handed to.

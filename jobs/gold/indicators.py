@@ -67,13 +67,25 @@ def judged_periods(coverage: DataFrame, period_types: tuple[str, ...]) -> DataFr
     days = coverage.select(SCOPE, F.explode(F.sequence(F.col("first_day"), F.col("last_day"))).alias("day"))
     periods = with_periods(days, "day", period_types).select(SCOPE, *PERIOD_KEYS).distinct()
     data_end_day = F.date_add(F.col("last_day"), 1)
-    return periods.join(coverage, SCOPE).select(
+    judged = periods.join(coverage, SCOPE).select(
         SCOPE,
         "tz",
         *PERIOD_KEYS,
         F.least(local_midnight_utc(F.col("period_end"), F.col("tz")), local_midnight_utc(data_end_day, F.col("tz"))).alias("as_of"),
         ((F.col("first_day") <= F.col("period_start")) & (F.col("period_end") <= data_end_day)).alias("period_complete"),
     )
+    return computed_once(judged)
+
+
+def computed_once(small: DataFrame) -> DataFrame:
+    """A small frame (a few hundred rows at most, such as the periods) computed now and handed back
+    to the engine as data, so that the plans joining it twice do not compute it twice. Instants
+    travel as epoch microseconds, so no client time zone touches them."""
+    stamps = [f.name for f in small.schema.fields if f.dataType.simpleString() == "timestamp"]
+    plain = small.withColumns({c: F.unix_micros(F.col(c)) for c in stamps})
+    rows = plain.collect()
+    back = small.sparkSession.createDataFrame(rows, plain.schema)
+    return back.withColumns({c: F.timestamp_micros(F.col(c)) for c in stamps})
 
 
 def in_periods(rows: DataFrame, periods: DataFrame, period_types: tuple[str, ...]) -> DataFrame:
@@ -148,12 +160,16 @@ def ranked(df: DataFrame, score: str, partition: tuple[str, ...], unranked_type:
     out = df.withColumn("rank", F.when(rankable, F.rank().over(by_group.orderBy(F.col(score).desc_nulls_last()))).cast("int")).withColumn(
         "units_ranked", F.when(F.col("unit_type") != unranked_type, F.count(score).over(by_group)).cast("int")
     )
-    next_start = F.when(F.col("period_type") == "week", F.date_add(F.col("period_start"), 7)).otherwise(
-        F.add_months(F.col("period_start"), 1)
+    # the unit's row just before in time: its rank counts only when that row is the period immediately before
+    # (a window, not a self-join: a self-join would compute the whole table twice)
+    by_unit = Window.partitionBy(*partition, "period_type", "unit_type", "unit_code").orderBy("period_start")
+    previous_start = F.when(F.col("period_type") == "week", F.date_sub(F.col("period_start"), 7)).otherwise(
+        F.add_months(F.col("period_start"), -1)
     )
-    previous = out.where(F.col("rank").isNotNull()).select(
-        *partition, "period_type", "unit_type", "unit_code", next_start.alias("period_start"), F.col("rank").alias("previous_rank")
-    )
-    return out.join(previous, [*partition, "period_type", "unit_type", "unit_code", "period_start"], "left").withColumn(
-        "rank_change", (F.col("previous_rank") - F.col("rank")).cast("int")
+    out = out.withColumns({"_prior_start": F.lag("period_start").over(by_unit), "_prior_rank": F.lag("rank").over(by_unit)})
+    previous_rank = F.when(F.col("_prior_start") == previous_start, F.col("_prior_rank")).cast("int")
+    return (
+        out.withColumn("previous_rank", previous_rank)
+        .withColumn("rank_change", (F.col("previous_rank") - F.col("rank")).cast("int"))
+        .drop("_prior_start", "_prior_rank")
     )

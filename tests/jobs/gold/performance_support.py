@@ -54,3 +54,18 @@ def boston_lake(spark, settings, tmp_path) -> None:
     ingest.run(spark, settings, "boston311", folder=folder)
     refine.refine(spark, settings, "boston311")
     assert lake.read(spark, settings, "silver.complaint").where("source_system = 'boston_311'").count() >= 95
+
+
+def reference_agrees(settings, table: str) -> bool:
+    """Whether gold.<table> in ``settings``' lake and its DuckDB reference (citybrain.bench) agree on rows and key checksum."""
+    from citybrain import serving
+    from citybrain.bench import key_checksum
+    from citybrain.bench.reference_gold import GOLD_REFERENCES
+    from citybrain.bench.reference_performance import scan
+
+    reference = GOLD_REFERENCES[table]
+    with serving.connect(":memory:", read_only=False) as duck:
+        duck.execute("SET TimeZone = 'UTC'")
+        reference.build(duck, settings, "reference")
+        ours = key_checksum(duck, "reference", reference.key_columns)
+        return ours == key_checksum(duck, scan(settings, reference.table), reference.key_columns)
