@@ -1,20 +1,16 @@
-"""The DuckDB references and the product agree on a small demo city: for every silver entity (and every
-gold table that has a reference) the same rows and the same checksum of the key columns, and the same
-number of quarantined rows, so the benchmark's ratios compare the same work."""
+"""The DuckDB references and the product agree on a small demo city: for every silver entity the same
+rows and the same checksum of the key columns, and the same number of quarantined rows, so the
+benchmark's ratios compare the same work (the gold tables: test_gold_agreement.py)."""
 
 from __future__ import annotations
-
-import importlib
 
 import pytest
 
 from citybrain import lake
 from citybrain.bench.harness import compare, reference_connection
-from citybrain.bench.reference_gold import GOLD_REFERENCES
 from citybrain.bench.reference_silver import SILVER_REFERENCES
 from citybrain.democity import DEMO_SOURCES, generate
 from citybrain.jobs.bronze import ingest
-from citybrain.jobs.gold import GOLD_TABLES, TRAINED_TABLES
 from citybrain.jobs.silver import refine
 from citybrain.schemas.sources import get_source
 
@@ -30,12 +26,6 @@ def small_lake(spark, settings, tmp_path_factory):
         ingest.run(spark, small, source)
     for source in sorted(DEMO_SOURCES, key=lambda s: s != "registry"):
         refine.refine(spark, small, source)
-    wanted = [t for t in GOLD_TABLES if t in GOLD_REFERENCES]
-    for table in list(GOLD_TABLES)[: list(GOLD_TABLES).index(wanted[-1]) + 1] if wanted else []:
-        module = importlib.import_module(f"citybrain.jobs.gold.{table}")
-        if table in TRAINED_TABLES:
-            module.train(spark, small)
-        module.run(spark, small)
     connection = reference_connection(root / "reference.duckdb")
     yield small, connection
     connection.close()
@@ -66,14 +56,3 @@ def test_silver_reference_agrees(small_lake, entity):
 def refused_somewhere() -> set[str]:
     """Entities a refine quarantines rows of (a derived table has no quarantine of its own)."""
     return {"grid"} | {get_source(s).silver.entity for s in DEMO_SOURCES if get_source(s).silver}
-
-
-@pytest.mark.parametrize("table", sorted(GOLD_REFERENCES))
-def test_gold_reference_agrees(small_lake, table):
-    settings, connection = small_lake
-    reference = GOLD_REFERENCES[table]
-    name = f"ref_gold_{table}"
-    rows = reference.build(connection, settings, name)
-    product, ours = compare(connection, settings, reference, name)
-    assert rows == ours[0]
-    assert ours == product, f"gold.{table}: reference (rows, checksum) {ours} != product {product}"
