@@ -27,6 +27,8 @@ from zoneinfo import ZoneInfo
 CITY_TIMEZONE = "Asia/Shanghai"
 #: the daily runs fire at 01:00 city time, for the day before (its drops are in by then)
 DAILY_CRON = "0 1 * * *"
+#: gold is rebuilt weekly, Monday 04:00 city time: after the daily runs of Sunday and their refines
+WEEKLY_CRON = "0 4 * * 1"
 #: run types whose data interval is the day they work on
 INTERVAL_RUN_TYPES = frozenset({"scheduled", "backfill"})
 
@@ -41,6 +43,13 @@ def daily_timetable():
     from airflow.sdk import CronTriggerTimetable
 
     return CronTriggerTimetable(DAILY_CRON, timezone=CITY_TIMEZONE, interval=timedelta(days=1))
+
+
+def weekly_timetable():
+    """The weekly timetable of gold: fires at ``WEEKLY_CRON`` city time, its data interval the week before."""
+    from airflow.sdk import CronTriggerTimetable
+
+    return CronTriggerTimetable(WEEKLY_CRON, timezone=CITY_TIMEZONE, interval=timedelta(weeks=1))
 
 
 def parse_day(text: str) -> date:
