@@ -10,8 +10,10 @@ Where the day comes from, first match wins:
 
 - the run's conf ``{"day": "YYYY-MM-DD"}`` (``citybrain run --date``, ``citybrain backfill``,
   a manual trigger with that conf);
-- a scheduled or backfill run (``airflow backfill create``): its data interval's start, as a
-  date in the city's time zone; the daily timetable's interval is one city day;
+- a scheduled or backfill run (``airflow backfill create``): the date its data interval starts.
+  The daily timetable's intervals run from midnight UTC to midnight UTC (08:00 in the demo
+  city), so its logical date is the day and ``airflow backfill create --from-date 2026-09-01
+  --to-date 2026-09-14`` runs exactly those 14 days; the run fires when the day is over;
 - an Asset-triggered run: the days its triggering events carry (an ingest's event says which
   day it took in); an event without a day (the grid's, a drop-folder watcher's) makes it undated;
 - any other run: no day.
@@ -20,15 +22,14 @@ Where the day comes from, first match wins:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time, timedelta
 
-#: the city's clock: drop file names carry its dates, and the daily runs fire on it
+#: the city's clock, which the weekly runs keep
 CITY_TIMEZONE = "Asia/Shanghai"
-#: the daily runs fire at 01:00 city time, for the day before (its drops are in by then)
-DAILY_CRON = "0 1 * * *"
-#: gold is rebuilt weekly, Monday 04:00 city time: after the daily runs of Sunday and their refines
-WEEKLY_CRON = "0 4 * * 1"
+#: the daily runs: one data interval per day, midnight to midnight UTC (see the module's doc)
+DAILY_CRON = "0 0 * * *"
+#: gold is rebuilt weekly, Monday 10:00 city time: after the daily run of Sunday (08:00 Monday) and its refines
+WEEKLY_CRON = "0 10 * * 1"
 #: run types whose data interval is the day they work on
 INTERVAL_RUN_TYPES = frozenset({"scheduled", "backfill"})
 
@@ -38,11 +39,11 @@ class RunDateError(ValueError):
 
 
 def daily_timetable():
-    """The daily timetable: fires at ``DAILY_CRON`` city time with a one-day data interval
-    that starts one day earlier, so ``data_interval_start`` is the day the run covers."""
-    from airflow.sdk import CronTriggerTimetable
+    """The daily timetable: one data interval per UTC day, run when the day is over; the
+    interval's start (the logical date) is the day the run covers."""
+    from airflow.sdk import CronDataIntervalTimetable
 
-    return CronTriggerTimetable(DAILY_CRON, timezone=CITY_TIMEZONE, interval=timedelta(days=1))
+    return CronDataIntervalTimetable(DAILY_CRON, timezone="UTC")
 
 
 def weekly_timetable():
@@ -68,14 +69,14 @@ def days_between(first: date, last: date) -> list[date]:
 
 
 def day_of_interval(start: datetime) -> date:
-    """The city day a data interval starting at ``start`` covers."""
-    return start.astimezone(ZoneInfo(CITY_TIMEZONE)).date()
+    """The day a daily data interval starting at ``start`` covers."""
+    return start.astimezone(UTC).date()
 
 
 def logical_date_for(day: date) -> datetime:
-    """The logical date Airflow gives the daily run of ``day`` (its data interval starts on ``day``),
-    so a run by hand and a scheduled run of one day are the same run to Airflow."""
-    return datetime.combine(day + timedelta(days=1), time(1, 0), tzinfo=ZoneInfo(CITY_TIMEZONE))
+    """The logical date of Airflow's daily run of ``day``, which a run by hand of that day takes too
+    (so Airflow keeps one run per DAG and day, and a rerun replaces it)."""
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
 def run_days(context: Mapping) -> tuple[date, ...] | None:

@@ -3,7 +3,7 @@
 
 Rebuilds a gold table whole from the silver tables it reads (`citybrain.jobs.gold.GOLD_TABLES`
 lists them) through the table's contract, and announces it as an Asset. A table built from
-silver runs weekly, Monday 04:00 city time, after Sunday's daily ingests and refines
+silver runs weekly, Monday 10:00 city time, after Sunday's daily ingests and refines
 (`citybrain.run_dates.weekly_timetable`); a table built from another gold table runs when
 that table is announced (the first input listed): `build_gold_demand_forecast` after
 `gold.ride_hailing_demand` (it trains a new model version in `train`, then scores with it in

@@ -5,8 +5,8 @@ Takes the department's new drop files (checksums not yet in the lake) into its
 append-only bronze table and announces the table as an Asset, so refine jobs run when
 it changes; a run that finds nothing new announces nothing. Runs when a drop file arrives
 in the department's folder (the Asset `drops.<source>`, watched by the triggerer:
-`citybrain.drop_watch`), taking every new file, and daily at 01:00 city time for the day
-before, taking only that day's files (`citybrain.run_dates`: `airflow backfill create` and
+`citybrain.drop_watch`), taking every new file, and daily once a day is over (00:00 UTC,
+08:00 in the demo city), taking only that day's files (`citybrain.run_dates`: `airflow backfill create` and
 `citybrain backfill` run those dated runs, a rerun of a day takes nothing twice). The
 bronze Asset event says which day was taken in, so the refine it starts refines that day.
 One run of a source's ingest at a time (and the ingest holds the source's lock). One DAG per source,

@@ -1,7 +1,7 @@
 """Which day a run works on: its conf, its data interval (scheduled and backfill runs), the days
 its triggering Asset events carry, or none."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -20,12 +20,12 @@ def _context(run_type: str, conf=None, start=None, events=None) -> dict:
     }
 
 
-def test_scheduled_and_backfill_runs_take_the_city_day_their_interval_starts():
-    # the daily run of 2026-09-01 starts its interval at 01:00 city time, 17:00 UTC the day before
-    start = datetime(2026, 9, 1, 1, 0, tzinfo=CITY)
-    assert start.astimezone(UTC).date() == date(2026, 8, 31)
+def test_scheduled_and_backfill_runs_take_the_day_their_interval_starts():
+    # the daily run of 2026-09-01 starts its interval at midnight UTC, 08:00 in the city
+    start = datetime(2026, 9, 1, 8, 0, tzinfo=CITY)
     for run_type in ("scheduled", "backfill"):
         assert run_day(_context(run_type, start=start)) == date(2026, 9, 1)
+        assert run_day(_context(run_type, start=start - timedelta(seconds=1))) == date(2026, 8, 31)
 
 
 def test_the_conf_day_wins_and_a_manual_run_without_it_is_undated():
@@ -49,12 +49,19 @@ def test_an_asset_triggered_run_takes_the_days_its_events_carry():
 
 
 def test_the_logical_date_of_a_day_is_the_daily_run_whose_interval_starts_that_day(airflow_home):
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import DataInterval, TimeRestriction
+
     from citybrain.run_dates import daily_timetable
 
-    timetable = daily_timetable()
+    timetable = coerce_to_core_timetable(daily_timetable())
     logical = logical_date_for(date(2026, 9, 1))
-    assert logical == datetime(2026, 9, 2, 1, 0, tzinfo=CITY)
-    assert day_of_interval(logical - timetable.interval) == date(2026, 9, 1)
+    assert logical == datetime(2026, 9, 1, tzinfo=UTC)
+    # the scheduled run after the one of 2026-08-31 is the one of 2026-09-01, fired when the day is over
+    after = DataInterval(datetime(2026, 8, 31, tzinfo=UTC), logical)
+    info = timetable.next_dagrun_info(last_automated_data_interval=after, restriction=TimeRestriction(None, None, True))
+    assert info.logical_date == logical and day_of_interval(info.data_interval.start) == date(2026, 9, 1)
+    assert info.run_after == datetime(2026, 9, 2, tzinfo=UTC)
 
 
 def test_days_and_ranges_fail_in_one_clear_line():
