@@ -247,7 +247,9 @@ def test_every_schedule_is_the_one_documented(airflow_home, settings):
         gold = dags[f"build_gold_{table}"].timetable
         if inputs[0].startswith("silver."):
             assert isinstance(gold, CronTriggerTimetable), table
-            assert (gold.expression, str(gold.timezone)) == (run_dates.WEEKLY_CRON, run_dates.CITY_TIMEZONE) == ("0 10 * * 1", "Asia/Shanghai")
+            assert (
+                (gold.expression, str(gold.timezone)) == (run_dates.WEEKLY_CRON, run_dates.CITY_TIMEZONE) == ("0 10 * * 1", "Asia/Shanghai")
+            )
             assert gold.interval == timedelta(weeks=1)
         else:
             assert assets(gold.asset_condition) == {inputs[0]}, table
