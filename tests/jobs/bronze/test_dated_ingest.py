@@ -1,11 +1,10 @@
 """Dated runs: an ingest of a day takes only the drops dated that day, a rerun of the day changes
-no table, two runs of one day at once never load a file twice, a refine of a day takes that
-day's batches."""
+no table, a refine of a day takes that day's batches. (Two dated runs of one day at once:
+test_ingest.py::test_two_concurrent_runs_never_load_a_file_twice.)"""
 
-import threading
 from datetime import date
 
-from citybrain import engine, lake
+from citybrain import lake
 from citybrain.jobs.bronze import ingest
 from citybrain.jobs.silver.audit import pending_batches
 from citybrain.lake_content import lake_checksums
@@ -68,27 +67,3 @@ def test_a_source_without_dates_in_its_file_names_dates_them_by_the_run(spark, l
     report = ingest.run(spark, lake_settings, "boston311", drops_dir=tmp_path / "drops", day=DAY2)
     assert report.records == 1
     assert [str(r.dt) for r in lake.read(spark, lake_settings, "bronze.boston311").select("dt").collect()] == ["2026-09-02"]
-
-
-def test_two_concurrent_runs_of_one_day_never_load_a_file_twice(spark, lake_settings, tmp_path):
-    drops = _drops(tmp_path)
-    reports, errors = [], []
-
-    def one_run():
-        try:
-            with engine.fresh_session(lake_settings) as session:
-                reports.append(ingest.run(session, lake_settings, "ridehailing", drops_dir=drops, day=DAY3))
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-
-    runs = [threading.Thread(target=one_run) for _ in range(2)]
-    for run in runs:
-        run.start()
-    for run in runs:
-        run.join()
-    assert errors == []
-    assert sorted(len(r.files) for r in reports) == [0, 1]
-    assert list(_files(spark, lake_settings).values()) == [{"ridehailing/ridehailing_20260903.csv"}]
-    assert lake.read(spark, lake_settings, "bronze.ridehailing").count() == 3
-    ledger = [r.file for r in lake.read(spark, lake_settings, "ops.ingest_ledger").collect()]
-    assert ledger == ["ridehailing/ridehailing_20260903.csv"]
