@@ -71,3 +71,29 @@ def test_days_and_ranges_fail_in_one_clear_line():
         days_between(date(2026, 9, 1), date(2026, 8, 31))
     with pytest.raises(RunDateError, match="'2026-13-01' is not a date"):
         parse_day("2026-13-01")
+
+
+def test_the_days_are_read_from_airflows_own_triggering_events(airflow_home):
+    from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
+    from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
+
+    def event(asset: str, extra: dict) -> AssetEventDagRunReferenceResult:
+        return AssetEventDagRunReferenceResult.model_validate(
+            {
+                "asset": {"name": asset, "uri": asset, "extra": {}},
+                "extra": extra,
+                "source_task_id": "announce",
+                "source_dag_id": "ingest_police",
+                "source_run_id": "r",
+                "source_map_index": -1,
+                "source_aliases": [],
+                "timestamp": datetime(2026, 9, 2, tzinfo=UTC),
+            }
+        )
+
+    events = TriggeringAssetEventsAccessor.build(
+        [event("bronze.police", {"day": "2026-09-02"}), event("bronze.police", {"day": "2026-09-01"})]
+    )
+    assert run_days(_context("asset_triggered", events=events)) == (date(2026, 9, 1), date(2026, 9, 2))
+    undated = TriggeringAssetEventsAccessor.build([event("bronze.police", {"day": None})])
+    assert run_days(_context("asset_triggered", events=undated)) is None
