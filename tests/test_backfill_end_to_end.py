@@ -38,7 +38,7 @@ def _lake(env) -> Settings:
     return Settings.from_env().with_(lake_root=env["CITYBRAIN_LAKE_ROOT"])
 
 
-@pytest.mark.timeout(3600)  # 14 days x 18 daily DAGs, then 2 x 27 DAGs: about 10 min on 2 free cores
+@pytest.mark.timeout(3600)  # 14 days x 18 daily DAGs, then twice every DAG: the longest test of the suite
 def test_a_backfill_gives_the_tables_of_one_run_and_a_rerun_of_a_day_changes_nothing(tmp_path):
     city = tmp_path / "demo_city"
     backfilled, at_once = _env(tmp_path / "backfilled", city), _env(tmp_path / "at_once", city)
