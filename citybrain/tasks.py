@@ -34,17 +34,18 @@ def _reachable(settings: Settings) -> str:
     return remote
 
 
-def ingest_source(source: str) -> dict:
-    """Take the source's new drop files into bronze.<source>."""
+def ingest_source(source: str, day=None) -> dict:
+    """Take the source's new drop files into bronze.<source> (with ``day``: those dated that day)."""
     from citybrain.jobs.bronze import ingest
 
     settings = Settings.from_env()
     _reachable(settings)
     with engine.fresh_session(settings) as spark:
-        report = ingest.run(spark, settings, source, progress=log.info)
+        report = ingest.run(spark, settings, source, progress=log.info, day=day)
     log.info(report.summary())
     return {
         "source": source,
+        "day": None if day is None else day.isoformat(),
         "changed": bool(report.files),
         "batch_id": report.batch_id,
         "files_new": len(report.files),
@@ -56,14 +57,15 @@ def ingest_source(source: str) -> dict:
     }
 
 
-def refine_source(source: str) -> dict:
-    """Refine the source's new bronze batches into its silver entity (audited, quality-gated)."""
+def refine_source(source: str, days=None) -> dict:
+    """Refine the source's new bronze batches into its silver entity (audited, quality-gated);
+    with ``days``, only the batches holding drops of those days."""
     from citybrain.jobs.silver import refine
 
     settings = Settings.from_env()
     _reachable(settings)
     with engine.fresh_session(settings) as spark:
-        report = refine.refine(spark, settings, source, progress=log.info)
+        report = refine.refine(spark, settings, source, progress=log.info, days=days)
     log.info(report.summary())
     return {**asdict(report), "changed": bool(report.batches), "summary": report.summary()}
 

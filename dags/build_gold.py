@@ -2,12 +2,12 @@
 ### build_gold_&lt;table&gt; — one DAG per gold table, rebuilt from silver
 
 Rebuilds a gold table whole from the silver tables it reads (`citybrain.jobs.gold.GOLD_TABLES`
-lists them) through the table's contract, and announces it as an Asset. Runs when its
-main silver input changes (the first one listed): `build_gold_complaint_hotspots` and
-`build_gold_hotline_performance` after `silver.complaint`, `build_gold_governance_scorecard`
-after `silver.urban_case`, `build_gold_ride_hailing_demand` after `silver.ride_trip`,
-`build_gold_demand_forecast` after `gold.ride_hailing_demand` (it trains a new model version
-in `train`, then scores with it in `build`). The task's summary says what could not be computed and why.
+lists them) through the table's contract, and announces it as an Asset. A table built from
+silver runs weekly, Monday 10:00 city time, after Sunday's daily ingests and refines
+(`citybrain.run_dates.weekly_timetable`); a table built from another gold table runs when
+that table is announced (the first input listed): `build_gold_demand_forecast` after
+`gold.ride_hailing_demand` (it trains a new model version in `train`, then scores with it in
+`build`). Every gold table announced schedules `publish_weekly_report` once all are new. The task's summary says what could not be computed and why.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
 
-from citybrain import tasks
+from citybrain import run_dates, tasks
 from citybrain.dag_defaults import SPARK_POOL, default_args
 from citybrain.jobs.gold import GOLD_TABLES, TRAINED_TABLES
 
@@ -26,7 +26,7 @@ def build_gold_dag(table: str, inputs: tuple[str, ...]):
         dag_id=f"build_gold_{table}",
         description=f"Rebuild gold.{table} from {', '.join(inputs)}",
         doc_md=__doc__,
-        schedule=[Asset(inputs[0])],
+        schedule=run_dates.weekly_timetable() if inputs[0].startswith("silver.") else [Asset(inputs[0])],
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,

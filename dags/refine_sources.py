@@ -8,7 +8,9 @@ into `silver.<entity>` and checks that records in = accepted + quarantined + col
 (`ops.batch_audit`). Runs when the source's bronze table changes; `refine_registry`
 rebuilds `silver.grid`, which every other refine locates against, so those refines are
 also scheduled on `silver.grid` and skip cleanly (no failure, no retry) while it does not
-exist: the grid's first appearance runs them again. A run that refined no batch announces
+exist: the grid's first appearance runs them again. A run started by a dated ingest refines
+the pending batches of the day its event names (`citybrain.run_dates`); one started by the
+grid, or without a day, refines every pending batch. A run that refined no batch announces
 nothing, so gold never runs on a silver table that did not change or does not exist yet.
 """
 
@@ -18,7 +20,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, task
 
-from citybrain import tasks
+from citybrain import run_dates, tasks
 from citybrain.dag_defaults import SPARK_POOL, default_args
 from citybrain.schemas.sources import all_sources
 
@@ -45,8 +47,8 @@ def build_refine_dag(source: str, outputs: tuple[str, ...]):
             return tasks.check_engine()
 
         @task(pool=SPARK_POOL)
-        def refine() -> dict:
-            return tasks.refine_source(source)
+        def refine(**context) -> dict:
+            return tasks.refine_source(source, days=run_dates.run_days(context))
 
         @task.short_circuit
         def changed(summary: dict) -> bool:

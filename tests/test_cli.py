@@ -84,3 +84,14 @@ def test_a_quality_gate_that_stops_a_batch_is_one_line_naming_the_check(spark, l
     assert error.count("\n") == 0, error
     assert "quality gate stopped batch" in error and "silver.calendar_day" in error and "daily_volume_within_band" in error
     assert "336.0 records per drop day" in error and "0.2-5 x the trailing average of 2.0" in error and str(lake_settings.log_dir) in error
+
+
+def test_backfill_explains_itself_and_a_bad_range_is_one_clear_line():
+    helped = " ".join(_cli("backfill", "--help").stdout.split())
+    assert "--from YYYY-MM-DD" in helped and "airflow backfill create" in helped and "taken nothing twice" in helped
+    backwards = _cli("backfill", "--from", "2026-09-05", "--to", "2026-09-01")
+    assert backwards.returncode == 2
+    assert backwards.stderr.strip() == "citybrain: error: the range ends (2026-09-01) before it starts (2026-09-05)"
+    not_a_date = _cli("run", "--date", "2026-09-31")
+    assert not_a_date.returncode == 2
+    assert not_a_date.stderr.strip() == "citybrain: error: '2026-09-31' is not a date (YYYY-MM-DD)"

@@ -86,6 +86,7 @@ class IngestReport:
     files: list[FileResult] = field(default_factory=list)
     rejected: list[RejectedFile] = field(default_factory=list)
     seconds: float = 0.0
+    day: date | None = None  # a dated run's day (None: every new file)
 
     @property
     def records(self) -> int:
@@ -98,7 +99,7 @@ class IngestReport:
     def summary(self) -> str:
         drift = sorted({u for f in self.files for u in f.unknown_fields})
         text = (
-            f"{self.source}: {len(self.files)} new file(s), {self.records:,} records"
+            f"{self.source}{'' if self.day is None else f' ({self.day})'}: {len(self.files)} new file(s), {self.records:,} records"
             f" ({self.parse_errors} unparsable, kept), {self.files_already_ingested} file(s) already in bronze"
         )
         if self.files_identical_to_another:
@@ -144,9 +145,12 @@ def read_regular(path: Path, follow_links: bool = False) -> bytes:
         return fh.read()
 
 
-def discover(folder: Path, spec: SourceSpec, *, follow_links: bool = False) -> tuple[list[DropFile], list[RejectedFile]]:
+def discover(
+    folder: Path, spec: SourceSpec, *, follow_links: bool = False, day: date | None = None
+) -> tuple[list[DropFile], list[RejectedFile]]:
     """The source's drop files in ``folder``, oldest drop date first (named ``<source>/<file>``),
-    and those that may not be read, each with the reason."""
+    and those that may not be read, each with the reason. With ``day``, only the files dated
+    that day (a source whose file names carry no date dates its files by the run's day)."""
     found, rejected = [], []
     for path in sorted(folder.glob(spec.glob)) if folder.is_dir() else []:
         relative = f"{spec.name}/{path.relative_to(folder)}"
@@ -161,15 +165,18 @@ def discover(folder: Path, spec: SourceSpec, *, follow_links: bool = False) -> t
             continue
         digest = hashlib.sha256(data).hexdigest()
         try:
-            found.append(DropFile(path, relative, digest, len(data), _drop_date(path, spec)))
+            found.append(DropFile(path, relative, digest, len(data), _drop_date(path, spec, day)))
         except IngestError as error:
             rejected.append(RejectedFile(relative, str(error).split(": ", 1)[-1], digest, len(data)))
+    if day is not None:
+        found = [f for f in found if f.drop_date == day]
+        rejected = [r for r in rejected if r.drop_date in (None, day)]
     return sorted(found, key=lambda f: (f.drop_date, f.relative)), rejected
 
 
-def _drop_date(path: Path, spec: SourceSpec) -> date:
+def _drop_date(path: Path, spec: SourceSpec, day: date | None = None) -> date:
     if spec.drop_date is None:  # the mapping says the file names carry no date
-        return datetime.now(UTC).date()
+        return day or datetime.now(UTC).date()
     match = spec.drop_date.search(path.name)
     if not match:
         raise IngestError(f"{path}: cannot find the drop date in the file name (pattern {spec.drop_date.pattern})")
@@ -245,9 +252,17 @@ def _lake_state(spark, settings: Settings, source: str) -> tuple[dict[str, str],
 
 
 def run(
-    spark, settings: Settings, source: str, *, drops_dir: Path | None = None, folder: Path | None = None, progress=None
+    spark,
+    settings: Settings,
+    source: str,
+    *,
+    drops_dir: Path | None = None,
+    folder: Path | None = None,
+    progress=None,
+    day: date | None = None,
 ) -> IngestReport:
     """Take every new drop file of ``source`` into ``bronze.<source>``; a no-op when there is none.
+    With ``day`` (a dated run: citybrain.run_dates), only the new files dated that day.
 
     A file is identified by its checksum: a file already in the lake is skipped; a new
     file whose bytes equal an earlier one's (a re-sent export) adds no rows and is
@@ -258,8 +273,8 @@ def run(
     folder = Path(folder) if folder else Path(drops_dir or settings.demo_dir / "drops") / spec.name
     now = datetime.now(UTC)
     batch_id = f"{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    report = IngestReport(source, batch_id)
-    files, rejected = discover(folder, spec, follow_links=settings.drops_follow_links)
+    report = IngestReport(source, batch_id, day=day)
+    files, rejected = discover(folder, spec, follow_links=settings.drops_follow_links, day=day)
     report.files_found = len(files) + len(rejected)
     # Two runs of one source never load a file twice: the ledger check and the commits
     # that follow are one step under the source's lock.

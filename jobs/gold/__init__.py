@@ -1,7 +1,8 @@
 """Gold jobs: the insights, each rebuilt from silver by ``run(spark, settings)``.
 
 GOLD_TABLES is the one list the DAG factory (dags/build_gold.py), the demo and the docs
-read: which silver tables each gold table is built from (the first one schedules it).
+read: which tables each gold table is built from (a table built from silver runs weekly; one
+built from another gold table runs when its first input is announced).
 """
 
 GOLD_TABLES: dict[str, tuple[str, ...]] = {

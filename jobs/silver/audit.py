@@ -58,11 +58,15 @@ class RefineReport:
         )
 
 
-def pending_batches(spark, settings: Settings, source: str, entity: str) -> list[str]:
-    """Bronze batches of ``source`` not yet refined into ``entity``."""
+def pending_batches(spark, settings: Settings, source: str, entity: str, days=None) -> list[str]:
+    """Bronze batches of ``source`` not yet refined into ``entity``; with ``days`` (a dated run),
+    only the batches holding drops of those days."""
     if not lake.exists(settings, f"bronze.{source}"):
         return []
-    batches = {r[0] for r in lake.read(spark, settings, f"bronze.{source}").select("_batch_id").distinct().collect()}
+    bronze = lake.read(spark, settings, f"bronze.{source}")
+    if days is not None:
+        bronze = bronze.where(F.col("dt").isin(list(days)))
+    batches = {r[0] for r in bronze.select("_batch_id").distinct().collect()}
     if lake.exists(settings, "ops.batch_audit"):
         audit = lake.read(spark, settings, "ops.batch_audit").where(F.col("entity") == entity)
         batches -= {r[0] for r in audit.select("batch_id").collect()}

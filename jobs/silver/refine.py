@@ -201,7 +201,7 @@ def table_rules(mapping: SilverMapping) -> list:
     return [unique_key(list(mapping.key))]
 
 
-def run(spark, settings: Settings, source: str, *, progress=None) -> RefineReport:
+def run(spark, settings: Settings, source: str, *, progress=None, days=None) -> RefineReport:
     started = time.monotonic()
     spec = get_source(source)
     if spec.silver is None:
@@ -218,7 +218,7 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float) -> RefineR
     now = datetime.now(UTC)
     refine_id = f"refine-{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = RefineReport(source, entity, refine_id)
-    report.batches = pending_batches(spark, settings, source, entity)
+    report.batches = pending_batches(spark, settings, source, entity, days)
     if not report.batches:
         report.seconds = time.monotonic() - started
         return report
@@ -326,14 +326,14 @@ def _derive_urban_cases(spark, settings: Settings, valid_events) -> None:
 DERIVED = {"urban_case_event": _derive_urban_cases}
 
 
-def run_registry(spark, settings: Settings) -> RefineReport:
+def run_registry(spark, settings: Settings, days=None) -> RefineReport:
     """The grid registry is a full snapshot: rebuild silver.grid when a new drop arrived, and audit it."""
     from citybrain.jobs.silver import grid
 
     started = time.monotonic()
     now = datetime.now(UTC)
     refine_id = f"refine-registry-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    report = RefineReport("registry", "grid", refine_id, pending_batches(spark, settings, "registry", "grid"))
+    report = RefineReport("registry", "grid", refine_id, pending_batches(spark, settings, "registry", "grid", days))
     if not report.batches:
         return report
     lake.ensure(spark, settings, "quarantine.grid")
@@ -375,8 +375,9 @@ def run_registry(spark, settings: Settings) -> RefineReport:
     return report
 
 
-def refine(spark, settings: Settings, source: str, *, progress=None) -> RefineReport:
-    """Refine one source into its silver entity (the registry rebuilds silver.grid)."""
+def refine(spark, settings: Settings, source: str, *, progress=None, days=None) -> RefineReport:
+    """Refine one source into its silver entity (the registry rebuilds silver.grid); with ``days``
+    (a dated run: citybrain.run_dates), only the pending batches holding drops of those days."""
     if source == "registry":
-        return run_registry(spark, settings)
-    return run(spark, settings, source, progress=progress)
+        return run_registry(spark, settings, days)
+    return run(spark, settings, source, progress=progress, days=days)

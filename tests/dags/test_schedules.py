@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -189,3 +189,71 @@ def test_a_refine_with_no_new_batch_announces_nothing(city_env, airflow_home):
     again = airflow_runner.run_dag("refine_boston311")
     assert _states(again)["refine"] == "success" and _states(again)["announce"] == "skipped"
     assert _asset_events(airflow_home, "silver.complaint") == before + 1
+
+
+def _asset_extras(airflow_home, name: str) -> list[dict]:
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        query = "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ? ORDER BY e.id"
+        return [json.loads(extra or "{}") for (extra,) in db.execute(query, (name,)).fetchall()]
+
+
+def test_a_dated_ingest_takes_its_days_drops_and_its_event_names_the_day(city_env, airflow_home):
+    from citybrain.run_dates import logical_date_for
+
+    drops = city_env.demo_dir / "drops" / "ridehailing"
+    drops.mkdir(parents=True)
+    for day in (1, 2):
+        (drops / f"ridehailing_2026090{day}.csv").write_text(HEADER + f"D{day},2026-09-0{day} 08:00:00,9\n")
+    day = date(2026, 9, 2)
+    result = airflow_runner.run_dag("ingest_ridehailing", logical_date=logical_date_for(day), conf={"day": "2026-09-02"})
+    assert _states(result)["announce"] == "success"
+    assert _asset_extras(airflow_home, "bronze.ridehailing")[-1] == {"day": "2026-09-02"}
+    bronze = DeltaTable(lake.table_location(city_env, "bronze.ridehailing")).to_pyarrow_table().to_pylist()
+    assert [r["order_id"] for r in bronze] == ["D2"]
+
+
+def test_every_schedule_is_the_one_documented(airflow_home, settings):
+    """Ingest: daily (dated) and on a drop's arrival; refine: its bronze table or the grid; gold built
+    from silver: weekly; gold built from gold, the report and the serving views: chained by Assets."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import AssetAll, AssetAny, AssetOrTimeSchedule, CronDataIntervalTimetable, CronTriggerTimetable
+
+    from citybrain import run_dates, tasks
+    from citybrain.drop_watch import DropArrivalTrigger, drop_folder
+    from citybrain.jobs.gold import GOLD_TABLES
+    from citybrain.schemas.sources import all_sources
+
+    dags = DagBag(dag_folder=airflow_runner.DEFAULT_DAGS_FOLDER).dags
+
+    def assets(condition) -> set[str]:
+        return {a.name for a in condition.objects} if hasattr(condition, "objects") else {condition.name}
+
+    for source, spec in all_sources().items():
+        ingest = dags[f"ingest_{source}"].timetable
+        assert isinstance(ingest, AssetOrTimeSchedule), source
+        assert isinstance(ingest.timetable, CronDataIntervalTimetable) and ingest.timetable.expression == "0 0 * * *"
+        assert str(ingest.timetable.timezone) == "UTC"
+        watched = ingest.asset_condition
+        assert watched.name == f"drops.{source}"
+        (watcher,) = watched.watchers
+        assert isinstance(watcher.trigger, DropArrivalTrigger)
+        assert (watcher.trigger.folder, watcher.trigger.pattern) == (str(drop_folder(settings.from_env(), source)), spec.glob)
+        refine = dags[f"refine_{source}"].timetable.asset_condition
+        on_grid = tasks.needs_grid(source)
+        assert assets(refine) == {f"bronze.{source}"} | ({"silver.grid"} if on_grid else set()), source
+        assert isinstance(refine, AssetAny) or not on_grid, source
+    assert sum(map(tasks.needs_grid, all_sources())) >= 4
+    for table, inputs in GOLD_TABLES.items():
+        gold = dags[f"build_gold_{table}"].timetable
+        if inputs[0].startswith("silver."):
+            assert isinstance(gold, CronTriggerTimetable), table
+            assert (
+                (gold.expression, str(gold.timezone)) == (run_dates.WEEKLY_CRON, run_dates.CITY_TIMEZONE) == ("0 10 * * 1", "Asia/Shanghai")
+            )
+            assert gold.interval == timedelta(weeks=1)
+        else:
+            assert assets(gold.asset_condition) == {inputs[0]}, table
+    report = dags["publish_weekly_report"].timetable.asset_condition
+    assert isinstance(report, AssetAll) and assets(report) == {f"gold.{t}" for t in GOLD_TABLES}
+    serving = dags["publish_serving_views"].timetable.asset_condition
+    assert isinstance(serving, AssetAny) and assets(serving) == {f"gold.{t}" for t in GOLD_TABLES}

@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import time
+from datetime import date
 
 import pytest
 
@@ -155,20 +156,22 @@ def test_no_drops_is_a_no_op(spark, lake_settings, tmp_path):
     assert report.files_found == 0 and not lake.exists(lake_settings, "bronze.petitions")
 
 
-def test_two_concurrent_runs_never_load_a_file_twice(spark, lake_settings, tmp_path):
+@pytest.mark.parametrize("day", [None, date(2026, 9, 3)], ids=["undated", "dated"])
+def test_two_concurrent_runs_never_load_a_file_twice(spark, lake_settings, tmp_path, day):
+    """Every new file, or (a dated run, citybrain.run_dates) that day's: taken by one of the two runs only."""
     import threading
 
     from citybrain import engine
 
     drops = tmp_path / "drops"
-    for day in range(1, 7):
-        _write(drops / "ridehailing", f"ridehailing_202609{day:02d}.csv", HEADER + f"B{day},2026-09-{day:02d}08:00:00,{day}\n")
+    for n in range(1, 7):
+        _write(drops / "ridehailing", f"ridehailing_202609{n:02d}.csv", HEADER + f"B{n},2026-09-{n:02d}08:00:00,{n}\n")
     reports, errors = [], []
 
     def one_run():
         try:
             with engine.fresh_session(lake_settings) as session:
-                reports.append(ingest.run(session, lake_settings, "ridehailing", drops_dir=drops))
+                reports.append(ingest.run(session, lake_settings, "ridehailing", drops_dir=drops, day=day))
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -178,9 +181,10 @@ def test_two_concurrent_runs_never_load_a_file_twice(spark, lake_settings, tmp_p
     for run in runs:
         run.join()
     assert errors == []
-    assert sorted(len(r.files) for r in reports) == [0, 6]
+    taken = list(range(1, 7)) if day is None else [day.day]
+    assert sorted(len(r.files) for r in reports) == [0, len(taken)]
     bronze = lake.read(spark, lake_settings, "bronze.ridehailing")
-    assert sorted(r.order_id for r in bronze.collect()) == [f"B{d}" for d in range(1, 7)]
+    assert sorted(r.order_id for r in bronze.collect()) == [f"B{d}" for d in taken]
     assert bronze.select("_batch_id").distinct().count() == 1
     ledger = [r.file for r in lake.read(spark, lake_settings, "ops.ingest_ledger").collect()]
-    assert sorted(ledger) == sorted(set(ledger)) and len(ledger) == 6
+    assert sorted(ledger) == [f"ridehailing/ridehailing_202609{d:02d}.csv" for d in taken]
