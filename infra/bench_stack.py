@@ -5,7 +5,7 @@
 Runs ``citybrain up`` in a temporary folder (or --keep DIR) on free ports, so it never touches
 ./lake or a running stack; ``citybrain down`` at the end. Figures are printed, not asserted:
 
-- idle: the stack up, its first hourly ingests done (nothing to take in);
+- idle: the stack up, its first daily ingests done (nothing to take in);
 - the demo pipeline on an empty lake: every source's ingest triggered at once through
   Airflow's REST API, then every DAG the Assets start (refines, gold, publishing); the runs
   and tries that did not succeed the first time, the most engines seen at once, each drop

@@ -209,10 +209,10 @@ def run(spark, settings: Settings, source: str, *, progress=None, days=None) -> 
     # One refine of an entity at a time: its merge reads only the days that hold the batch's
     # keys, which another refine's commit could change in between.
     with locks.file_lock(locks.lock_path(settings, f"refine-{spec.silver.entity}")):
-        return _run(spark, settings, spec, started)
+        return _run(spark, settings, spec, started, days)
 
 
-def _run(spark, settings: Settings, spec: SourceSpec, started: float) -> RefineReport:
+def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> RefineReport:
     source, mapping = spec.name, spec.silver
     entity = mapping.entity
     now = datetime.now(UTC)
