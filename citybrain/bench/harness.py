@@ -193,20 +193,22 @@ class Bench:
         from citybrain.bench.reference_gold import GOLD_REFERENCES
         from citybrain.jobs.gold import TRAINED_TABLES
 
-        def build(module, table: str) -> int:
-            if table in TRAINED_TABLES:  # as its DAG does: train a new model version, then score with it
-                module.train(self.spark, self.settings)
-            return module.run(self.spark, self.settings).rows
+        def train(module) -> int:
+            module.train(self.spark, self.settings)
+            return 0
 
         for table in tables:
             module = importlib.import_module(f"citybrain.jobs.gold.{table}")
-            result = self._measure("gold", table, lambda m=module, t=table: build(m, t))
+            if table in TRAINED_TABLES:  # as its DAG does: train a new model version, then score with it.
+                # Training is a row of its own: the reference scores with the stored model, it does not train.
+                self._said(self._measure("gold", f"{table} (training)", lambda m=module: train(m)))
+            result = self._measure("gold", table, lambda m=module: m.run(self.spark, self.settings).rows)
             self._reference(result, "gold", [table] if table in GOLD_REFERENCES else [])
             self._said(result)
 
 
 HEADER = (
-    f"{'stage':<7} {'table':<22} {'records':>11} {'seconds':>8} {'records/s':>10} {'engine MB':>9} {'client MB':>9}"
+    f"{'stage':<7} {'table':<26} {'records':>11} {'seconds':>8} {'records/s':>10} {'engine MB':>9} {'client MB':>9}"
     f" {'ref s':>7} {'ref MB':>7} {'ratio':>6}  agree"
 )
 
@@ -217,7 +219,7 @@ def format_line(r: StageResult) -> str:
     ref_mb = f"{r.reference_mb:.0f}" if r.reference_mb else "-"
     ratio = f"{r.ratio:.1f}x" if r.ratio else "-"
     line = (
-        f"{r.stage:<7} {r.name:<22} {r.records:>11,} {r.seconds:>8.2f} {rate:>10} {r.engine_mb:>9.0f} {r.client_mb:>9.0f}"
+        f"{r.stage:<7} {r.name:<26} {r.records:>11,} {r.seconds:>8.2f} {rate:>10} {r.engine_mb:>9.0f} {r.client_mb:>9.0f}"
         f" {ref_s:>7} {ref_mb:>7} {ratio:>6}  {r.agree}"
     )
     return f"{line}  FAILED: {r.error}" if r.error else line
