@@ -486,7 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stages to report (the ones before them still run; default: all)",
     )  # fmt: skip
     p.add_argument("--keep", type=_path, metavar="DIR", help="work in DIR and keep it (the city is reused when it matches)")
-    p.add_argument("--engine-memory", default="8G", help="the engine's memory pool limit (default 8G; Sail's fair pool)")
+    p.add_argument(
+        "--engine-memory", default="8G",
+        help="the memory limit of the engine (Sail's fair pool) and of the DuckDB references (memory_limit); default 8G",
+    )  # fmt: skip
     p.add_argument("--markdown", type=_path, metavar="FILE", help="also write the table as markdown to FILE")
     p.set_defaults(func=cmd_bench)
 

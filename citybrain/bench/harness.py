@@ -19,6 +19,7 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,13 +86,21 @@ def peak_mb(pid: int) -> float:
     return float("nan")
 
 
-def reference_connection(path: Path):
-    """A DuckDB connection (file-backed, so a large city may spill) with delta loaded and UTC as its time zone."""
+def reference_process() -> ProcessPoolExecutor:
+    """The process the DuckDB references run in: its own, so its memory never counts as the client's."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def reference_connection(path: Path, memory_limit: str = DEFAULT_ENGINE_MEMORY):
+    """A DuckDB connection (file-backed, so a large city may spill) with delta loaded, UTC as its time
+    zone and the same memory limit as the engine (DuckDB's default, 80 % of the machine, got the
+    reference process killed beside the engine at M)."""
     from citybrain.serving import connect
 
     path.unlink(missing_ok=True)
     connection = connect(path, read_only=False)
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"SET memory_limit = '{memory_bytes(memory_limit) // 2**20}MiB'")
     return connection
 
 
@@ -104,7 +113,9 @@ def compare(connection, settings: Settings, reference: Reference, name: str) -> 
 _connection = None  # the reference process's DuckDB connection, kept between stages
 
 
-def build_references(layer: str, tables: list[str], settings: Settings, db_path: Path) -> tuple[float, float, list[str]]:
+def build_references(
+    layer: str, tables: list[str], settings: Settings, db_path: Path, memory_limit: str = DEFAULT_ENGINE_MEMORY
+) -> tuple[float, float, list[str]]:
     """In the reference process: build ``layer``'s references of ``tables`` in order, compare each with
     the product; (seconds spent building, peak memory MB of this process meanwhile, disagreements)."""
     global _connection
@@ -112,7 +123,7 @@ def build_references(layer: str, tables: list[str], settings: Settings, db_path:
     from citybrain.bench.reference_silver import SILVER_REFERENCES
 
     if _connection is None:
-        _connection = reference_connection(db_path)
+        _connection = reference_connection(db_path, memory_limit)
     registry = SILVER_REFERENCES if layer == "silver" else GOLD_REFERENCES
     reset_peak(os.getpid())
     seconds, verdicts = 0.0, []
@@ -133,9 +144,13 @@ def build_references(layer: str, tables: list[str], settings: Settings, db_path:
 class Bench:
     """One benchmark run over ``settings`` (its lake, state and demo folders), against engine ``engine_pid``."""
 
-    def __init__(self, spark, settings: Settings, engine_pid: int, references, db_path: Path, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, spark, settings: Settings, engine_pid: int, db_path: Path, memory_limit: str = DEFAULT_ENGINE_MEMORY,
+        say: Callable[[str], None] = print,
+    ) -> None:  # fmt: skip
         self.spark, self.settings, self.engine_pid, self.say = spark, settings, engine_pid, say
-        self.references, self.db_path = references, db_path  # the process the DuckDB references run in, and its file
+        self.db_path, self.memory_limit = db_path, memory_limit  # the references' DuckDB file and memory limit
+        self.references = reference_process()
         self.results: list[StageResult] = []
 
     def _measure(self, stage: str, name: str, job: Callable[[], int]) -> StageResult:
@@ -159,9 +174,13 @@ class Bench:
         if not tables or result.error:
             return
         try:
-            seconds, peak, verdicts = self.references.submit(build_references, layer, tables, self.settings, self.db_path).result()
+            job = self.references.submit(build_references, layer, tables, self.settings, self.db_path, self.memory_limit)
+            seconds, peak, verdicts = job.result()
         except Exception as exc:  # noqa: BLE001 - reported in the table, the other stages still run
             result.agree = f"NO: reference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+            if isinstance(exc, BrokenProcessPool):  # the process died (e.g. out of memory): the next stages get a new one
+                self.references.shutdown()
+                self.references = reference_process()
             return
         result.reference_seconds, result.reference_mb = seconds, peak
         result.agree = "; ".join(verdicts) or ("yes" if len(tables) == 1 else f"yes ({len(tables)} tables)")
@@ -303,14 +322,13 @@ def run(
     for folder in ("lake", "state"):
         shutil.rmtree(work / folder, ignore_errors=True)
     os.environ.update(engine_memory_env(engine_memory))
-    limit = f"engine memory: Sail fair memory pool of {engine_memory} (SAIL_RUNTIME__MEMORY_POOL__TYPE=fair, __FAIR__MAX_SIZE)"
+    limit = f"memory limit: {engine_memory} for the engine (Sail fair memory pool: SAIL_RUNTIME__MEMORY_POOL__TYPE=fair, __FAIR__MAX_SIZE) and for the references (DuckDB memory_limit)"
     preamble.append(limit)
     say(limit)
     info, _ = engine.start(settings)
     say(f"engine: Sail pid {info.pid}; references: DuckDB {duckdb.__version__} in a process of their own ({work / 'reference.duckdb'})")
-    references = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     spark = engine.get_session(settings)
-    bench = Bench(spark, settings, info.pid, references, work / "reference.duckdb", say=say)
+    bench = Bench(spark, settings, info.pid, work / "reference.duckdb", engine_memory, say=say)
     try:
         say(HEADER)
         sources = [s for s in DEMO_SOURCES if (settings.demo_dir / "drops" / s).exists()] or list(DEMO_SOURCES)
@@ -321,7 +339,7 @@ def run(
         if "gold" in wanted:
             bench.gold(list(GOLD_TABLES))
     finally:
-        references.shutdown()
+        bench.references.shutdown()
         spark.stop()
         engine.stop(settings)
     results = [r for r in bench.results if r.stage in stages]
