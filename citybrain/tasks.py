@@ -159,6 +159,21 @@ def changed(summary: dict) -> bool:
     return bool(summary["changed"])
 
 
+def inputs_ready(table: str) -> bool:
+    """Whether gold.<table> can be built now: every table it is built from exists.
+
+    False skips the build cleanly (a weekly run on a lake not built yet); the next run builds it.
+    """
+    from citybrain import lake
+    from citybrain.jobs.gold import GOLD_TABLES
+
+    settings = Settings.from_env()
+    missing = [name for name in GOLD_TABLES[table] if not lake.exists(settings, name)]
+    if missing:
+        log.info("not built yet: %s; build_gold_%s is skipped until they exist", ", ".join(missing), table)
+    return not missing
+
+
 def grid_ready(source: str) -> bool:
     """Whether the source can be refined now: silver.grid exists, or the source is not placed on it.
 

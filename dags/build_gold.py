@@ -34,6 +34,10 @@ def build_gold_dag(table: str, inputs: tuple[str, ...]):
         default_args=default_args(execution_timeout=timedelta(minutes=60)),
     )
     def gold_dag():
+        @task.short_circuit
+        def inputs_ready() -> bool:
+            return tasks.inputs_ready(table)
+
         @task(execution_timeout=timedelta(minutes=2))
         def check_engine() -> str:
             return tasks.check_engine()
@@ -48,9 +52,9 @@ def build_gold_dag(table: str, inputs: tuple[str, ...]):
             def train() -> dict:
                 return tasks.train_gold_model(table)
 
-            check_engine() >> train() >> build()
+            inputs_ready() >> check_engine() >> train() >> build()
         else:
-            check_engine() >> build()
+            inputs_ready() >> check_engine() >> build()
 
     return gold_dag()
 
