@@ -149,6 +149,13 @@ def complaint_hotspots(connection, settings: Settings, name: str) -> int:
     return connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
 
 
+#: the stability table's compared columns: its keys and every figure the warning rests on
+STABILITY_KEYS = (
+    "iso_week", "week_start", "unit_type", "unit_code", "population", "events",
+    "status", "score", "level", "rank_in_week", "warning_probability",
+)  # fmt: skip
+
+
 def stability_risk(connection, settings: Settings, name: str) -> int:
     """Evidence counts and places in SQL; the index and the early warning with the product's pandas code."""
     import pandas as pd
@@ -186,20 +193,7 @@ def stability_risk(connection, settings: Settings, name: str) -> int:
       FROM {scan(settings, "silver.grid")} WHERE community_code IS NOT NULL GROUP BY 1
     """).df()
     rows, _ = score(pd.concat(parts, ignore_index=True), places, cfg)
-    keep = [
-        "iso_week",
-        "week_start",
-        "unit_type",
-        "unit_code",
-        "population",
-        "events",
-        "status",
-        "score",
-        "level",
-        "rank_in_week",
-        "warning_probability",
-    ]
-    frame = rows.reindex(columns=keep)
+    frame = rows.reindex(columns=list(STABILITY_KEYS))
     frame["week_start"] = pd.to_datetime(frame["week_start"]).dt.date
     frame["population"] = frame["population"].astype("Int64")
     frame["events"] = frame["events"].astype("Int64")
@@ -296,19 +290,7 @@ GOLD_REFERENCES: dict[str, Reference] = {
     ),
     "stability_risk": Reference(
         "gold.stability_risk",
-        (
-            "iso_week",
-            "week_start",
-            "unit_type",
-            "unit_code",
-            "population",
-            "events",
-            "status",
-            "score",
-            "level",
-            "rank_in_week",
-            "warning_probability",
-        ),
+        STABILITY_KEYS,
         stability_risk,
     ),
     "ride_hailing_demand": Reference(

@@ -12,6 +12,7 @@ product's contract modules; no Spark code is shared.
 from __future__ import annotations
 
 from citybrain.jobs.gold.common import entity_timezone, source_timezones
+from citybrain.jobs.gold.governance_scorecard import RATES as SCORECARD_RATES
 from citybrain.jobs.gold.indicators import CITY_UNIT_CODE, CITY_UNIT_NAME
 from citybrain.schemas.gold.governance_scorecard import GovernanceScorecardParams
 from citybrain.schemas.gold.hotline_performance import CALLBACK_CODES, HotlinePerformanceParams
@@ -257,16 +258,7 @@ def governance_scorecard(connection, settings: Settings, name: str, params: Gove
         "hotline_urban_tickets": _count("kind = 'hotline_ticket'"),
         "cases_from_12345": _count(f"kind = 'reported' AND source = '{params.transfer_source}'"),
     }
-    rates = {
-        "citizen_report_share": ("citizen_reported", "reported"),
-        "filing_rate": ("filed", "reported"),
-        "closure_rate": ("closed_by_period_end", "due"),
-        "on_time_closure_rate": ("handled_on_time", "due"),
-        "rework_rate": ("reworked", "due"),
-        "postponement_rate": ("postponed", "due"),
-        "urgent_on_time_rate": ("urgent_handled_on_time", "urgent_due"),
-        "hotline_conversion_rate": ("cases_from_12345", "hotline_urban_tickets"),
-    }
+    rates = SCORECARD_RATES  # the indicators' definitions: numerator and denominator
     case_columns = "street_code, source, is_citizen_report, is_urgent, filed_at, closed_at, deadline, rework_count, postponed, voided, minutes_to_dispatch, minutes_to_close"
     if exists(settings, "silver.urban_case"):
         cases_from = scan(settings, "silver.urban_case")
