@@ -55,6 +55,17 @@ def test_refine_before_the_grid_skips_cleanly(city_env):
     assert all(t.try_number <= 1 for t in result.tasks)
 
 
+def test_gold_before_its_inputs_skips_cleanly(city_env):
+    """The weekly timetable starts a gold run as soon as the DAG exists, often on a lake not built yet."""
+    assert not lake.exists(city_env, "silver.complaint")
+    result = airflow_runner.run_dag("build_gold_hotline_performance")
+    assert result.succeeded
+    states = _states(result)
+    assert states.pop("inputs_ready") == "success"
+    assert set(states.values()) == {"skipped"}, states
+    assert all(t.try_number <= 1 for t in result.tasks)
+
+
 def test_an_ingest_with_nothing_new_announces_nothing(city_env, airflow_home):
     drops = city_env.demo_dir / "drops" / "ridehailing"
     drops.mkdir(parents=True)
