@@ -1,7 +1,8 @@
 """The ride-hailing demand forecaster: gradient-boosted trees on the Spark-built features.
 
-One model per horizon (24h, 7d): a HistGradientBoostingRegressor with the Poisson loss
-for the expected orders, and two with the quantile loss for the 80 % interval. Plain
+One model per horizon (24h, 7d): HistGradientBoostingRegressors with the Poisson loss for
+the expected orders (the mean of a few, each with its own seed), and two with the quantile
+loss for the 80 % interval. Plain
 functions with typed hyperparameters (DemandParams); ``train`` takes a pandas frame of
 features and labels (a few hundred thousand rows: cells x leads x origins), ``predict``
 returns the mean and the interval.
@@ -24,7 +25,7 @@ from citybrain.schemas.gold.ride_hailing_demand import DemandParams
 class DemandModel:
     horizon: str
     features: tuple[str, ...]
-    mean: HistGradientBoostingRegressor
+    mean: tuple[HistGradientBoostingRegressor, ...]
     lower: HistGradientBoostingRegressor
     upper: HistGradientBoostingRegressor
     train_rows: int = 0
@@ -35,7 +36,7 @@ class DemandModel:
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """forecast, lower, upper for each row (lower <= forecast-rounded-down, upper >= lower, all >= 0)."""
         x = design_matrix(frame)
-        mean = exposure(frame) * self.mean.predict(x)
+        mean = exposure(frame) * np.mean([m.predict(x) for m in self.mean], axis=0)
         lower = np.clip(self.lower.predict(x), 0, None)
         upper = np.maximum(np.clip(self.upper.predict(x), 0, None), lower)
         return pd.DataFrame({"forecast": mean, "lower": lower, "upper": upper}, index=frame.index)
@@ -91,7 +92,10 @@ def train(frame: pd.DataFrame, horizon: str, params: DemandParams, seed: int = 0
     y = rows["actual"].to_numpy(float)
     base = exposure(rows)
     lo, hi = params.quantiles
-    mean = _booster("poisson", params, seed).fit(x, y / base, sample_weight=base)
+    # one booster's fit depends on its seed (the early-stopping split, the binning sample): on the
+    # default city the backtest skill of single models spread from 0.52 to 0.67 over seeds 0-6;
+    # the mean of a few seeds' predictions is steadier and no worse
+    mean = tuple(_booster("poisson", params, seed + k).fit(x, y / base, sample_weight=base) for k in range(params.mean_models))
     # counts are whole numbers: the quantiles are those of the count's continuous extension
     # y - U, U ~ Uniform(0, 1) (jittering, Machado and Santos Silva 2005), so that an 80 %
     # interval covers about 80 % and not every whole number up to the next quantile

