@@ -50,6 +50,14 @@ def _processes_of(settings: Settings) -> list[psutil.Process]:
     return [p for p in found.values() if _running(p)]
 
 
+def _sockets(proc: psutil.Process) -> list:
+    """The process's inet sockets; none when it ended since it was listed (a worker of a service may)."""
+    try:
+        return proc.net_connections(kind="inet")
+    except psutil.NoSuchProcess:
+        return []
+
+
 def _cmdline(proc: psutil.Process) -> list[str]:
     try:
         return proc.cmdline()
@@ -101,7 +109,7 @@ def test_up_listens_on_loopback_only(stack_settings):
     listening = [
         (proc.pid, conn.laddr)
         for proc in _processes_of(stack_settings)
-        for conn in proc.net_connections(kind="inet")
+        for conn in _sockets(proc)
         if conn.status == psutil.CONN_LISTEN
     ]
     ports = {addr.port for _, addr in listening}
