@@ -28,6 +28,10 @@ from citybrain.settings import Settings
 TABLE = GOLD_STABILITY_RISK.name
 EVIDENCE = ("silver.petition", "silver.police_incident", "silver.complaint")
 LABEL = "outcome"
+#: scan partitions of an evidence table: Sail reads each day directory of a Delta table as a
+#: partition of its own (84 for the default city), and the per-partition cost is most of the
+#: count's time; coalescing lets it group the files (0.39 s -> 0.25 s for the three tables at S).
+SCAN_PARTITIONS = 4
 
 
 def weekly_counts(tables: dict[str, DataFrame], cfg: IndexConfig) -> pd.DataFrame:
@@ -44,7 +48,8 @@ def weekly_counts(tables: dict[str, DataFrame], cfg: IndexConfig) -> pd.DataFram
     daily = functools.reduce(
         DataFrame.unionByName,
         [
-            df.where(F.col("community_code").isNotNull())
+            df.coalesce(SCAN_PARTITIONS)
+            .where(F.col("community_code").isNotNull())
             .groupBy("community_code", "dt")
             .agg(*(F.sum(F.when(condition, 1).otherwise(0)).alias(column) for column, condition in measures[name].items()))
             .select("community_code", "dt", *(c if c in measures[name] else F.lit(0).cast("bigint").alias(c) for c in counted))
