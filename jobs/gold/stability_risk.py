@@ -9,11 +9,12 @@ the early warning (citybrain.models.stability_warning) run in pandas on that sma
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
@@ -27,30 +28,55 @@ from citybrain.settings import Settings
 TABLE = GOLD_STABILITY_RISK.name
 EVIDENCE = ("silver.petition", "silver.police_incident", "silver.complaint")
 LABEL = "outcome"
+#: scan partitions of an evidence table: Sail reads each day directory of a Delta table as a
+#: partition of its own (84 for the default city), and the per-partition cost is most of the
+#: count's time; coalescing lets it group the files (0.39 s -> 0.25 s for the three tables at S).
+SCAN_PARTITIONS = 4
 
 
 def weekly_counts(tables: dict[str, DataFrame], cfg: IndexConfig) -> pd.DataFrame:
-    """Long counts: community_code, iso_week, week_start, column (n_<ind>, d_<ind>, events, outcome), value."""
-    parts = []
-    for name, df in tables.items():
-        measures = [F.count(F.lit(1)).alias("events")]
-        for ind in cfg.counted:
-            if ind.source == name:
-                measures.append(F.sum(F.when(F.expr(ind.where), 1).otherwise(0)).alias(f"n_{ind.name}"))
-                if ind.denominator:
-                    measures.append(F.sum(F.when(F.expr(ind.denominator), 1).otherwise(0)).alias(f"d_{ind.name}"))
-        if cfg.warning.get("label_source") == name:
-            measures.append(F.sum(F.when(F.expr(cfg.warning["label_where"]), 1).otherwise(0)).alias(LABEL))
-        agg = (
-            df.where(F.col("community_code").isNotNull())
-            .withColumn("iso_week", iso_week_label(F.col("dt")))
-            .withColumn("week_start", week_start(F.col("dt")))
-            .groupBy("community_code", "iso_week", "week_start")
-            .agg(*measures)
-            .toPandas()
-        )
-        parts.append(agg.melt(id_vars=["community_code", "iso_week", "week_start"], var_name="column", value_name="value"))
-    return pd.concat(parts, ignore_index=True)
+    """Long counts: community_code, iso_week, week_start, column (n_<ind>, d_<ind>, events, outcome), value.
+
+    One query for all the tables: each table's counts per community and day (a column another
+    table counts is 0 there), their union summed per community and ISO week. Each scan of a
+    Delta table costs the engine a fixed time; one round trip lets it run them together, and
+    the week is labelled per community and day instead of per record.
+    """
+    keys = ["community_code", "iso_week", "week_start"]
+    measures = {name: _measures(name, cfg) for name in tables}
+    counted = list(dict.fromkeys(column for table in measures.values() for column in table))
+    daily = functools.reduce(
+        DataFrame.unionByName,
+        [
+            df.coalesce(SCAN_PARTITIONS)
+            .where(F.col("community_code").isNotNull())
+            .groupBy("community_code", "dt")
+            .agg(*(F.sum(F.when(condition, 1).otherwise(0)).alias(column) for column, condition in measures[name].items()))
+            .select("community_code", "dt", *(c if c in measures[name] else F.lit(0).cast("bigint").alias(c) for c in counted))
+            for name, df in tables.items()
+        ],
+    )
+    wide = (
+        daily.withColumn("iso_week", iso_week_label(F.col("dt")))
+        .withColumn("week_start", week_start(F.col("dt")))
+        .groupBy(*keys)
+        .agg(*(F.sum(c).alias(c) for c in counted))
+        .toPandas()
+    )
+    return wide.melt(id_vars=keys, var_name="column", value_name="value")
+
+
+def _measures(name: str, cfg: IndexConfig) -> dict[str, Column]:
+    """What table ``name`` counts, by column: its events, each indicator's filter (and denominator) on it, the label."""
+    measures = {"events": F.lit(True)}
+    for ind in cfg.counted:
+        if ind.source == name:
+            measures[f"n_{ind.name}"] = F.expr(ind.where)
+            if ind.denominator:
+                measures[f"d_{ind.name}"] = F.expr(ind.denominator)
+    if cfg.warning.get("label_source") == name:
+        measures[LABEL] = F.expr(cfg.warning["label_where"])
+    return measures
 
 
 def community_table(long_counts: pd.DataFrame, places: pd.DataFrame, cfg: IndexConfig) -> pd.DataFrame:

@@ -101,10 +101,14 @@ def _whole_number(column: str):
 
 def build_grid(bronze_registry_df, *, batch_id: str):
     """One typed, located row per grid_code (the latest drop wins), shaped like ``silver.grid``."""
+    return _grid_rows(_parsed(bronze_registry_df), batch_id=batch_id)
+
+
+def _grid_rows(parsed, *, batch_id: str):
     latest = Window.partitionBy(F.trim("grid_code")).orderBy(
         F.col("dt").desc(), F.col("_ingested_at").desc(), F.col("_source_file").desc(), F.col("_source_row").desc()
     )
-    good = _parsed(bronze_registry_df).where(F.col("_rule").isNull())
+    good = parsed.where(F.col("_rule").isNull())
     good = good.withColumn("_rank", F.row_number().over(latest)).where(F.col("_rank") == 1)
     trimmed = [
         "grid_name",
@@ -135,33 +139,38 @@ def build_grid(bronze_registry_df, *, batch_id: str):
 
 def refused_registry_rows(bronze_registry_df, *, batch_id: str):
     """Registry rows that cannot be a grid, shaped like ``quarantine.grid`` (the first rule each broke)."""
-    record = F.to_json(F.struct(*(F.col(c) for c in bronze_registry_df.columns)))
-    return (
-        _parsed(bronze_registry_df)
-        .where(F.col("_rule").isNotNull())
-        .select(
-            record.alias("record"),
-            F.col("_rule").alias("rule"),
-            F.col("_reason").alias("reason"),
-            F.col("_measured").alias("measured_value"),
-            F.col("_source_file").alias("source_file"),
-            F.col("_source_row").alias("source_row"),
-            F.lit(batch_id).alias("batch_id"),
-            F.current_timestamp().alias("quarantined_at"),
-            "dt",
-        )
+    return _refused_rows(_parsed(bronze_registry_df), bronze_registry_df.columns, batch_id=batch_id)
+
+
+def _refused_rows(parsed, bronze_columns: list[str], *, batch_id: str):
+    record = F.to_json(F.struct(*(F.col(c) for c in bronze_columns)))
+    return parsed.where(F.col("_rule").isNotNull()).select(
+        record.alias("record"),
+        F.col("_rule").alias("rule"),
+        F.col("_reason").alias("reason"),
+        F.col("_measured").alias("measured_value"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_source_row").alias("source_row"),
+        F.lit(batch_id).alias("batch_id"),
+        F.current_timestamp().alias("quarantined_at"),
+        "dt",
     )
 
 
 def run(spark, settings: Settings, batch_id: str) -> dict:
     """Rebuild ``silver.grid`` from every registry drop in bronze; quarantine the rows that cannot be grids."""
+    from citybrain.jobs.silver.refine import staged
+
     bronze = lake.read(spark, settings, "bronze.registry")
     records_in = bronze.count()
-    refused = refused_registry_rows(bronze, batch_id=batch_id)
-    quarantined = refused.count()
-    if quarantined:
-        lake.merge(spark, settings, "quarantine.grid", refused)
-    lake.write(spark, settings, "silver.grid", build_grid(bronze, batch_id=batch_id), mode="overwrite")
+    # the geometry is parsed once (Python: GeoJSON, validity, centroid, H3), staged, and both
+    # the refused rows and the grid read the staged rows
+    with staged(spark, settings, batch_id, _parsed(bronze)) as parsed:
+        refused = _refused_rows(parsed, bronze.columns, batch_id=batch_id)
+        quarantined = refused.count()
+        if quarantined:
+            lake.merge(spark, settings, "quarantine.grid", refused)
+        lake.write(spark, settings, "silver.grid", _grid_rows(parsed, batch_id=batch_id), mode="overwrite")
     accepted = lake.read(spark, settings, "silver.grid").where(F.col("_batch_id") == batch_id).count()
     return {
         "records_in": records_in,

@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import h3
 import pytest
@@ -98,3 +99,5 @@ def test_run_overwrites_silver_grid_and_counts(spark, lake_settings, bronze):
     assert again == counts
     assert lake.read(spark, lake_settings, "silver.grid").count() == 4
     assert lake.read(spark, lake_settings, "quarantine.grid").count() == 3  # merged on (file, row, rule)
+    staging = Path(lake_settings.lake_root) / "_staging"  # the geometry parsed once, staged, then removed
+    assert not staging.exists() or not any(staging.iterdir())
