@@ -6,12 +6,14 @@ transform  Spark only: each order counts in the local hour it was placed (demand
            cell (H3 in Python inside mapInArrow: Spark SQL has no H3) and hour. The
            table is zero-filled over the cells that ever have an order and every hour
            from the first to the last order.
-load       the whole table is rebuilt through its contract.
+load       through its contract: on a lake where it was built before, only the days that
+           silver's changes since can affect are replaced (demand_days.py); else the whole table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -19,9 +21,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
+from citybrain.jobs.gold import demand_days, incremental
 from citybrain.jobs.gold.common import GoldReport
 from citybrain.schemas.gold.ride_hailing_demand import GOLD_RIDE_HAILING_DEMAND, DemandParams
 from citybrain.settings import Settings
+
+TABLE = GOLD_RIDE_HAILING_DEMAND.name
 
 COUNTS = ("orders", "completed", "cancelled", "compliant_orders", "known_compliance", "pickups", "dropoffs")
 
@@ -102,13 +107,8 @@ def cell_hour_counts(trips: DataFrame, timezone: str, resolution: int) -> DataFr
     )
 
 
-def ride_hailing_demand(trips: DataFrame, timezone: str, params: DemandParams) -> DataFrame:
-    """The zero-filled cell-hour table (every contract column but built_at)."""
-    counts = cell_hour_counts(trips, timezone, params.resolution)
-    placed = counts.where(F.col("orders") > 0)
-    cells = placed.select("h3_cell").distinct()
-    span = placed.agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
-    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start"))
+def zero_filled(counts: DataFrame, cells: DataFrame, hours: DataFrame, timezone: str, params: DemandParams) -> DataFrame:
+    """The table's rows (every contract column but built_at) of ``cells`` x ``hours``, counts or zeros."""
     frame = cells.crossJoin(hours).join(counts, ["h3_cell", "hour_start"], "left")
     local = F.from_utc_timestamp(F.col("hour_start"), timezone)
     return frame.select(
@@ -125,16 +125,84 @@ def ride_hailing_demand(trips: DataFrame, timezone: str, params: DemandParams) -
     )
 
 
-def run(spark, settings: Settings, params: DemandParams | None = None) -> GoldReport:
-    """Rebuild gold.ride_hailing_demand from silver.ride_trip."""
+def ride_hailing_demand(trips: DataFrame, timezone: str, params: DemandParams) -> DataFrame:
+    """The zero-filled cell-hour table (every contract column but built_at)."""
+    counts = cell_hour_counts(trips, timezone, params.resolution)
+    placed = counts.where(F.col("orders") > 0)
+    cells = placed.select("h3_cell").distinct()
+    span = placed.agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
+    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start"))
+    return zero_filled(counts, cells, hours, timezone, params)
+
+
+def rows_of_days(
+    spark, settings: Settings, trips: DataFrame, days: demand_days.Days, timezone: str, params: DemandParams
+) -> DataFrame | str:
+    """The table's rows of ``days`` from silver, or why the rows of other days would change too (a text)."""
+    in_days = demand_days.local_day(F.col("hour_start"), timezone).between(F.lit(days.first), F.lit(days.last))
+    read_from, read_to = days.silver_days
+    counts = cell_hour_counts(trips.where(F.col("dt").between(F.lit(read_from), F.lit(read_to))), timezone, params.resolution).where(
+        in_days
+    )
+    inside = counts.where(F.col("orders") > 0).groupBy("h3_cell").agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
+    gold = lake.read(spark, settings, TABLE).where(F.col("orders") > 0)
+    outside = (
+        gold.where(~F.col("dt").between(F.lit(days.first), F.lit(days.last)))
+        .groupBy("h3_cell")
+        .agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
+    )
+    placed = inside.unionByName(outside)
+    cells = {r[0] for r in placed.select("h3_cell").distinct().collect()}
+    if cells != {r[0] for r in gold.select("h3_cell").distinct().collect()}:
+        return "the cells with an order changed (a cell is zero-filled over every hour)"
+    span = placed.agg(F.min("first").alias("first"), F.max("last").alias("last"))
+    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start")).where(in_days)
+    return zero_filled(counts, spark.createDataFrame([(c,) for c in sorted(cells)], "h3_cell string"), hours, timezone, params)
+
+
+def run(spark, settings: Settings, params: DemandParams | None = None, *, full: bool = False) -> GoldReport:
+    """Build gold.ride_hailing_demand from silver.ride_trip: only the days that silver's changes since
+    the last build can affect, or the whole table (first build, ``full``, any doubt: see
+    ``demand_days.plan_days`` and jobs/gold/README.md)."""
     params = params or DemandParams()
-    report = GoldReport(GOLD_RIDE_HAILING_DEMAND.name)
+    report = GoldReport(TABLE)
     timezone = params.timezone
+    fingerprint = incremental.fingerprint(TABLE, params, demand_days.RULES)
+    plan = incremental.plan(settings, TABLE, demand_days.INPUTS, fingerprint, full=full)
     trips = lake.read(spark, settings, "silver.ride_trip")
-    table = ride_hailing_demand(trips, timezone, params).withColumn("built_at", F.lit(datetime.now(UTC)))
-    lake.write(spark, settings, GOLD_RIDE_HAILING_DEMAND.name, table, mode="overwrite")
-    written = lake.read(spark, settings, GOLD_RIDE_HAILING_DEMAND.name)
-    summary = written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("h3_cell").alias("cells"), F.sum("orders").alias("orders"))
-    row = summary.collect()[0]
-    report.details = {"cells": int(row["cells"]), "orders": int(row["orders"] or 0), "timezone": timezone}
+    built_at = F.lit(datetime.now(UTC))
+    days = table = None
+    if not plan.full:
+        days = demand_days.plan_days(spark, settings, trips, plan, timezone)
+        if not isinstance(days, str) and days.first is not None:
+            table = rows_of_days(spark, settings, trips, days, timezone, params)
+        reason = days if isinstance(days, str) else table if isinstance(table, str) else None
+        if reason:  # the rows of other days would change too, or the rule cannot tell: rebuild whole
+            plan = replace(plan, full=True, reason=reason)
+    if plan.full:
+        table = ride_hailing_demand(trips, timezone, params).withColumn("built_at", built_at)
+        lake.write(spark, settings, TABLE, table, mode="overwrite")
+        state, days, written = {"reach": demand_days.day_reach(trips, timezone)}, None, lake.read(spark, settings, TABLE)
+    elif days.first is None:  # nothing in silver changed
+        state, written = {"reach": list(days.reach)}, None
+    else:
+        lake.write(spark, settings, TABLE, table.withColumn("built_at", built_at), mode="overwrite", replace_where=days.where)
+        state, written = {"reach": list(days.reach)}, lake.read(spark, settings, TABLE).where(days.where)
+    row = (
+        written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("h3_cell").alias("cells"), F.sum("orders").alias("orders")).collect()[
+            0
+        ]
+        if written is not None
+        else {"rows": 0, "cells": 0, "orders": 0}
+    )
+    span = (days.first, days.last) if days is not None and days.first is not None else None
+    incremental.record_build(settings, TABLE, plan, fingerprint, rows=int(row["rows"]), state=state, days=span)
+    report.details = {
+        "cells": int(row["cells"]),
+        "orders": int(row["orders"] or 0),
+        "timezone": timezone,
+        "build": "full" if plan.full else "incremental",
+        "why_full": plan.reason,
+        "days": [str(d) for d in span] if span else None,
+    }
     return report.finish(int(row["rows"]))

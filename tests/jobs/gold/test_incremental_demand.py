@@ -1,0 +1,162 @@
+"""gold.ride_hailing_demand built incrementally equals the same table built whole from the same silver.
+
+A small silver.ride_trip (three cells, ten days, some trips ending after local midnight) is
+merged into a lake of the test's own, day by day as refine does; the table is built, silver
+changes (a new day, a late batch for an old day, a trip re-reported on another day), the job
+runs again, and its content is compared with a full build of the same silver.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from citybrain import lake
+from citybrain.jobs.gold import incremental
+from citybrain.jobs.gold import ride_hailing_demand as job
+from citybrain.lake_content import REBUILD_COLUMNS, content_checksum
+from citybrain.schemas.gold.ride_hailing_demand import GOLD_RIDE_HAILING_DEMAND, DemandParams
+from citybrain.schemas.silver.ride_trip import SILVER_RIDE_TRIP
+
+TABLE = GOLD_RIDE_HAILING_DEMAND.name
+CELLS = {"883091190bfffff": (118.7806, 32.0487), "8830915657fffff": (118.7486, 32.0183), "8830915615fffff": (118.7640, 32.0363)}
+NEW_CELL = "8830915611fffff"
+FIRST = date(2026, 9, 1)
+
+
+def _local(day: date, hour: float) -> datetime:
+    """``hour`` hours after local midnight of ``day`` in Shanghai (UTC+8), as a UTC instant."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour - 8)
+
+
+def trips(day: date, seed: int, n: int = 12, prefix: str = "", cells=tuple(CELLS), last_hour: float = 20.5) -> pd.DataFrame:
+    """``n`` orders of ``day`` (local), the last placed at ``last_hour``; two of them end after midnight."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        hour = last_hour if i == n - 1 else float(rng.uniform(6, last_hour))
+        if i < 2:
+            hour = 23.2 + 0.3 * i if last_hour > 23 else hour
+        cell = cells[i % len(cells)]
+        ordered = _local(day, hour)
+        completed = i % 4 != 3
+        picked = ordered + timedelta(minutes=10) if completed else None
+        dropped = ordered + timedelta(minutes=int(rng.integers(20, 80))) if completed else None
+        lon, lat = CELLS.get(cell, (118.7700, 32.0400))
+        rows.append(
+            {
+                "order_id": f"{prefix}{day:%m%d}-{i}",
+                "is_compliant": bool(i % 3),
+                "ordered_at": ordered,
+                "picked_up_at": picked,
+                "dropped_off_at": dropped,
+                "dropoff_lon": lon if dropped else None,
+                "dropoff_lat": lat if dropped else None,
+                "distance_km": float(rng.uniform(1, 9)),
+                "fare_yuan": float(rng.uniform(8, 40)),
+                "order_status": "completed" if completed else "cancelled_by_passenger",
+                "uploaded_at": ordered + timedelta(hours=2),
+                "h3_r8": cell,
+                "_batch_id": f"b{seed}",
+                "_source_file": f"ridehailing_{day:%Y%m%d}.csv",
+                "_source_row": i,
+                "_refined_at": datetime(2026, 12, 1, tzinfo=UTC),
+                "dt": day,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def merge(spark, settings, frame: pd.DataFrame) -> None:
+    """Merge trips into silver.ride_trip on order_id, the newer upload winning (as refine does)."""
+    frame = frame.reindex(columns=SILVER_RIDE_TRIP.column_names)
+    df = spark.createDataFrame(frame.astype(object).where(frame.notna(), None), SILVER_RIDE_TRIP.ddl().replace(" NOT NULL", ""))
+    lake.merge(spark, settings, SILVER_RIDE_TRIP.name, df, update_when="s.uploaded_at >= t.uploaded_at")
+
+
+def history(spark, settings, days: int = 9) -> None:
+    for k in range(days):
+        day = FIRST + timedelta(days=k)
+        merge(spark, settings, trips(day, seed=k, last_hour=23.5 if k % 3 == 0 else 20.5))
+
+
+def content(settings):
+    return content_checksum(settings, TABLE, REBUILD_COLUMNS)
+
+
+def rebuilt_whole(spark, settings):
+    """(rows, checksum) of a full build of the same silver (the lake's table is left rebuilt)."""
+    report = job.run(spark, settings, full=True)
+    assert report.details["build"] == "full"
+    return content(settings)
+
+
+@pytest.fixture
+def built(spark, lake_settings):
+    history(spark, lake_settings)
+    first = job.run(spark, lake_settings)
+    assert (first.details["build"], first.details["why_full"]) == ("full", "no earlier build recorded")
+    return lake_settings
+
+
+def test_a_new_day_replaces_only_its_days_and_equals_a_full_build(spark, built):
+    rows_before = lake.read(spark, built, TABLE).count()
+    merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
+    report = job.run(spark, built)
+    assert report.details["build"] == "incremental"
+    # the new day, its next day (drop-offs after midnight) and the old last day (its late hours' zeros)
+    assert report.details["days"] == ["2026-09-09", "2026-09-11"]
+    assert 0 < report.rows < rows_before / 3
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_late_batch_for_an_old_day_and_a_trip_moved_to_another_day_equal_a_full_build(spark, built):
+    late = trips(FIRST + timedelta(days=3), seed=7, prefix="late-", last_hour=23.6)
+    moved = trips(FIRST + timedelta(days=1), seed=1).iloc[[4]].copy()  # re-reported: placed on day 5, uploaded later
+    for column in ("ordered_at", "picked_up_at", "dropped_off_at"):
+        moved[column] = moved[column] + timedelta(days=4)
+    moved["uploaded_at"] = moved["ordered_at"] + timedelta(hours=3)
+    moved["dt"] = FIRST + timedelta(days=5)
+    merge(spark, built, pd.concat([late, moved], ignore_index=True))
+    report = job.run(spark, built)
+    assert report.details["build"] == "incremental"
+    assert report.details["days"] == ["2026-09-02", "2026-09-07"]  # day 2 loses the moved trip; day 4 takes the drop-offs of day 3
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_nothing_changed_writes_nothing_and_keeps_the_table(spark, built):
+    before = content(built)
+    report = job.run(spark, built)
+    assert (report.details["build"], report.rows) == ("incremental", 0)
+    assert content(built) == before
+
+
+def test_a_new_cell_changed_parameters_or_full_rebuild_whole(spark, built):
+    merge(spark, built, trips(FIRST + timedelta(days=9), seed=5, n=3, cells=(NEW_CELL,)))
+    report = job.run(spark, built)
+    assert report.details["build"] == "full"
+    assert report.details["why_full"].startswith("the cells with an order changed")
+    assert content(built) == rebuilt_whole(spark, built)
+    other = job.run(spark, built, DemandParams(resolution=8, history_days=14))
+    assert other.details["why_full"] == "parameters, contract or build rules changed"
+    assert job.run(spark, built, full=True).details["why_full"] == "a full build was asked for"
+
+
+def test_a_table_written_by_another_build_is_rebuilt_whole(spark, built):
+    merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
+    lake.write(spark, built, TABLE, lake.read(spark, built, TABLE).limit(5), mode="overwrite")
+    report = job.run(spark, built)
+    assert report.details["why_full"] == f"{TABLE} changed since its last recorded build"
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_the_watermark_names_the_silver_days_changed_by_a_merge(spark, built):
+    previous = incremental.last_build(built, TABLE)
+    moved = trips(FIRST + timedelta(days=1), seed=1).iloc[[4]].copy()
+    moved["dt"] = FIRST + timedelta(days=6)
+    moved["uploaded_at"] = moved["uploaded_at"] + timedelta(days=6)
+    merge(spark, built, moved)
+    plan = incremental.plan(built, TABLE, ("silver.ride_trip",), previous["fingerprint"])
+    assert not plan.full
+    assert plan.changed_days == {FIRST + timedelta(days=1), FIRST + timedelta(days=6)}  # the day it left and the day it went to
