@@ -105,24 +105,40 @@ def test_a_new_day_replaces_only_its_days_and_equals_a_full_build(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
+    incremental_content = content(built)
+    assert incremental_content == rebuilt_whole(spark, built)
     # the new day, its next day (drop-offs after midnight) and the old last day (its late hours' zeros)
     assert report.details["days"] == ["2026-09-09", "2026-09-11"]
     assert 0 < report.rows < rows_before / 3
-    assert content(built) == rebuilt_whole(spark, built)
 
 
-def test_a_late_batch_for_an_old_day_and_a_trip_moved_to_another_day_equal_a_full_build(spark, built):
-    late = trips(FIRST + timedelta(days=3), seed=7, prefix="late-", last_hour=23.6)
-    moved = trips(FIRST + timedelta(days=1), seed=1).iloc[[4]].copy()  # re-reported: placed on day 5, uploaded later
-    for column in ("ordered_at", "picked_up_at", "dropped_off_at"):
-        moved[column] = moved[column] + timedelta(days=4)
-    moved["uploaded_at"] = moved["ordered_at"] + timedelta(hours=3)
-    moved["dt"] = FIRST + timedelta(days=5)
-    merge(spark, built, pd.concat([late, moved], ignore_index=True))
+def test_a_late_batch_for_an_old_day_equals_a_full_build(spark, built):
+    merge(spark, built, trips(FIRST + timedelta(days=3), seed=7, prefix="late-", last_hour=23.6))  # two end after midnight
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
-    assert report.details["days"] == ["2026-09-02", "2026-09-07"]  # day 2 loses the moved trip; day 4 takes the drop-offs of day 3
     assert content(built) == rebuilt_whole(spark, built)
+    assert report.details["days"] == ["2026-09-04", "2026-09-05"]
+
+
+def test_a_trip_reported_again_on_another_day_leaves_its_old_day_and_equals_a_full_build(spark, built):
+    moved = trips(FIRST + timedelta(days=1), seed=1).iloc[[4]].copy()  # placed on day 5 after all, uploaded later
+    for column in ("ordered_at", "picked_up_at", "dropped_off_at", "uploaded_at"):
+        moved[column] = moved[column] + timedelta(days=4)
+    moved["dt"] = FIRST + timedelta(days=5)
+    merge(spark, built, moved)
+    report = job.run(spark, built)
+    assert report.details["build"] == "incremental"
+    assert content(built) == rebuilt_whole(spark, built)
+    assert report.details["days"] == ["2026-09-02", "2026-09-07"]
+
+
+def test_a_trip_reaching_further_widens_the_days_rebuilt(spark, built):
+    far = trips(FIRST + timedelta(days=2), seed=11, n=1, prefix="far-")
+    far["dropped_off_at"] = far["ordered_at"] + timedelta(days=2)  # a drop-off two days later: wider than any before
+    merge(spark, built, far)
+    report = job.run(spark, built)
+    assert content(built) == rebuilt_whole(spark, built)
+    assert report.details["days"] == ["2026-09-03", "2026-09-05"]
 
 
 def test_nothing_changed_writes_nothing_and_keeps_the_table(spark, built):
@@ -135,9 +151,9 @@ def test_nothing_changed_writes_nothing_and_keeps_the_table(spark, built):
 def test_a_new_cell_changed_parameters_or_full_rebuild_whole(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=5, n=3, cells=(NEW_CELL,)))
     report = job.run(spark, built)
+    assert content(built) == rebuilt_whole(spark, built)
     assert report.details["build"] == "full"
     assert report.details["why_full"].startswith("the cells with an order changed")
-    assert content(built) == rebuilt_whole(spark, built)
     other = job.run(spark, built, DemandParams(resolution=8, history_days=14))
     assert other.details["why_full"] == "parameters, contract or build rules changed"
     assert job.run(spark, built, full=True).details["why_full"] == "a full build was asked for"
@@ -147,8 +163,8 @@ def test_a_table_written_by_another_build_is_rebuilt_whole(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
     lake.write(spark, built, TABLE, lake.read(spark, built, TABLE).limit(5), mode="overwrite")
     report = job.run(spark, built)
-    assert report.details["why_full"] == f"{TABLE} changed since its last recorded build"
     assert content(built) == rebuilt_whole(spark, built)
+    assert report.details["why_full"] == f"{TABLE} changed since its last recorded build"
 
 
 def test_the_watermark_names_the_silver_days_changed_by_a_merge(spark, built):
