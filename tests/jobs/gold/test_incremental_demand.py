@@ -176,3 +176,17 @@ def test_the_watermark_names_the_silver_days_changed_by_a_merge(spark, built):
     plan = incremental.plan(built, TABLE, ("silver.ride_trip",), previous["fingerprint"])
     assert not plan.full
     assert plan.changed_days == {FIRST + timedelta(days=1), FIRST + timedelta(days=6)}  # the day it left and the day it went to
+
+
+def test_a_day_whose_only_trip_moves_away_is_emptied(spark, built):
+    lone = trips(FIRST + timedelta(days=14), seed=3, n=1, prefix="lone-")
+    merge(spark, built, lone)
+    assert job.run(spark, built).details["build"] == "incremental"
+    for column in ("ordered_at", "picked_up_at", "dropped_off_at", "uploaded_at"):
+        lone[column] = lone[column] - timedelta(days=3)
+    lone["uploaded_at"] = lone["uploaded_at"] + timedelta(days=5)
+    lone["dt"] = FIRST + timedelta(days=11)
+    merge(spark, built, lone)  # day 15 now has no file at all: only its removal names it
+    report = job.run(spark, built)
+    assert content(built) == rebuilt_whole(spark, built)
+    assert report.details["days"] == ["2026-09-12", "2026-09-16"]
