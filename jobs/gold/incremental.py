@@ -29,6 +29,10 @@ from citybrain.schemas import get_contract
 from citybrain.schemas.ops import GOLD_BUILDS
 from citybrain.settings import Settings
 
+#: commits that rewrite files without changing a row (``citybrain maintain``): a gold table may have
+#: them after its recorded build and still be built incrementally
+DATA_PRESERVING = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -56,6 +60,17 @@ def input_versions(settings: Settings, inputs: tuple[str, ...]) -> dict[str, dic
         current = DeltaTable(lake.table_location(settings, name))
         found[name] = {"id": current.metadata().id, "version": current.version()}
     return found
+
+
+def unchanged_since(settings: Settings, table: str, version: int) -> bool:
+    """Whether ``table`` holds the rows it held at ``version``: no commit since, or only compactions and vacuums."""
+    if not lake.exists(settings, table):
+        return False
+    newer = lake.version(settings, table) - version
+    if newer < 0:
+        return False
+    commits = [c for c in lake.history(settings, table, newer) if c["version"] > version] if newer else []
+    return len(commits) == newer and all(c.get("operation") in DATA_PRESERVING for c in commits)
 
 
 def last_build(settings: Settings, table: str) -> dict | None:
@@ -109,7 +124,7 @@ def plan(settings: Settings, table: str, inputs: tuple[str, ...], fingerprint_: 
         reason = "no earlier build recorded"
     elif previous["fingerprint"] != fingerprint_:
         reason = "parameters, contract or build rules changed"
-    elif not lake.exists(settings, table) or lake.version(settings, table) != previous["gold_version"]:
+    elif not unchanged_since(settings, table, previous["gold_version"]):
         reason = f"{table} changed since its last recorded build"
     elif lake.layout_problem(settings, table):
         reason = lake.layout_problem(settings, table)

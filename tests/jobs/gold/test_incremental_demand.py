@@ -167,6 +167,16 @@ def test_a_table_written_by_another_build_is_rebuilt_whole(spark, built):
     assert report.details["why_full"] == f"{TABLE} changed since its last recorded build"
 
 
+def test_a_compacted_table_is_still_built_incrementally(spark, built):
+    version = lake.version(built, TABLE)
+    lake.optimize(built, TABLE)
+    assert lake.version(built, TABLE) > version  # the compaction is a commit of its own
+    merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
+    report = job.run(spark, built)
+    assert content(built) == rebuilt_whole(spark, built)
+    assert report.details["build"] == "incremental"
+
+
 def test_the_watermark_names_the_silver_days_changed_by_a_merge(spark, built):
     previous = incremental.last_build(built, TABLE)
     moved = trips(FIRST + timedelta(days=1), seed=1).iloc[[4]].copy()
