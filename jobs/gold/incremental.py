@@ -69,8 +69,8 @@ def unchanged_since(settings: Settings, table: str, version: int) -> bool:
     newer = lake.version(settings, table) - version
     if newer < 0:
         return False
-    commits = [c for c in lake.history(settings, table, newer) if c["version"] > version] if newer else []
-    return len(commits) == newer and all(c.get("operation") in DATA_PRESERVING for c in commits)
+    commits = lake.history(settings, table, newer) if newer else []  # the newest ``newer`` commits: those after it
+    return all(c.get("operation") in DATA_PRESERVING for c in commits)
 
 
 def last_build(settings: Settings, table: str) -> dict | None:
