@@ -13,8 +13,9 @@ was measured when it came). Then:
   whose hours after the old last order get their zero rows;
 - those gold days are built from the silver days ``[first - hi, last - lo]``, every day whose
   trips can reach them;
-- the rows of other days change only if the set of cells with an order changes (a new cell
-  is zero-filled over every hour): then the table is rebuilt whole.
+- the rows of other days change only for a cell that gains its first order (it is zero-filled
+  over every hour, with the drop-offs it had before) or loses its last (its rows go): those
+  cells' rows are replaced too (``ride_hailing_demand.rows_of_days``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from citybrain.settings import Settings
 
 INPUTS = ("silver.ride_trip",)
 #: the build rules, in the fingerprint: a change here (or in what the job writes) rebuilds whole
-RULES = "days [min C + lo, max C + hi] + the old last/first day; silver [first - hi, last - lo]; same cells or full"
+RULES = "days [min C + lo, max C + hi] + the old last/first day; silver [first - hi, last - lo]; + every row of a cell gained or lost"
 EVENTS = ("ordered_at", "picked_up_at", "dropped_off_at")
 
 

@@ -135,10 +135,35 @@ def ride_hailing_demand(trips: DataFrame, timezone: str, params: DemandParams) -
     return zero_filled(counts, cells, hours, timezone, params)
 
 
+def near_cells(cells: set[str]) -> Column:
+    """True for a trip whose drop-off point may lie in one of ``cells`` (their bounding boxes, with
+    a margin): a cheap filter before the exact H3 cell is computed."""
+    import h3
+
+    condition = F.lit(False)
+    lat, lon = F.col("dropoff_lat").cast("double"), F.col("dropoff_lon").cast("double")
+    for cell in sorted(cells):
+        lats, lons = zip(*h3.cell_to_boundary(cell), strict=True)
+        margin = 0.001
+        box = lat.between(min(lats) - margin, max(lats) + margin) & lon.between(min(lons) - margin, max(lons) + margin)
+        condition = condition | box
+    return condition
+
+
+def _cells_frame(spark, cells: set[str]) -> DataFrame:
+    return spark.createDataFrame([(c,) for c in sorted(cells)], "h3_cell string")
+
+
 def rows_of_days(
     spark, settings: Settings, trips: DataFrame, days: demand_days.Days, timezone: str, params: DemandParams
-) -> DataFrame | str:
-    """The table's rows of ``days`` from silver, or why the rows of other days would change too (a text)."""
+) -> tuple[DataFrame, str]:
+    """The table's rows that silver's changes can alter, and the predicate that selects them in the table.
+
+    Those are the rows of ``days`` (every cell), and every row of a cell that gained its first order
+    or lost its last (the zero-fill runs over the cells that have an order): a new cell's rows on
+    other days hold the drop-offs it had before, found through ``near_cells``.
+    """
+    cell = f"h3_r{params.resolution}"
     in_days = demand_days.local_day(F.col("hour_start"), timezone).between(F.lit(days.first), F.lit(days.last))
     read_from, read_to = days.silver_days
     counts = cell_hour_counts(trips.where(F.col("dt").between(F.lit(read_from), F.lit(read_to))), timezone, params.resolution).where(
@@ -153,11 +178,20 @@ def rows_of_days(
     )
     placed = inside.unionByName(outside)
     cells = {r[0] for r in placed.select("h3_cell").distinct().collect()}
-    if cells != {r[0] for r in gold.select("h3_cell").distinct().collect()}:
-        return "the cells with an order changed (a cell is zero-filled over every hour)"
+    old_cells = {r[0] for r in gold.select("h3_cell").distinct().collect()}
     span = placed.agg(F.min("first").alias("first"), F.max("last").alias("last"))
-    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start")).where(in_days)
-    return zero_filled(counts, spark.createDataFrame([(c,) for c in sorted(cells)], "h3_cell string"), hours, timezone, params)
+    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start"))
+    table = zero_filled(counts, _cells_frame(spark, cells), hours.where(in_days), timezone, params)
+    where = days.where
+    if cells != old_cells:
+        new = cells - old_cells
+        if new:
+            near = trips.where(F.col(cell).isin(*sorted(new)) | near_cells(new))
+            new_counts = cell_hour_counts(near, timezone, params.resolution).where(F.col("h3_cell").isin(*sorted(new)) & ~in_days)
+            table = table.unionByName(zero_filled(new_counts, _cells_frame(spark, new), hours.where(~in_days), timezone, params))
+        listed = ", ".join(f"'{c}'" for c in sorted(cells ^ old_cells))
+        where = f"({where}) OR h3_cell IN ({listed})"
+    return table, where
 
 
 def run(spark, settings: Settings, params: DemandParams | None = None, *, full: bool = False) -> GoldReport:
@@ -174,11 +208,10 @@ def run(spark, settings: Settings, params: DemandParams | None = None, *, full: 
     days = table = None
     if not plan.full:
         days = demand_days.plan_days(spark, settings, trips, plan, timezone)
-        if not isinstance(days, str) and days.first is not None:
-            table = rows_of_days(spark, settings, trips, days, timezone, params)
-        reason = days if isinstance(days, str) else table if isinstance(table, str) else None
-        if reason:  # the rows of other days would change too, or the rule cannot tell: rebuild whole
-            plan = replace(plan, full=True, reason=reason)
+        if isinstance(days, str):  # the rule cannot tell: rebuild whole
+            plan = replace(plan, full=True, reason=days)
+        elif days.first is not None:
+            table, where = rows_of_days(spark, settings, trips, days, timezone, params)
     if plan.full:
         table = ride_hailing_demand(trips, timezone, params).withColumn("built_at", built_at)
         lake.write(spark, settings, TABLE, table, mode="overwrite")
@@ -186,8 +219,8 @@ def run(spark, settings: Settings, params: DemandParams | None = None, *, full: 
     elif days.first is None:  # nothing in silver changed
         state, written = {"reach": list(days.reach)}, None
     else:
-        lake.write(spark, settings, TABLE, table.withColumn("built_at", built_at), mode="overwrite", replace_where=days.where)
-        state, written = {"reach": list(days.reach)}, lake.read(spark, settings, TABLE).where(days.where)
+        lake.write(spark, settings, TABLE, table.withColumn("built_at", built_at), mode="overwrite", replace_where=where)
+        state, written = {"reach": list(days.reach)}, lake.read(spark, settings, TABLE).where(where)
     row = (
         written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("h3_cell").alias("cells"), F.sum("orders").alias("orders")).collect()[
             0

@@ -8,6 +8,7 @@ runs again, and its content is compared with a full build of the same silver.
 
 from datetime import UTC, date, datetime, timedelta
 
+import h3
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,8 +21,8 @@ from citybrain.schemas.gold.ride_hailing_demand import GOLD_RIDE_HAILING_DEMAND,
 from citybrain.schemas.silver.ride_trip import SILVER_RIDE_TRIP
 
 TABLE = GOLD_RIDE_HAILING_DEMAND.name
-CELLS = {"883091190bfffff": (118.7806, 32.0487), "8830915657fffff": (118.7486, 32.0183), "8830915615fffff": (118.7640, 32.0363)}
-NEW_CELL = "8830915611fffff"
+CELLS = ("883091190bfffff", "8830915657fffff", "8830915615fffff")  # resolution-8 cells of the demo city
+NEW_CELL = "8830915611fffff"  # no order until a test places one; some drop-offs end there from the start
 FIRST = date(2026, 9, 1)
 
 
@@ -30,8 +31,14 @@ def _local(day: date, hour: float) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hour - 8)
 
 
-def trips(day: date, seed: int, n: int = 12, prefix: str = "", cells=tuple(CELLS), last_hour: float = 20.5) -> pd.DataFrame:
-    """``n`` orders of ``day`` (local), the last placed at ``last_hour``; two of them end after midnight."""
+def centre(cell: str) -> tuple[float, float]:
+    lat, lon = h3.cell_to_latlng(cell)
+    return lon, lat
+
+
+def trips(day: date, seed: int, n: int = 12, prefix: str = "", cells=CELLS, last_hour: float = 20.5) -> pd.DataFrame:
+    """``n`` orders of ``day`` (local), the last placed at ``last_hour`` (after 23:00: two of them end after
+    midnight); the sixth ends in NEW_CELL."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
@@ -43,7 +50,7 @@ def trips(day: date, seed: int, n: int = 12, prefix: str = "", cells=tuple(CELLS
         completed = i % 4 != 3
         picked = ordered + timedelta(minutes=10) if completed else None
         dropped = ordered + timedelta(minutes=int(rng.integers(20, 80))) if completed else None
-        lon, lat = CELLS.get(cell, (118.7700, 32.0400))
+        lon, lat = centre(NEW_CELL if i == 5 else cells[(i + 1) % len(cells)])
         rows.append(
             {
                 "order_id": f"{prefix}{day:%m%d}-{i}",
@@ -148,12 +155,28 @@ def test_nothing_changed_writes_nothing_and_keeps_the_table(spark, built):
     assert content(built) == before
 
 
-def test_a_new_cell_changed_parameters_or_full_rebuild_whole(spark, built):
+def test_a_cell_with_its_first_order_gets_every_hour_with_its_earlier_drop_offs(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=5, n=3, cells=(NEW_CELL,)))
     report = job.run(spark, built)
     assert content(built) == rebuilt_whole(spark, built)
-    assert report.details["build"] == "full"
-    assert report.details["why_full"].startswith("the cells with an order changed")
+    assert report.details["build"] == "incremental"
+    drop_offs = lake.read(spark, built, TABLE).where(f"h3_cell = '{NEW_CELL}' AND dt < DATE'2026-09-09'").agg({"dropoffs": "sum"})
+    assert drop_offs.collect()[0][0] > 0  # trips ended there before it had an order
+
+
+def test_a_cell_losing_its_only_order_loses_its_rows(spark, built):
+    lone = trips(FIRST + timedelta(days=9), seed=5, n=1, prefix="lone-", cells=(NEW_CELL,))
+    merge(spark, built, lone)
+    job.run(spark, built)
+    lone["h3_r8"], lone["uploaded_at"] = CELLS[0], lone["uploaded_at"] + timedelta(hours=1)  # placed again: in another cell
+    merge(spark, built, lone)
+    report = job.run(spark, built)
+    assert content(built) == rebuilt_whole(spark, built)
+    assert report.details["build"] == "incremental"
+    assert lake.read(spark, built, TABLE).where(f"h3_cell = '{NEW_CELL}'").count() == 0
+
+
+def test_changed_parameters_or_full_rebuild_whole(spark, built):
     other = job.run(spark, built, DemandParams(resolution=8, history_days=14))
     assert other.details["why_full"] == "parameters, contract or build rules changed"
     assert job.run(spark, built, full=True).details["why_full"] == "a full build was asked for"
