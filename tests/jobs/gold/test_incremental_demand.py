@@ -36,9 +36,9 @@ def centre(cell: str) -> tuple[float, float]:
     return lon, lat
 
 
-def near_a_corner(cell: str) -> tuple[float, float]:
-    """A point of ``cell`` 95 % of the way from its centre to its first corner: at the edge of its bounding box."""
-    (lat, lon), (corner_lat, corner_lon) = h3.cell_to_latlng(cell), h3.cell_to_boundary(cell)[0]
+def near_the_top(cell: str) -> tuple[float, float]:
+    """A point of ``cell`` 95 % of the way from its centre to its northernmost corner: at the edge of its bounding box."""
+    (lat, lon), (corner_lat, corner_lon) = h3.cell_to_latlng(cell), max(h3.cell_to_boundary(cell))
     point = lon + 0.95 * (corner_lon - lon), lat + 0.95 * (corner_lat - lat)
     assert h3.latlng_to_cell(point[1], point[0], 8) == cell
     return point
@@ -46,7 +46,7 @@ def near_a_corner(cell: str) -> tuple[float, float]:
 
 def trips(day: date, seed: int, n: int = 12, prefix: str = "", cells=CELLS, last_hour: float = 20.5) -> pd.DataFrame:
     """``n`` orders of ``day`` (local), the last placed at ``last_hour`` (after 23:00: two of them end after
-    midnight); the sixth ends in NEW_CELL, near a corner."""
+    midnight); the sixth ends in NEW_CELL, near its top."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(n):
@@ -58,7 +58,7 @@ def trips(day: date, seed: int, n: int = 12, prefix: str = "", cells=CELLS, last
         completed = i % 4 != 3
         picked = ordered + timedelta(minutes=10) if completed else None
         dropped = ordered + timedelta(minutes=int(rng.integers(20, 80))) if completed else None
-        lon, lat = near_a_corner(NEW_CELL) if i == 5 else centre(cells[(i + 1) % len(cells)])
+        lon, lat = near_the_top(NEW_CELL) if i == 5 else centre(cells[(i + 1) % len(cells)])
         rows.append(
             {
                 "order_id": f"{prefix}{day:%m%d}-{i}",
