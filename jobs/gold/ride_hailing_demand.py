@@ -156,8 +156,9 @@ def _cells_frame(spark, cells: set[str]) -> DataFrame:
 
 def rows_of_days(
     spark, settings: Settings, trips: DataFrame, days: demand_days.Days, timezone: str, params: DemandParams
-) -> tuple[DataFrame, str]:
-    """The table's rows that silver's changes can alter, and the predicate that selects them in the table.
+) -> tuple[DataFrame, str] | None:
+    """The table's rows that silver's changes can alter, and the predicate that selects them in the table
+    (None when no order is left: the table is then rebuilt whole).
 
     Those are the rows of ``days`` (every cell), and every row of a cell that gained its first order
     or lost its last (the zero-fill runs over the cells that have an order): a new cell's rows on
@@ -176,11 +177,16 @@ def rows_of_days(
         .groupBy("h3_cell")
         .agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
     )
-    placed = inside.unionByName(outside)
-    cells = {r[0] for r in placed.select("h3_cell").distinct().collect()}
+    # collected before the write replaces part of the table they are read from (microseconds: no zone)
+    placed = inside.unionByName(outside).select("h3_cell", F.unix_micros("first").alias("first"), F.unix_micros("last").alias("last"))
+    bounds = placed.collect()
+    if not bounds:
+        return None
+    cells = {r["h3_cell"] for r in bounds}
     old_cells = {r[0] for r in gold.select("h3_cell").distinct().collect()}
-    span = placed.agg(F.min("first").alias("first"), F.max("last").alias("last"))
-    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start"))
+    first, last = min(r["first"] for r in bounds), max(r["last"] for r in bounds)
+    span = F.sequence(F.timestamp_micros(F.lit(first)), F.timestamp_micros(F.lit(last)), F.expr("INTERVAL 1 HOUR"))
+    hours = spark.range(1).select(F.explode(span).alias("hour_start"))
     table = zero_filled(counts, _cells_frame(spark, cells), hours.where(in_days), timezone, params)
     where = days.where
     if cells != old_cells:
@@ -192,6 +198,14 @@ def rows_of_days(
         listed = ", ".join(f"'{c}'" for c in sorted(cells ^ old_cells))
         where = f"({where}) OR h3_cell IN ({listed})"
     return table, where
+
+
+def _summary(written: DataFrame | None) -> dict:
+    """Rows, cells and orders written (none when nothing was)."""
+    if written is None:
+        return {"rows": 0, "cells": 0, "orders": 0}
+    counts = written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("h3_cell").alias("cells"), F.sum("orders").alias("orders"))
+    return counts.collect()[0].asDict()
 
 
 def run(spark, settings: Settings, params: DemandParams | None = None, *, full: bool = False) -> GoldReport:
@@ -211,7 +225,11 @@ def run(spark, settings: Settings, params: DemandParams | None = None, *, full: 
         if isinstance(days, str):  # the rule cannot tell: rebuild whole
             plan = replace(plan, full=True, reason=days)
         elif days.first is not None:
-            table, where = rows_of_days(spark, settings, trips, days, timezone, params)
+            rows = rows_of_days(spark, settings, trips, days, timezone, params)
+            if rows is None:
+                plan = replace(plan, full=True, reason="no order is left")
+            else:
+                table, where = rows
     if plan.full:
         table = ride_hailing_demand(trips, timezone, params).withColumn("built_at", built_at)
         lake.write(spark, settings, TABLE, table, mode="overwrite")
@@ -221,13 +239,7 @@ def run(spark, settings: Settings, params: DemandParams | None = None, *, full: 
     else:
         lake.write(spark, settings, TABLE, table.withColumn("built_at", built_at), mode="overwrite", replace_where=where)
         state, written = {"reach": list(days.reach)}, lake.read(spark, settings, TABLE).where(where)
-    row = (
-        written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("h3_cell").alias("cells"), F.sum("orders").alias("orders")).collect()[
-            0
-        ]
-        if written is not None
-        else {"rows": 0, "cells": 0, "orders": 0}
-    )
+    row = _summary(written)
     span = (days.first, days.last) if days is not None and days.first is not None else None
     incremental.record_build(settings, TABLE, plan, fingerprint, rows=int(row["rows"]), state=state, days=span)
     report.details = {
