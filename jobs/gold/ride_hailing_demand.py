@@ -28,6 +28,9 @@ from citybrain.settings import Settings
 
 TABLE = GOLD_RIDE_HAILING_DEMAND.name
 
+#: degrees added around a cell's corners when looking for the drop-offs in it (~100 m: a cell's
+#: edges are arcs between its corners, a few metres off the straight lines)
+BOX_MARGIN = 0.001
 COUNTS = ("orders", "completed", "cancelled", "compliant_orders", "known_compliance", "pickups", "dropoffs")
 
 
@@ -144,8 +147,7 @@ def near_cells(cells: set[str]) -> Column:
     lat, lon = F.col("dropoff_lat").cast("double"), F.col("dropoff_lon").cast("double")
     for cell in sorted(cells):
         lats, lons = zip(*h3.cell_to_boundary(cell), strict=True)
-        margin = 0.001
-        box = lat.between(min(lats) - margin, max(lats) + margin) & lon.between(min(lons) - margin, max(lons) + margin)
+        box = lat.between(min(lats) - BOX_MARGIN, max(lats) + BOX_MARGIN) & lon.between(min(lons) - BOX_MARGIN, max(lons) + BOX_MARGIN)
         condition = condition | box
     return condition
 
