@@ -37,7 +37,7 @@ _BATCH_COLUMNS = frozenset(
 #: record's copy of its bronze row (which carries the bronze batch id)
 _TABLE_BATCH_COLUMNS = {"silver.grid": frozenset({"updated_at"})}
 _QUARANTINE_BATCH_COLUMNS = frozenset({"record"})
-LOG_TABLES = frozenset({"ops.quality_results", "ops.run_events", "ops.maintenance"})
+LOG_TABLES = frozenset({"ops.quality_results", "ops.run_events", "ops.maintenance", "ops.gold_builds"})
 BATCHING_TABLES = frozenset({"gold.report_index"})
 #: tables compared as a set of distinct rows (see the module's doc)
 SET_TABLES = frozenset({"gold.report_index"})

@@ -1,8 +1,10 @@
 """
 ### build_gold_&lt;table&gt; — one DAG per gold table, rebuilt from silver
 
-Rebuilds a gold table whole from the silver tables it reads (`citybrain.jobs.gold.GOLD_TABLES`
-lists them) through the table's contract, and announces it as an Asset. A table built from
+Builds a gold table from the silver tables it reads (`citybrain.jobs.gold.GOLD_TABLES`
+lists them) through the table's contract, and announces it as an Asset: whole, or, for a table
+built before whose job knows how, only the periods silver's changes since can affect
+(`jobs/gold/README.md`, *Incremental builds*; the watermark is in `ops.gold_builds`). A table built from
 silver runs weekly, Monday 10:00 city time, after Sunday's daily ingests and refines
 (`citybrain.run_dates.weekly_timetable`); a table built from another gold table runs when
 that table is announced (the first input listed): `build_gold_demand_forecast` after

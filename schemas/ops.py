@@ -94,4 +94,29 @@ RUN_EVENTS = Contract(
     keys=("event_id",),
 )
 
-OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER, BATCH_AUDIT, MAINTENANCE, RUN_EVENTS)}
+GOLD_BUILDS = Contract(
+    name="ops.gold_builds",
+    columns=(
+        Column("table", "string", False, "the gold table built, e.g. gold.ride_hailing_demand"),
+        Column("mode", "string", False, "full (the whole table rewritten) or incremental (only the days in days_from..days_to)"),
+        Column("reason", "string", True, "why the build was full (first build, changed parameters, --full, ...); null when incremental"),
+        Column(
+            "fingerprint", "string", False, "hash of the job's parameters, its contract and its build rules: another one means a full build"
+        ),
+        Column("gold_version", "bigint", False, "the gold table's Delta version this build left"),
+        Column(
+            "inputs", "string", False, "JSON {silver table: {id, version}}: what the build read; the next one recomputes what changed since"
+        ),
+        Column("state", "string", True, "JSON of what the job keeps between builds (e.g. how far a silver day reaches into gold days)"),
+        Column("days_from", "date", True, "first gold day recomputed by an incremental build"),
+        Column("days_to", "date", True, "last gold day recomputed by an incremental build"),
+        Column("rows", "bigint", False, "rows written"),
+        Column("built_at", "timestamp", False),
+    ),
+    grain="one row per gold build (of the tables built incrementally)",
+    description="The watermark of incremental gold builds: which silver versions a gold table was built from, and how.",
+    owner="data-engineering",
+    keys=("table", "built_at"),
+)
+
+OPS_CONTRACTS = {c.name: c for c in (INGEST_LEDGER, BATCH_AUDIT, MAINTENANCE, RUN_EVENTS, GOLD_BUILDS)}

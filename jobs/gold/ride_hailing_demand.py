@@ -6,12 +6,14 @@ transform  Spark only: each order counts in the local hour it was placed (demand
            cell (H3 in Python inside mapInArrow: Spark SQL has no H3) and hour. The
            table is zero-filled over the cells that ever have an order and every hour
            from the first to the last order.
-load       the whole table is rebuilt through its contract.
+load       through its contract: on a lake where it was built before, only the days that
+           silver's changes since can affect are replaced (demand_days.py); else the whole table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -19,10 +21,16 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
+from citybrain.jobs.gold import demand_days, incremental
 from citybrain.jobs.gold.common import GoldReport
 from citybrain.schemas.gold.ride_hailing_demand import GOLD_RIDE_HAILING_DEMAND, DemandParams
 from citybrain.settings import Settings
 
+TABLE = GOLD_RIDE_HAILING_DEMAND.name
+
+#: degrees added around a cell's corners when looking for the drop-offs in it (~100 m: a cell's
+#: edges are arcs between its corners, a few metres off the straight lines)
+BOX_MARGIN = 0.001
 COUNTS = ("orders", "completed", "cancelled", "compliant_orders", "known_compliance", "pickups", "dropoffs")
 
 
@@ -102,13 +110,8 @@ def cell_hour_counts(trips: DataFrame, timezone: str, resolution: int) -> DataFr
     )
 
 
-def ride_hailing_demand(trips: DataFrame, timezone: str, params: DemandParams) -> DataFrame:
-    """The zero-filled cell-hour table (every contract column but built_at)."""
-    counts = cell_hour_counts(trips, timezone, params.resolution)
-    placed = counts.where(F.col("orders") > 0)
-    cells = placed.select("h3_cell").distinct()
-    span = placed.agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
-    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start"))
+def zero_filled(counts: DataFrame, cells: DataFrame, hours: DataFrame, timezone: str, params: DemandParams) -> DataFrame:
+    """The table's rows (every contract column but built_at) of ``cells`` x ``hours``, counts or zeros."""
     frame = cells.crossJoin(hours).join(counts, ["h3_cell", "hour_start"], "left")
     local = F.from_utc_timestamp(F.col("hour_start"), timezone)
     return frame.select(
@@ -125,16 +128,128 @@ def ride_hailing_demand(trips: DataFrame, timezone: str, params: DemandParams) -
     )
 
 
-def run(spark, settings: Settings, params: DemandParams | None = None) -> GoldReport:
-    """Rebuild gold.ride_hailing_demand from silver.ride_trip."""
+def ride_hailing_demand(trips: DataFrame, timezone: str, params: DemandParams) -> DataFrame:
+    """The zero-filled cell-hour table (every contract column but built_at)."""
+    counts = cell_hour_counts(trips, timezone, params.resolution)
+    placed = counts.where(F.col("orders") > 0)
+    cells = placed.select("h3_cell").distinct()
+    span = placed.agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
+    hours = span.select(F.explode(F.sequence("first", "last", F.expr("INTERVAL 1 HOUR"))).alias("hour_start"))
+    return zero_filled(counts, cells, hours, timezone, params)
+
+
+def near_cells(cells: set[str]) -> Column:
+    """True for a trip whose drop-off point may lie in one of ``cells`` (their bounding boxes, with
+    a margin): a cheap filter before the exact H3 cell is computed."""
+    import h3
+
+    condition = F.lit(False)
+    lat, lon = F.col("dropoff_lat").cast("double"), F.col("dropoff_lon").cast("double")
+    for cell in sorted(cells):
+        lats, lons = zip(*h3.cell_to_boundary(cell), strict=True)
+        box = lat.between(min(lats) - BOX_MARGIN, max(lats) + BOX_MARGIN) & lon.between(min(lons) - BOX_MARGIN, max(lons) + BOX_MARGIN)
+        condition = condition | box
+    return condition
+
+
+def _cells_frame(spark, cells: set[str]) -> DataFrame:
+    return spark.createDataFrame([(c,) for c in sorted(cells)], "h3_cell string")
+
+
+def rows_of_days(
+    spark, settings: Settings, trips: DataFrame, days: demand_days.Days, timezone: str, params: DemandParams
+) -> tuple[DataFrame, str] | None:
+    """The table's rows that silver's changes can alter, and the predicate that selects them in the table
+    (None when no order is left: the table is then rebuilt whole).
+
+    Those are the rows of ``days`` (every cell), and every row of a cell that gained its first order
+    or lost its last (the zero-fill runs over the cells that have an order): a new cell's rows on
+    other days hold the drop-offs it had before, found through ``near_cells``.
+    """
+    cell = f"h3_r{params.resolution}"
+    in_days = demand_days.local_day(F.col("hour_start"), timezone).between(F.lit(days.first), F.lit(days.last))
+    read_from, read_to = days.silver_days
+    counts = cell_hour_counts(trips.where(F.col("dt").between(F.lit(read_from), F.lit(read_to))), timezone, params.resolution).where(
+        in_days
+    )
+    inside = counts.where(F.col("orders") > 0).groupBy("h3_cell").agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
+    gold = lake.read(spark, settings, TABLE).where(F.col("orders") > 0)
+    outside = (
+        gold.where(~F.col("dt").between(F.lit(days.first), F.lit(days.last)))
+        .groupBy("h3_cell")
+        .agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
+    )
+    # collected before the write replaces part of the table they are read from (microseconds: no zone)
+    placed = inside.unionByName(outside).select("h3_cell", F.unix_micros("first").alias("first"), F.unix_micros("last").alias("last"))
+    bounds = placed.collect()
+    if not bounds:
+        return None
+    cells = {r["h3_cell"] for r in bounds}
+    old_cells = {r[0] for r in gold.select("h3_cell").distinct().collect()}
+    first, last = min(r["first"] for r in bounds), max(r["last"] for r in bounds)
+    span = F.sequence(F.timestamp_micros(F.lit(first)), F.timestamp_micros(F.lit(last)), F.expr("INTERVAL 1 HOUR"))
+    hours = spark.range(1).select(F.explode(span).alias("hour_start"))
+    table = zero_filled(counts, _cells_frame(spark, cells), hours.where(in_days), timezone, params)
+    where = days.where
+    if cells != old_cells:
+        new = cells - old_cells
+        if new:
+            near = trips.where(F.col(cell).isin(*sorted(new)) | near_cells(new))
+            new_counts = cell_hour_counts(near, timezone, params.resolution).where(F.col("h3_cell").isin(*sorted(new)) & ~in_days)
+            table = table.unionByName(zero_filled(new_counts, _cells_frame(spark, new), hours.where(~in_days), timezone, params))
+        listed = ", ".join(f"'{c}'" for c in sorted(cells ^ old_cells))
+        where = f"({where}) OR h3_cell IN ({listed})"
+    return table, where
+
+
+def _summary(written: DataFrame | None) -> dict:
+    """Rows, cells and orders written (none when nothing was)."""
+    if written is None:
+        return {"rows": 0, "cells": 0, "orders": 0}
+    counts = written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("h3_cell").alias("cells"), F.sum("orders").alias("orders"))
+    return counts.collect()[0].asDict()
+
+
+def run(spark, settings: Settings, params: DemandParams | None = None, *, full: bool = False) -> GoldReport:
+    """Build gold.ride_hailing_demand from silver.ride_trip: only the days that silver's changes since
+    the last build can affect, or the whole table (first build, ``full``, any doubt: see
+    ``demand_days.plan_days`` and jobs/gold/README.md)."""
     params = params or DemandParams()
-    report = GoldReport(GOLD_RIDE_HAILING_DEMAND.name)
+    report = GoldReport(TABLE)
     timezone = params.timezone
+    fingerprint = incremental.fingerprint(TABLE, params, demand_days.RULES)
+    plan = incremental.plan(settings, TABLE, demand_days.INPUTS, fingerprint, full=full)
     trips = lake.read(spark, settings, "silver.ride_trip")
-    table = ride_hailing_demand(trips, timezone, params).withColumn("built_at", F.lit(datetime.now(UTC)))
-    lake.write(spark, settings, GOLD_RIDE_HAILING_DEMAND.name, table, mode="overwrite")
-    written = lake.read(spark, settings, GOLD_RIDE_HAILING_DEMAND.name)
-    summary = written.agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("h3_cell").alias("cells"), F.sum("orders").alias("orders"))
-    row = summary.collect()[0]
-    report.details = {"cells": int(row["cells"]), "orders": int(row["orders"] or 0), "timezone": timezone}
+    built_at = F.lit(datetime.now(UTC))
+    days = table = None
+    if not plan.full:
+        days = demand_days.plan_days(spark, settings, trips, plan, timezone)
+        if isinstance(days, str):  # the rule cannot tell: rebuild whole
+            plan = replace(plan, full=True, reason=days)
+        elif days.first is not None:
+            rows = rows_of_days(spark, settings, trips, days, timezone, params)
+            if rows is None:
+                plan = replace(plan, full=True, reason="no order is left")
+            else:
+                table, where = rows
+    if plan.full:
+        table = ride_hailing_demand(trips, timezone, params).withColumn("built_at", built_at)
+        lake.write(spark, settings, TABLE, table, mode="overwrite")
+        state, days, written = {"reach": demand_days.day_reach(trips, timezone)}, None, lake.read(spark, settings, TABLE)
+    elif days.first is None:  # nothing in silver changed
+        state, written = {"reach": list(days.reach)}, None
+    else:
+        lake.write(spark, settings, TABLE, table.withColumn("built_at", built_at), mode="overwrite", replace_where=where)
+        state, written = {"reach": list(days.reach)}, lake.read(spark, settings, TABLE).where(where)
+    row = _summary(written)
+    span = (days.first, days.last) if days is not None and days.first is not None else None
+    incremental.record_build(settings, TABLE, plan, fingerprint, rows=int(row["rows"]), state=state, days=span)
+    report.details = {
+        "cells": int(row["cells"]),
+        "orders": int(row["orders"] or 0),
+        "timezone": timezone,
+        "build": "full" if plan.full else "incremental",
+        "why_full": plan.reason,
+        "days": [str(d) for d in span] if span else None,
+    }
     return report.finish(int(row["rows"]))
