@@ -107,10 +107,7 @@ def stack_settings():
 
 def test_up_listens_on_loopback_only(stack_settings):
     listening = [
-        (proc.pid, conn.laddr)
-        for proc in _processes_of(stack_settings)
-        for conn in _sockets(proc)
-        if conn.status == psutil.CONN_LISTEN
+        (proc.pid, conn.laddr) for proc in _processes_of(stack_settings) for conn in _sockets(proc) if conn.status == psutil.CONN_LISTEN
     ]
     ports = {addr.port for _, addr in listening}
     assert {stack_settings.airflow_port, stack_settings.postgres_port, stack_settings.engine_port} <= ports
