@@ -4,7 +4,7 @@ A gold job built incrementally records, after each write, a watermark in ``ops.g
 the silver tables it read (table id and Delta version), its fingerprint (parameters, contract,
 build rules) and the gold table's version after the write. The next build asks ``plan``:
 
-- **full** when there is any doubt: no watermark (first build), ``full=True`` (``--full``),
+- **full** when there is any doubt: no watermark (first build), ``full=True`` (the job's ``run``),
   another fingerprint (a parameter, the contract or the rules changed), the gold table moved
   on since (another writer, a repair, ``citybrain maintain``), a silver table replaced (another
   id), a silver version no longer readable, or a silver table not partitioned by ``dt``;
@@ -126,8 +126,8 @@ def plan(settings: Settings, table: str, inputs: tuple[str, ...], fingerprint_: 
         reason = "parameters, contract or build rules changed"
     elif not unchanged_since(settings, table, previous["gold_version"]):
         reason = f"{table} changed since its last recorded build"
-    elif lake.layout_problem(settings, table):
-        reason = lake.layout_problem(settings, table)
+    elif problem := lake.layout_problem(settings, table):
+        reason = problem
     if reason:
         return Plan(True, reason, inputs=versions)
     recorded = json.loads(previous["inputs"])
