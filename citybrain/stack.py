@@ -8,7 +8,9 @@ On 127.0.0.1 only, each health-checked, each logging to ``<state_dir>/logs/<serv
 * the Sail engine as a service on a fixed port (``CITYBRAIN_ENGINE_PORT``, default 15002);
   tasks reach it through ``CITYBRAIN_SPARK_REMOTE`` and never start one;
 * Airflow 3: api-server (``CITYBRAIN_AIRFLOW_PORT``), scheduler (LocalExecutor,
-  ``AIRFLOW_PARALLELISM`` workers), dag-processor and triggerer, on the project's dags/;
+  ``AIRFLOW_PARALLELISM`` workers; started through citybrain.warm_scheduler, so that each task
+  forked from it has the jobs and great_expectations imported), dag-processor and triggerer,
+  on the project's dags/;
   the log servers are skipped (task logs are local files the api-server reads);
 * Superset, when its environment (``make superset-setup``) is installed.
 
@@ -271,6 +273,8 @@ def _airflow_argv(settings: Settings, service: str) -> list[str]:
         "triggerer": ["--skip-serve-logs"],
         "dag-processor": [],
     }[service]
+    if service == "scheduler":  # its tasks are forked from it: they start with their modules imported
+        return [sys.executable, "-m", "citybrain.warm_scheduler", service, *extra]
     return _airflow(settings, service, *extra)
 
 

@@ -75,6 +75,20 @@ class _Peak(threading.Thread):
             self.engines = max(self.engines, _engines(self.settings))
 
 
+def _task_seconds(tries: list[dict]) -> str:
+    """Airflow's duration of each successful refine task, and of the pipeline's other tasks in a
+    summary: the time a task process takes, its fixed cost (start, imports, session) included."""
+    done = [t for t in tries if t["state"] == "success" and t.get("duration") is not None]
+    refines = sorted((t["dag_id"].removeprefix("refine_"), t["duration"]) for t in done if t["task_id"] == "refine")
+    others = sorted(t["duration"] for t in done if t["task_id"] != "refine")
+    median = others[len(others) // 2] if others else 0.0
+    return (
+        "refine "
+        + ", ".join(f"{source} {seconds:.1f}" for source, seconds in refines)
+        + f"; the {len(others)} other tasks: median {median:.1f}, total {sum(others):.0f}"
+    )
+
+
 def _rows(settings: Settings, name: str, columns: list[str] | None = None) -> list[dict]:
     return DeltaTable(lake.table_location(settings, name)).to_pyarrow_dataset().to_table(columns=columns).to_pylist()
 
@@ -213,6 +227,7 @@ def main() -> None:
             if t["state"] not in ("success", "skipped") or t["try_number"] > 1
         ]
         print(f"  task instances: {len(tries)}, failed or retried: {again or 'none'}")
+        print(f"  task seconds (Airflow's duration: the task process, from its fork to its end): {_task_seconds(tries)}")
         print(f"  engines running at once (most seen, every 2 s): {peak.engines}")
         _bronze_once(settings)
         print(f"busy stack (peak): {_total(peak.peak)}")
