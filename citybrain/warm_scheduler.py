@@ -26,14 +26,14 @@ log = logging.getLogger(__name__)
 #: what the tasks of dags/ import when they run (citybrain.tasks imports each job on first use),
 #: besides the gold jobs (``task_modules``)
 TASK_MODULES = (
-
+    "great_expectations",
     "pyspark.sql.connect.session",
     "citybrain.tasks",
     "citybrain.jobs.bronze.ingest",
     "citybrain.jobs.silver.refine",
     "citybrain.jobs.report.publish",
     "citybrain.jobs.maintenance",
-
+    "citybrain.serving",
 )
 
 
