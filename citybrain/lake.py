@@ -192,6 +192,18 @@ def merge(
         spark.catalog.dropTempView(view)
 
 
+def touched_days(spark, settings: Settings, name: str, rows, key: list[str]) -> list | None:
+    """The days of table ``name`` a merge of ``rows`` (with ``key`` and ``dt``) can touch: their
+    own days and the days that hold one of their keys now (a version may move its row to another
+    day). None (every day) when the table is not partitioned by day or does not exist yet. One
+    read of the table's key and day columns, so that a merge, and whatever reads back what it
+    wrote, reads those days only, not the whole history (schemas.contract.BY_DAY)."""
+    if get_contract(name).partition_by != ("dt",) or not exists(settings, name):
+        return None
+    held = read(spark, settings, name).select(*key, "dt").join(rows.select(*key).distinct(), key, "left_semi").select("dt")
+    return [r[0] for r in rows.select("dt").union(held).distinct().collect()]
+
+
 def _delta(settings: Settings, name: str):
     from deltalake import DeltaTable
 

@@ -259,7 +259,7 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
             table_rules=table_rules(mapping),
         )
         store_results(spark, settings, row_results, checked_at=now)
-        days = touched_days(spark, settings, silver_name, winners, list(mapping.key))
+        days = lake.touched_days(spark, settings, silver_name, winners, list(mapping.key))
         lake.merge(
             spark,
             settings,
@@ -279,17 +279,6 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
         reconcile(spark, settings, report, bronze, valid, refine_id, silver_days=days)
     report.seconds = time.monotonic() - started
     return report
-
-
-def touched_days(spark, settings: Settings, name: str, winners: DataFrame, key: list[str]) -> list | None:
-    """The days of silver table ``name`` a merge of ``winners`` can touch: their own days and the
-    days that hold one of their keys now. None (every day) when the table is not partitioned by
-    day or does not exist yet. One read of the table's key and day columns, so that the merge and
-    the reconciliation read those days only, not the whole history."""
-    if get_contract(name).partition_by != ("dt",) or not lake.exists(settings, name):
-        return None
-    held = lake.read(spark, settings, name).select(*key, "dt").join(winners.select(*key).distinct(), key, "left_semi").select("dt")
-    return [r[0] for r in winners.select("dt").union(held).distinct().collect()]
 
 
 @contextlib.contextmanager
@@ -319,7 +308,7 @@ def staged(spark, settings: Settings, refine_id: str, df, explain=None):
 
 
 def _derive_urban_cases(spark, settings: Settings, valid_events) -> None:
-    urban_case.run(spark, settings, valid_events.select("case_no"))
+    urban_case.run(spark, settings, valid_events.select("case_no", "dt"))
 
 
 # Entities with a second table built from the refined rows.

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
+from citybrain.jobs.silver.audit import days_sql
 from citybrain.schemas import get_contract
 from citybrain.settings import Settings
 
@@ -115,11 +116,20 @@ def derive_cases(events: DataFrame) -> DataFrame:
     )
 
 
-def run(spark, settings: Settings, touched_cases: DataFrame) -> int:
-    """Rebuild the cases in ``touched_cases`` (a frame with case_no) from all their events; returns how many."""
-    keys = touched_cases.select("case_no").distinct()
-    events = lake.read(spark, settings, "silver.urban_case_event").join(keys, "case_no", "left_semi")
-    cases = derive_cases(events).withColumn("_refined_at", F.current_timestamp())
+def run(spark, settings: Settings, touched_events: DataFrame) -> int:
+    """Rebuild the cases of ``touched_events`` (a frame with case_no and dt) from all their events; returns how many.
+
+    Both tables are partitioned by day: the events are read from the days that hold an event
+    of a touched case, and the merge reads and rewrites the days that hold a touched case now
+    or will (a late earlier event moves a case to the day it was really reported)."""
+    keys = touched_events.select("case_no").distinct()
+    event_days = lake.touched_days(spark, settings, "silver.urban_case_event", touched_events, ["case_no"])
+    events = lake.read(spark, settings, "silver.urban_case_event")
+    if event_days is not None:
+        events = events.where(days_sql("dt", event_days))
+    cases = derive_cases(events.join(keys, "case_no", "left_semi")).withColumn("_refined_at", F.current_timestamp())
     contract = get_contract("silver.urban_case")
-    lake.merge(spark, settings, contract.name, cases.select(*contract.column_names))
+    cases = cases.select(*contract.column_names)
+    case_days = lake.touched_days(spark, settings, contract.name, cases, ["case_no"])
+    lake.merge(spark, settings, contract.name, cases, target_where=days_sql("t.dt", case_days))
     return keys.count()

@@ -1,6 +1,6 @@
 """silver.complaint: citizen requests from any hotline (the 12345 centre, a 311 service)."""
 
-from citybrain.schemas.contract import Column, Contract
+from citybrain.schemas.contract import BY_DAY, Column, Contract
 from citybrain.schemas.silver.common import LINEAGE_COLUMNS, LOCATION_COLUMNS
 
 SILVER_COMPLAINT = Contract(
@@ -45,6 +45,7 @@ SILVER_COMPLAINT = Contract(
     description="Citizen requests from every hotline, typed, deduplicated, located, personal data tokenised.",
     owner="data-engineering",
     keys=("complaint_id",),
+    partition_by=BY_DAY,  # 11 MiB, updated by each day's versions at the default city (see BY_DAY)
 )
 
 SILVER_COMPLAINT_STATUS = Contract(

@@ -1,6 +1,6 @@
 """silver.police_incident: 110 calls for police, located on the grid."""
 
-from citybrain.schemas.contract import Column, Contract
+from citybrain.schemas.contract import BY_DAY, Column, Contract
 from citybrain.schemas.silver.common import LINEAGE_COLUMNS, LOCATION_COLUMNS
 
 SILVER_POLICE_INCIDENT = Contract(
@@ -32,4 +32,5 @@ SILVER_POLICE_INCIDENT = Contract(
     description="Police 110 incidents, typed, deduplicated, located, caller data tokenised.",
     owner="data-engineering",
     keys=("incident_no",),
+    partition_by=BY_DAY,  # 3.3 MiB, updated by each day's versions at the default city (see BY_DAY)
 )

@@ -2,7 +2,10 @@
 
 from datetime import datetime
 
+from citybrain import lake
+from citybrain.jobs.silver import urban_case
 from citybrain.jobs.silver.urban_case import derive_cases
+from citybrain.schemas import get_contract
 
 LOC = ("G1", "C1", "S1", "D1", "h7", "h8", "h9", 118.7, 32.0, "point", None)
 COLUMNS = (
@@ -42,3 +45,59 @@ def test_timeline_and_durations(spark):
     assert cases["C"].status == "dispatched" and cases["C"].minutes_to_close is None
     assert cases["C"].is_overdue is True  # not handled, and its latest event is past the deadline
     assert str(a.dt) == "2026-09-01"
+
+
+def _stored_event(case, seq, code, at):
+    """A silver.urban_case_event row as the refine writes it (its day: the local date of event_at)."""
+    from datetime import timedelta
+
+    row = dict.fromkeys(get_contract("silver.urban_case_event").column_names)
+    local_day = (at + timedelta(hours=8)).date()  # Asia/Shanghai
+    return row | {
+        "case_no": case,
+        "event_seq": seq,
+        "event_code": code,
+        "event_at": at,
+        "case_event_id": f"{case}:{seq}",
+        "source": "监督员上报",
+        "_batch_id": "b",
+        "_source_file": f"urban_cases/{case}-{seq}.csv",
+        "_source_row": seq,
+        "_refined_at": at,
+        "dt": local_day,
+    }
+
+
+def _add_events(spark, settings, rows):
+    contract = get_contract("silver.urban_case_event")
+    df = spark.createDataFrame([tuple(r.values()) for r in rows], contract.ddl().replace(" NOT NULL", ""))
+    lake.merge(spark, settings, contract.name, df)
+    return df
+
+
+def test_a_case_rebuilt_by_day_matches_a_rebuild_from_every_event(spark, lake_settings):
+    """silver.urban_case is rebuilt from the days that hold a touched case's events and merged into
+    the days that hold the case: a late "reported" event of an earlier day moves the case to that
+    day (one row, not two), and events of days the new batch does not touch still count."""
+    first = [
+        _stored_event("A", 2, "filed", datetime(2026, 9, 2, 2)),  # 10:00 on 2 September in Shanghai
+        _stored_event("A", 3, "dispatched", datetime(2026, 9, 3, 2)),
+        _stored_event("B", 1, "reported", datetime(2026, 9, 1, 2)),
+        _stored_event("B", 2, "filed", datetime(2026, 9, 4, 2)),
+        _stored_event("C", 1, "reported", datetime(2026, 9, 5, 2)),
+    ]
+    urban_case.run(spark, lake_settings, _add_events(spark, lake_settings, first).select("case_no", "dt"))
+    assert {(r.case_no, str(r.dt)) for r in lake.read(spark, lake_settings, "silver.urban_case").collect()} == {
+        ("A", "2026-09-02"),
+        ("B", "2026-09-01"),
+        ("C", "2026-09-05"),
+    }
+    later = [
+        _stored_event("A", 1, "reported", datetime(2026, 8, 31, 23)),  # late, and of an earlier day
+        _stored_event("B", 3, "handled", datetime(2026, 9, 6, 2)),  # B's other events are on days 1 and 4
+    ]
+    urban_case.run(spark, lake_settings, _add_events(spark, lake_settings, later).select("case_no", "dt"))
+    cases = sorted(lake.read(spark, lake_settings, "silver.urban_case").drop("_refined_at").collect())
+    truth = sorted(derive_cases(lake.read(spark, lake_settings, "silver.urban_case_event")).collect())
+    assert cases == truth
+    assert [(r.case_no, str(r.dt), r.events) for r in cases] == [("A", "2026-09-01", 3), ("B", "2026-09-01", 3), ("C", "2026-09-05", 1)]
