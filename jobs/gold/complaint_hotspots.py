@@ -21,19 +21,15 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
+from citybrain.jobs.gold import hotspot_context
 from citybrain.jobs.gold.common import GoldReport, iso_week_label, week_start
+from citybrain.jobs.gold.hotspot_context import CONTEXT
 from citybrain.models import hotspot_stats as stats
 from citybrain.schemas.gold.complaint_hotspots import ALL_CATEGORIES, GOLD_COMPLAINT_HOTSPOTS, HotspotParams
 from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
 NO_CATEGORY = "(未分类)"
-CONTEXT = {  # column -> (silver table, filter)
-    "police_incidents": ("silver.police_incident", None),
-    "petitions": ("silver.petition", None),
-    "urban_cases": ("silver.urban_case", None),
-    "ride_pickups": ("silver.ride_trip", "picked_up_at IS NOT NULL"),
-}
 
 
 def weekly_cube(complaints: DataFrame, resolution: int) -> DataFrame:
@@ -58,24 +54,6 @@ def weekly_cube(complaints: DataFrame, resolution: int) -> DataFrame:
 def cell_population(grid: DataFrame, resolution: int) -> DataFrame:
     """Registered residents per H3 cell (a unit grid counts in the cell of its centroid)."""
     return grid.groupBy(F.col(f"h3_r{resolution}").alias("h3_cell")).agg(F.sum("population").cast("bigint").alias("population"))
-
-
-def context_counts(frames: dict[str, DataFrame], resolution: int) -> DataFrame | None:
-    """Other departments' records per cell and week: one column per entry of ``frames``."""
-    parts = []
-    for column, df in frames.items():
-        parts.append(
-            df.where(F.col(f"h3_r{resolution}").isNotNull())
-            .groupBy(F.col(f"h3_r{resolution}").alias("h3_cell"), week_start(F.col("dt")).alias("week_start"))
-            .agg(F.count(F.lit(1)).alias("n"))
-            .withColumn("column", F.lit(column))
-        )
-    if not parts:
-        return None
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
 
 
 @dataclass
@@ -263,8 +241,9 @@ def _top_subcategories(cube: Cube, members, levels, expected, top_n: int) -> tup
     return text, example
 
 
-def run(spark, settings: Settings, params: HotspotParams | None = None) -> GoldReport:
-    """Rebuild gold.complaint_hotspots from silver."""
+def run(spark, settings: Settings, params: HotspotParams | None = None, *, full: bool = False) -> GoldReport:
+    """Rebuild gold.complaint_hotspots from silver; the context counts only where silver changed since
+    the last build (hotspot_context.py), or whole with ``full``."""
     params = params or HotspotParams()
     report = GoldReport(GOLD_COMPLAINT_HOTSPOTS.name)
     complaints = lake.read(spark, settings, "silver.complaint")
@@ -275,13 +254,11 @@ def run(spark, settings: Settings, params: HotspotParams | None = None) -> GoldR
     else:
         population = pd.Series(dtype=float)
         report.not_computed.append("population, rate_per_1000 and expected_from_population: silver.grid does not exist")
-    frames = {col: lake.read(spark, settings, table) for col, (table, _) in CONTEXT.items() if lake.exists(settings, table)}
-    frames = {col: df.where(CONTEXT[col][1]) if CONTEXT[col][1] else df for col, df in frames.items()}
-    missing = [f"{col} ({CONTEXT[col][0]} does not exist)" for col in CONTEXT if col not in frames]
+    missing = [f"{col} ({table} does not exist)" for col, (table, _) in CONTEXT.items() if not lake.exists(settings, table)]
     if missing:
         report.not_computed.append("context " + ", ".join(missing) + ": counted as 0")
-    context = context_counts(frames, params.resolution)
-    context_pd = context.toPandas() if context is not None else pd.DataFrame(columns=["h3_cell", "week_start", "n", "column"])
+    context_build = hotspot_context.build(spark, settings, params, full=full)
+    context_pd = lake.read(spark, settings, hotspot_context.TABLE).select("context", "h3_cell", "week_start", "records").toPandas()
 
     parts = []
     for system, rows in cube_rows.groupby("source_system", sort=True):
@@ -305,6 +282,7 @@ def run(spark, settings: Settings, params: HotspotParams | None = None) -> GoldR
         if len(table)
         else {}
     )
+    report.details["context"] = context_build
     df = _to_spark(spark, table, params)
     lake.write(spark, settings, GOLD_COMPLAINT_HOTSPOTS.name, df, mode="overwrite")
     return report.finish(len(table))
@@ -314,7 +292,7 @@ def _with_context(table: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     wide = context.assign(week_start=pd.to_datetime(context["week_start"])).pivot_table(
-        index=["h3_cell", "week_start"], columns="column", values="n", aggfunc="sum", fill_value=0
+        index=["h3_cell", "week_start"], columns="context", values="records", aggfunc="sum", fill_value=0
     )
     wide = wide.reindex(columns=list(CONTEXT), fill_value=0).reset_index()
     out = table.merge(wide, on=["h3_cell", "week_start"], how="left")
