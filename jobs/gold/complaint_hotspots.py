@@ -217,27 +217,42 @@ def _trends(gi_z: np.ndarray, gi_class: np.ndarray, n: int) -> tuple[np.ndarray,
 
 
 def _top_subcategories(cube: Cube, members, levels, expected, top_n: int) -> tuple[np.ndarray, np.ndarray]:
-    """'噪声扰民 21 (4.1); ...' and one example text of the first, for every cell, category and week with tickets."""
+    """'噪声扰民 21 (4.1); ...' and one example text of the first, for every cell, category and week with tickets.
+
+    One frame of every (cell, week, sub-category) with tickets, joined to the categories it is a
+    member of, sorted once: a loop per cell and week cost more than all the statistics together."""
     n_cells, n_weeks = len(cube.cells), len(cube.weeks)
-    l2_cols = np.flatnonzero(levels == "l2")
-    l2_expected = expected[:, l2_cols, :]
     text = np.full((n_cells, len(members), n_weeks), None, dtype=object)
     example = np.full((n_cells, len(members), n_weeks), None, dtype=object)
-    cells_i, weeks_i = np.nonzero(cube.counts.sum(axis=1) > 0)
-    for c, w in zip(cells_i.tolist(), weeks_i.tolist(), strict=True):
-        for k, member in enumerate(members):
-            sub = member[cube.counts[c, member, w] > 0]
-            if sub.size == 0:
-                continue
-            # order by excess over expected, then by count: what is unusual first
-            exp = np.nan_to_num(l2_expected[c, sub, w])
-            order = sub[np.lexsort((-cube.counts[c, sub, w], -(cube.counts[c, sub, w] - exp)))][:top_n]
-            parts = []
-            for j in order.tolist():
-                e = l2_expected[c, j, w]
-                parts.append(f"{cube.l2[j][1]} {int(cube.counts[c, j, w])}" + ("" if np.isnan(e) else f" ({e:.1f})"))
-            text[c, k, w] = "; ".join(parts)
-            example[c, k, w] = cube.examples.get((c, int(order[0]), w))
+    cell_i, l2_i, week_i = np.nonzero(cube.counts > 0)
+    if cell_i.size == 0:
+        return text, example
+    l2_expected = expected[:, np.flatnonzero(levels == "l2"), :][cell_i, l2_i, week_i]
+    counts = cube.counts[cell_i, l2_i, week_i]
+    tickets = pd.DataFrame({"c": cell_i, "w": week_i, "j": l2_i, "n": counts, "e": l2_expected})
+    membership = pd.DataFrame([(k, j) for k, member in enumerate(members) for j in member.tolist()], columns=["k", "j"])
+    rows = tickets.merge(membership, on="j")
+    # order by excess over expected, then by count, then sub-category: what is unusual first
+    rows["by_excess"] = -(rows["n"].to_numpy() - np.nan_to_num(rows["e"].to_numpy()))
+    rows["by_count"] = -rows["n"]
+    rows = rows.sort_values(["c", "w", "k", "by_excess", "by_count", "j"], kind="stable")
+    top = rows[rows.groupby(["c", "w", "k"], sort=False).cumcount().to_numpy() < top_n]
+    names = np.array([sub for _, sub in cube.l2], dtype=object)[top["j"].to_numpy()]
+    e = top["e"].to_numpy()
+    shown = names + " " + top["n"].astype(np.int64).astype(str).to_numpy(dtype=object)
+    shown[~np.isnan(e)] += np.char.mod(" (%.1f)", e[~np.isnan(e)]).astype(object)
+    # the lists: each (cell, week, category)'s first row, then its second, ... joined in order
+    key = top[["c", "w", "k"]].to_numpy()
+    starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]).any(axis=1)])
+    ends = np.r_[starts[1:], len(top)]
+    lists = shown[starts].copy()
+    for rank in range(1, top_n):
+        more = starts + rank < ends
+        lists[more] = lists[more] + "; " + shown[starts[more] + rank]
+    c, w, k = key[starts].T
+    text[c, k, w] = lists
+    first = top["j"].to_numpy()[starts]
+    example[c, k, w] = [cube.examples.get(i) for i in zip(c.tolist(), first.tolist(), w.tolist(), strict=True)]
     return text, example
 
 
