@@ -21,19 +21,15 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
+from citybrain.jobs.gold import hotspot_context
 from citybrain.jobs.gold.common import GoldReport, iso_week_label, week_start
+from citybrain.jobs.gold.hotspot_context import CONTEXT
 from citybrain.models import hotspot_stats as stats
 from citybrain.schemas.gold.complaint_hotspots import ALL_CATEGORIES, GOLD_COMPLAINT_HOTSPOTS, HotspotParams
 from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
 NO_CATEGORY = "(未分类)"
-CONTEXT = {  # column -> (silver table, filter)
-    "police_incidents": ("silver.police_incident", None),
-    "petitions": ("silver.petition", None),
-    "urban_cases": ("silver.urban_case", None),
-    "ride_pickups": ("silver.ride_trip", "picked_up_at IS NOT NULL"),
-}
 
 
 def weekly_cube(complaints: DataFrame, resolution: int) -> DataFrame:
@@ -58,24 +54,6 @@ def weekly_cube(complaints: DataFrame, resolution: int) -> DataFrame:
 def cell_population(grid: DataFrame, resolution: int) -> DataFrame:
     """Registered residents per H3 cell (a unit grid counts in the cell of its centroid)."""
     return grid.groupBy(F.col(f"h3_r{resolution}").alias("h3_cell")).agg(F.sum("population").cast("bigint").alias("population"))
-
-
-def context_counts(frames: dict[str, DataFrame], resolution: int) -> DataFrame | None:
-    """Other departments' records per cell and week: one column per entry of ``frames``."""
-    parts = []
-    for column, df in frames.items():
-        parts.append(
-            df.where(F.col(f"h3_r{resolution}").isNotNull())
-            .groupBy(F.col(f"h3_r{resolution}").alias("h3_cell"), week_start(F.col("dt")).alias("week_start"))
-            .agg(F.count(F.lit(1)).alias("n"))
-            .withColumn("column", F.lit(column))
-        )
-    if not parts:
-        return None
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
 
 
 @dataclass
@@ -239,32 +217,48 @@ def _trends(gi_z: np.ndarray, gi_class: np.ndarray, n: int) -> tuple[np.ndarray,
 
 
 def _top_subcategories(cube: Cube, members, levels, expected, top_n: int) -> tuple[np.ndarray, np.ndarray]:
-    """'噪声扰民 21 (4.1); ...' and one example text of the first, for every cell, category and week with tickets."""
+    """'噪声扰民 21 (4.1); ...' and one example text of the first, for every cell, category and week with tickets.
+
+    One frame of every (cell, week, sub-category) with tickets, joined to the categories it is a
+    member of, sorted once: a loop per cell and week cost more than all the statistics together."""
     n_cells, n_weeks = len(cube.cells), len(cube.weeks)
-    l2_cols = np.flatnonzero(levels == "l2")
-    l2_expected = expected[:, l2_cols, :]
     text = np.full((n_cells, len(members), n_weeks), None, dtype=object)
     example = np.full((n_cells, len(members), n_weeks), None, dtype=object)
-    cells_i, weeks_i = np.nonzero(cube.counts.sum(axis=1) > 0)
-    for c, w in zip(cells_i.tolist(), weeks_i.tolist(), strict=True):
-        for k, member in enumerate(members):
-            sub = member[cube.counts[c, member, w] > 0]
-            if sub.size == 0:
-                continue
-            # order by excess over expected, then by count: what is unusual first
-            exp = np.nan_to_num(l2_expected[c, sub, w])
-            order = sub[np.lexsort((-cube.counts[c, sub, w], -(cube.counts[c, sub, w] - exp)))][:top_n]
-            parts = []
-            for j in order.tolist():
-                e = l2_expected[c, j, w]
-                parts.append(f"{cube.l2[j][1]} {int(cube.counts[c, j, w])}" + ("" if np.isnan(e) else f" ({e:.1f})"))
-            text[c, k, w] = "; ".join(parts)
-            example[c, k, w] = cube.examples.get((c, int(order[0]), w))
+    cell_i, l2_i, week_i = np.nonzero(cube.counts > 0)
+    if cell_i.size == 0:
+        return text, example
+    l2_expected = expected[:, np.flatnonzero(levels == "l2"), :][cell_i, l2_i, week_i]
+    counts = cube.counts[cell_i, l2_i, week_i]
+    tickets = pd.DataFrame({"c": cell_i, "w": week_i, "j": l2_i, "n": counts, "e": l2_expected})
+    membership = pd.DataFrame([(k, j) for k, member in enumerate(members) for j in member.tolist()], columns=["k", "j"])
+    rows = tickets.merge(membership, on="j")
+    # order by excess over expected, then by count, then sub-category: what is unusual first
+    rows["by_excess"] = -(rows["n"].to_numpy() - np.nan_to_num(rows["e"].to_numpy()))
+    rows["by_count"] = -rows["n"]
+    rows = rows.sort_values(["c", "w", "k", "by_excess", "by_count", "j"], kind="stable")
+    top = rows[rows.groupby(["c", "w", "k"], sort=False).cumcount().to_numpy() < top_n]
+    names = np.array([sub for _, sub in cube.l2], dtype=object)[top["j"].to_numpy()]
+    e = top["e"].to_numpy()
+    shown = names + " " + top["n"].astype(np.int64).astype(str).to_numpy(dtype=object)
+    shown[~np.isnan(e)] += np.char.mod(" (%.1f)", e[~np.isnan(e)]).astype(object)
+    # the lists: each (cell, week, category)'s first row, then its second, ... joined in order
+    key = top[["c", "w", "k"]].to_numpy()
+    starts = np.flatnonzero(np.r_[True, (key[1:] != key[:-1]).any(axis=1)])
+    ends = np.r_[starts[1:], len(top)]
+    lists = shown[starts].copy()
+    for rank in range(1, top_n):
+        more = starts + rank < ends
+        lists[more] = lists[more] + "; " + shown[starts[more] + rank]
+    c, w, k = key[starts].T
+    text[c, k, w] = lists
+    first = top["j"].to_numpy()[starts]
+    example[c, k, w] = [cube.examples.get(i) for i in zip(c.tolist(), first.tolist(), w.tolist(), strict=True)]
     return text, example
 
 
-def run(spark, settings: Settings, params: HotspotParams | None = None) -> GoldReport:
-    """Rebuild gold.complaint_hotspots from silver."""
+def run(spark, settings: Settings, params: HotspotParams | None = None, *, full: bool = False) -> GoldReport:
+    """Rebuild gold.complaint_hotspots from silver; the context counts only where silver changed since
+    the last build (hotspot_context.py), or whole with ``full``."""
     params = params or HotspotParams()
     report = GoldReport(GOLD_COMPLAINT_HOTSPOTS.name)
     complaints = lake.read(spark, settings, "silver.complaint")
@@ -275,13 +269,11 @@ def run(spark, settings: Settings, params: HotspotParams | None = None) -> GoldR
     else:
         population = pd.Series(dtype=float)
         report.not_computed.append("population, rate_per_1000 and expected_from_population: silver.grid does not exist")
-    frames = {col: lake.read(spark, settings, table) for col, (table, _) in CONTEXT.items() if lake.exists(settings, table)}
-    frames = {col: df.where(CONTEXT[col][1]) if CONTEXT[col][1] else df for col, df in frames.items()}
-    missing = [f"{col} ({CONTEXT[col][0]} does not exist)" for col in CONTEXT if col not in frames]
+    missing = [f"{col} ({table} does not exist)" for col, (table, _) in CONTEXT.items() if not lake.exists(settings, table)]
     if missing:
         report.not_computed.append("context " + ", ".join(missing) + ": counted as 0")
-    context = context_counts(frames, params.resolution)
-    context_pd = context.toPandas() if context is not None else pd.DataFrame(columns=["h3_cell", "week_start", "n", "column"])
+    context_build = hotspot_context.build(spark, settings, params, full=full)
+    context_pd = lake.read(spark, settings, hotspot_context.TABLE).select("context", "h3_cell", "week_start", "records").toPandas()
 
     parts = []
     for system, rows in cube_rows.groupby("source_system", sort=True):
@@ -305,6 +297,7 @@ def run(spark, settings: Settings, params: HotspotParams | None = None) -> GoldR
         if len(table)
         else {}
     )
+    report.details["context"] = context_build
     df = _to_spark(spark, table, params)
     lake.write(spark, settings, GOLD_COMPLAINT_HOTSPOTS.name, df, mode="overwrite")
     return report.finish(len(table))
@@ -314,7 +307,7 @@ def _with_context(table: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     wide = context.assign(week_start=pd.to_datetime(context["week_start"])).pivot_table(
-        index=["h3_cell", "week_start"], columns="column", values="n", aggfunc="sum", fill_value=0
+        index=["h3_cell", "week_start"], columns="context", values="records", aggfunc="sum", fill_value=0
     )
     wide = wide.reindex(columns=list(CONTEXT), fill_value=0).reset_index()
     out = table.merge(wide, on=["h3_cell", "week_start"], how="left")

@@ -109,3 +109,27 @@ GOLD_COMPLAINT_HOTSPOTS = Contract(
     owner="analytics",
     keys=("source_system", "h3_cell", "iso_week", "category_level", "category"),
 )
+
+GOLD_HOTSPOT_CONTEXT = Contract(
+    name="gold.hotspot_context",
+    columns=(
+        Column(
+            "context",
+            "string",
+            False,
+            "which record: police_incidents, petitions, urban_cases or ride_pickups (a column of gold.complaint_hotspots)",
+        ),
+        Column("h3_cell", "string", False, "H3 cell (resolution in h3_resolution)"),
+        Column("h3_resolution", "int", False),
+        Column("week_start", "date", False, "Monday of the ISO week of the record's silver dt"),
+        Column("records", "bigint", False, "the department's records in the cell and week"),
+        Column("built_at", "timestamp", False),
+    ),
+    grain="one row per kind of context record per H3 cell per ISO week with at least one record",
+    description=(
+        "Other departments' records per cell and week: the cross-domain context of gold.complaint_hotspots, kept between "
+        "its builds so that a new day recounts only the weeks it changed (jobs/gold/hotspot_context.py)."
+    ),
+    owner="analytics",
+    keys=("context", "h3_cell", "week_start"),
+)

@@ -5,6 +5,7 @@ import os
 import shutil
 
 import h3
+import numpy as np
 import pandas as pd
 import pytest
 from tests_support import SHARED_REAL_DATA
@@ -124,3 +125,22 @@ def test_boston_builds_without_population_and_says_so(spark, lake_settings, tmp_
     assert gold["population"].isna().all() and gold["expected_from_population"].isna().all()
     all_level = gold[gold["category_level"] == "all"]
     assert all_level["complaints"].sum() == lake.read(spark, lake_settings, "silver.complaint").count()
+
+
+def test_top_subcategories_order_by_excess_then_count_then_name_by_hand():
+    l2 = [("甲", "a1"), ("甲", "a2"), ("乙", "b1"), ("乙", "b2"), ("乙", "b3")]
+    counts = np.array([3, 3, 5, 1, 0], dtype=float).reshape(1, 5, 1)
+    examples = {(0, j, 0): f"text {j}" for j in range(4)}
+    cube = complaint_hotspots.Cube([CELL], [pd.Timestamp("2026-09-07")], l2, counts, examples, None)
+    categories, members = complaint_hotspots._levels(cube)
+    levels = np.array([c[0] for c in categories])
+    expected = np.full((1, len(categories), 1), np.nan)
+    expected[0, levels == "l2", 0] = [1.0, np.nan, 4.96, 0.04, 2.0]  # excess 2, 3 (none expected), 0.04, 0.96; b3 has no ticket
+    text, example = complaint_hotspots._top_subcategories(cube, members, levels, expected, 3)
+    shown = dict(zip([c[1] for c in categories], text[0, :, 0], strict=True))
+    assert shown["all"] == "a2 3; a1 3 (1.0); b2 1 (0.0)"
+    assert shown["甲"] == "a2 3; a1 3 (1.0)" and shown["乙"] == "b2 1 (0.0); b1 5 (5.0)"
+    assert shown["b3"] is None and shown["b1"] == "b1 5 (5.0)"
+    assert example[0, 0, 0] == "text 1"
+    tie = complaint_hotspots.Cube([CELL], cube.weeks, l2, np.array([2, 2, 0, 0, 0], dtype=float).reshape(1, 5, 1), examples, None)
+    assert complaint_hotspots._top_subcategories(tie, members, levels, np.full_like(expected, np.nan), 1)[0][0, 0, 0] == "a1 2"

@@ -1,0 +1,163 @@
+"""gold.complaint_hotspots built on kept context counts equals the same table built whole from the same silver.
+
+A small silver (tickets in three cells over three ISO weeks, a few police incidents, and the
+trips of test_incremental_demand merged day by day into the day-partitioned silver.ride_trip)
+is built once; silver changes (a new day, a late batch for an old day, a trip re-reported on
+another day, a day emptied, a new police incident), the job runs again, and both
+gold.complaint_hotspots and gold.hotspot_context are compared with a full build of the same silver.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from performance_support import as_silver
+from test_incremental_demand import CELLS, FIRST, history, merge, trips
+
+from citybrain import lake
+from citybrain.jobs.gold import complaint_hotspots as job
+from citybrain.jobs.gold import hotspot_context
+from citybrain.lake_content import REBUILD_COLUMNS, content_checksum
+from citybrain.schemas.gold.complaint_hotspots import HotspotParams
+
+TABLES = ("gold.complaint_hotspots", hotspot_context.TABLE)
+# FIRST (2026-09-01) is a Tuesday: the trips' days fall in the weeks of 08-31, 09-07 and 09-14
+TICKETS = "complaint_id string, source_system string, ticket_no string, received_at timestamp, updated_at timestamp, category_l1 string, category_l2 string, content string, h3_r8 string, dt date"
+INCIDENTS = "incident_no string, called_at timestamp, h3_r8 string, dt date"
+
+
+def _at(day: date, hour: int = 9) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def tickets(spark, settings) -> None:
+    """Two to four tickets a day in each of CELLS from 08-31 to 09-20 (two sub-categories)."""
+    rows = []
+    for k in range(21):
+        day = date(2026, 8, 31) + timedelta(days=k)
+        for i, cell in enumerate(CELLS):
+            for j in range(2 + (k + i) % 3):
+                sub = ("噪声扰民", "占道经营")[(k + j) % 2]
+                rows.append(
+                    (
+                        f"demo_12345:{k}-{i}-{j}",
+                        "demo_12345",
+                        f"{k}-{i}-{j}",
+                        _at(day),
+                        _at(day, 10),
+                        "城市管理",
+                        sub,
+                        f"text {k}",
+                        cell,
+                        day,
+                    )
+                )
+    lake.write(spark, settings, "silver.complaint", as_silver(spark.createDataFrame(rows, TICKETS), "silver.complaint"), mode="overwrite")
+
+
+def incidents(spark, settings, rows: list[tuple[str, date, str]]) -> None:
+    """Append police incidents (number, day, cell) to silver.police_incident (not partitioned by day)."""
+    frame = spark.createDataFrame([(n, _at(d), c, d) for n, d, c in rows], INCIDENTS)
+    lake.write(spark, settings, "silver.police_incident", as_silver(frame, "silver.police_incident"), mode="append")
+
+
+def content(settings) -> dict:
+    return {name: content_checksum(settings, name, REBUILD_COLUMNS) for name in TABLES}
+
+
+def rebuilt_whole(spark, settings) -> dict:
+    """Checksums of a full build of the same silver (the lake's tables are left rebuilt)."""
+    report = job.run(spark, settings, full=True)
+    assert report.details["context"]["why_full"] == "a full build was asked for"
+    return content(settings)
+
+
+def context_of(report) -> tuple[str, list[str] | None]:
+    return report.details["context"]["build"], report.details["context"]["weeks_recounted"]
+
+
+@pytest.fixture
+def built(spark, lake_settings):
+    tickets(spark, lake_settings)
+    incidents(spark, lake_settings, [("110-1", FIRST, CELLS[0]), ("110-2", FIRST + timedelta(days=8), CELLS[1])])
+    history(spark, lake_settings)
+    first = job.run(spark, lake_settings)
+    assert first.details["context"]["why_full"] == "no earlier build recorded"
+    return lake_settings
+
+
+def pickups(spark, settings, week: str) -> int:
+    rows = lake.read(spark, settings, "gold.complaint_hotspots").where(f"week_start = DATE'{week}' AND category = 'all'")
+    return rows.agg({"ride_pickups": "sum"}).collect()[0][0]
+
+
+def test_a_new_day_recounts_its_week_and_equals_a_full_build(spark, built):
+    before = pickups(spark, built, "2026-09-07")
+    merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))  # Thursday 09-10
+    report = job.run(spark, built)
+    assert context_of(report) == ("incremental", ["2026-09-07"])
+    assert report.details["context"]["recounted_whole"] == ["petitions", "police_incidents", "urban_cases"]
+    assert pickups(spark, built, "2026-09-07") == before + 9  # 9 of the day's 12 trips were picked up
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_late_batch_for_a_sunday_recounts_that_week_and_equals_a_full_build(spark, built):
+    merge(spark, built, trips(FIRST + timedelta(days=5), seed=7, prefix="late-"))  # Sunday 09-06: the last day of its week
+    report = job.run(spark, built)
+    assert context_of(report) == ("incremental", ["2026-08-31"])
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_trip_reported_again_on_another_day_leaves_its_old_week_and_equals_a_full_build(spark, built):
+    moved = trips(FIRST + timedelta(days=1), seed=1).iloc[[0]].copy()  # picked up; placed on day 9 after all
+    for column in ("ordered_at", "picked_up_at", "dropped_off_at", "uploaded_at"):
+        moved[column] = moved[column] + timedelta(days=7)
+    moved["dt"] = FIRST + timedelta(days=8)
+    merge(spark, built, moved)
+    report = job.run(spark, built)
+    assert context_of(report) == ("incremental", ["2026-08-31", "2026-09-07"])
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_week_whose_only_trip_moves_away_loses_its_rows(spark, built):
+    lone = trips(FIRST + timedelta(days=14), seed=3, n=1, prefix="lone-")  # 09-15, alone in the week of 09-14
+    merge(spark, built, lone)
+    assert context_of(job.run(spark, built))[0] == "incremental"
+    assert pickups(spark, built, "2026-09-14") == 1
+    for column in ("ordered_at", "picked_up_at", "dropped_off_at"):
+        lone[column] = lone[column] - timedelta(days=7)
+    lone["uploaded_at"], lone["dt"] = lone["uploaded_at"] + timedelta(days=1), FIRST + timedelta(days=7)
+    merge(spark, built, lone)  # the day of 09-15 now has no file at all: only its removal names it
+    report = job.run(spark, built)
+    assert context_of(report) == ("incremental", ["2026-09-07", "2026-09-14"])
+    assert pickups(spark, built, "2026-09-14") == 0
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_table_without_day_partitions_is_recounted_whole(spark, built):
+    incidents(spark, built, [("110-3", FIRST + timedelta(days=15), CELLS[2])])
+    report = job.run(spark, built)
+    assert context_of(report) == ("incremental", [])
+    rows = lake.read(spark, built, "gold.complaint_hotspots").where(f"h3_cell = '{CELLS[2]}' AND week_start = DATE'2026-09-14'")
+    assert rows.agg({"police_incidents": "max"}).collect()[0][0] == 1
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_nothing_changed_recounts_only_the_small_tables(spark, built):
+    before = content(built)
+    report = job.run(spark, built)
+    assert context_of(report) == ("incremental", [])
+    assert content(built) == before
+
+
+def test_changed_parameters_or_full_rebuild_whole(spark, built):
+    other = job.run(spark, built, HotspotParams(k_ring=2))
+    assert other.details["context"]["why_full"] == "parameters, contract or build rules changed"
+    assert job.run(spark, built, full=True).details["context"]["why_full"] == "a full build was asked for"
+
+
+def test_context_written_by_another_build_is_rebuilt_whole(spark, built):
+    merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
+    lake.write(spark, built, hotspot_context.TABLE, lake.read(spark, built, hotspot_context.TABLE).limit(5), mode="overwrite")
+    report = job.run(spark, built)
+    assert report.details["context"]["why_full"] == f"{hotspot_context.TABLE} changed since its last recorded build"
+    assert content(built) == rebuilt_whole(spark, built)
