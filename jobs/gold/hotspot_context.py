@@ -4,13 +4,13 @@ context of gold.complaint_hotspots), kept between builds so that a new day recou
 A record counts in the ISO week of its silver ``dt``. At each build of the hotspots, per kind
 of record (``CONTEXT``):
 
-- a silver table partitioned by ``dt`` (silver.ride_trip, by far the largest input) is
+- a silver table partitioned by ``dt`` (silver.ride_trip, by far the largest input, and the
+  police incidents and urban cases) is
   recounted only for the weeks that hold a day it changed since the last build: the changed
   ``dt`` partitions come from its Delta log (jobs/gold/incremental.py), a row that moved day
   names both days, and a week whose days were all emptied loses its rows;
 - any other silver table is recounted whole at every build: without day partitions nothing
-  says which weeks changed, and these tables are small (police incidents, petitions, urban
-  cases);
+  says which weeks changed, and such tables are small (the petitions);
 - everything is recounted when ``incremental.plan`` has any doubt: first build, ``full=True``,
   other parameters or rules, this table written by another build, a partitioned table
   replaced or not read by the last build (e.g. it was not partitioned then).

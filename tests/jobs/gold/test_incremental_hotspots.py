@@ -1,9 +1,10 @@
 """gold.complaint_hotspots built on kept context counts equals the same table built whole from the same silver.
 
-A small silver (tickets in three cells over three ISO weeks, a few police incidents, and the
-trips of test_incremental_demand merged day by day into the day-partitioned silver.ride_trip)
-is built once; silver changes (a new day, a late batch for an old day, a trip re-reported on
-another day, a day emptied, a new police incident), the job runs again, and both
+A small silver (tickets in three cells over three ISO weeks, a few police incidents and
+petitions, and the trips of test_incremental_demand merged day by day into the day-partitioned
+silver.ride_trip) is built once; silver changes (a new day, a late batch for an old day, a trip
+re-reported on another day, a day emptied, a new police incident, a new petition), the job runs
+again, and both
 gold.complaint_hotspots and gold.hotspot_context are compared with a full build of the same silver.
 """
 
@@ -23,6 +24,7 @@ TABLES = ("gold.complaint_hotspots", hotspot_context.TABLE)
 # FIRST (2026-09-01) is a Tuesday: the trips' days fall in the weeks of 08-31, 09-07 and 09-14
 TICKETS = "complaint_id string, source_system string, ticket_no string, received_at timestamp, updated_at timestamp, category_l1 string, category_l2 string, content string, h3_r8 string, dt date"
 INCIDENTS = "incident_no string, called_at timestamp, h3_r8 string, dt date"
+PETITIONS = "petition_no string, registered_on timestamp, h3_r8 string, dt date"
 
 
 def _at(day: date, hour: int = 9) -> datetime:
@@ -55,9 +57,15 @@ def tickets(spark, settings) -> None:
 
 
 def incidents(spark, settings, rows: list[tuple[str, date, str]]) -> None:
-    """Append police incidents (number, day, cell) to silver.police_incident (not partitioned by day)."""
+    """Append police incidents (number, day, cell) to silver.police_incident (partitioned by day)."""
     frame = spark.createDataFrame([(n, _at(d), c, d) for n, d, c in rows], INCIDENTS)
     lake.write(spark, settings, "silver.police_incident", as_silver(frame, "silver.police_incident"), mode="append")
+
+
+def petitions(spark, settings, rows: list[tuple[str, date, str]]) -> None:
+    """Append petitions (number, day, cell) to silver.petition (not partitioned by day)."""
+    frame = spark.createDataFrame([(n, _at(d), c, d) for n, d, c in rows], PETITIONS)
+    lake.write(spark, settings, "silver.petition", as_silver(frame, "silver.petition"), mode="append")
 
 
 def content(settings) -> dict:
@@ -79,6 +87,7 @@ def context_of(report) -> tuple[str, list[str] | None]:
 def built(spark, lake_settings):
     tickets(spark, lake_settings)
     incidents(spark, lake_settings, [("110-1", FIRST, CELLS[0]), ("110-2", FIRST + timedelta(days=8), CELLS[1])])
+    petitions(spark, lake_settings, [("XF-1", FIRST + timedelta(days=1), CELLS[1])])
     history(spark, lake_settings)
     first = job.run(spark, lake_settings)
     assert first.details["context"]["why_full"] == "no earlier build recorded"
@@ -95,7 +104,7 @@ def test_a_new_day_recounts_its_week_and_equals_a_full_build(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))  # Thursday 09-10
     report = job.run(spark, built)
     assert context_of(report) == ("incremental", ["2026-09-07"])
-    assert report.details["context"]["recounted_whole"] == ["petitions", "police_incidents", "urban_cases"]
+    assert report.details["context"]["recounted_whole"] == ["petitions", "urban_cases"]  # no silver.urban_case here
     assert pickups(spark, built, "2026-09-07") == before + 9  # 9 of the day's 12 trips were picked up
     assert content(built) == rebuilt_whole(spark, built)
 
@@ -133,12 +142,24 @@ def test_a_week_whose_only_trip_moves_away_loses_its_rows(spark, built):
     assert content(built) == rebuilt_whole(spark, built)
 
 
-def test_a_table_without_day_partitions_is_recounted_whole(spark, built):
+def context_count(spark, settings, column: str, cell: str, week: str) -> int:
+    rows = lake.read(spark, settings, "gold.complaint_hotspots").where(f"h3_cell = '{cell}' AND week_start = DATE'{week}'")
+    return rows.agg({column: "max"}).collect()[0][0]
+
+
+def test_a_new_police_incident_recounts_its_week_of_the_day_partitioned_table(spark, built):
     incidents(spark, built, [("110-3", FIRST + timedelta(days=15), CELLS[2])])
     report = job.run(spark, built)
+    assert context_of(report) == ("incremental", ["2026-09-14"])
+    assert context_count(spark, built, "police_incidents", CELLS[2], "2026-09-14") == 1
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_table_without_day_partitions_is_recounted_whole(spark, built):
+    petitions(spark, built, [("XF-2", FIRST + timedelta(days=15), CELLS[2])])
+    report = job.run(spark, built)
     assert context_of(report) == ("incremental", [])
-    rows = lake.read(spark, built, "gold.complaint_hotspots").where(f"h3_cell = '{CELLS[2]}' AND week_start = DATE'2026-09-14'")
-    assert rows.agg({"police_incidents": "max"}).collect()[0][0] == 1
+    assert context_count(spark, built, "petitions", CELLS[2], "2026-09-14") == 1
     assert content(built) == rebuilt_whole(spark, built)
 
 
