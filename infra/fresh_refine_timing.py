@@ -119,9 +119,12 @@ def forked_runs(settings: Settings, source: str, remote: str, repeat: int) -> li
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", default="calendar")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Needs a local lake with the source's bronze table (run `citybrain demo` first).",
+    )
+    parser.add_argument("--source", default="calendar", help="the source whose refine is timed (default: calendar, 84 records)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs, each on a fresh copy of its inputs (default: 3)")
     parser.add_argument("--forked", action="store_true", help="fork each run from a warm process, as the service stack does")
     args = parser.parse_args()
     settings = Settings.from_env()
