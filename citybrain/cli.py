@@ -505,7 +505,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser(
-        "maintain", help="compact and vacuum every lake table (what the weekly maintain_lake DAG does); figures to ops.maintenance"
+        "maintain",
+        help="compact and vacuum every lake table (what the weekly maintain_lake DAG does); figures to ops.maintenance",
+        description=(
+            "Compact small files and vacuum every lake table, as the weekly maintain_lake DAG does; the figures go to "
+            "ops.maintenance. A table whose layout on disk is not its contract's (a lake built before a table became "
+            "partitioned by day) is rewritten in the contract's layout, same rows: refines refuse to merge into it until then."
+        ),
     )
     p.add_argument("--table", action="append", metavar="NAME", help="only this table (repeatable); default: every table")
     p.set_defaults(func=cmd_maintain)
