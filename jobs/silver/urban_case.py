@@ -40,8 +40,19 @@ def _last(code: str) -> F.Column:
     return F.max(F.when(F.col("event_code") == code, F.col("event_at")))
 
 
+#: decimals kept of a duration in minutes
+MINUTES_DECIMALS = 9
+
+
 def _minutes(start: str, end: str) -> F.Column:
-    return (F.unix_micros(F.col(end)) - F.unix_micros(F.col(start))) / F.lit(60_000_000.0)
+    """Minutes from ``start`` to ``end``, rounded to ``MINUTES_DECIMALS``.
+
+    The engine's division can differ in the last bit between two plans of the same rows
+    (906.2666666666668 after a day-by-day refine, 906.2666666666667 after one refine of every
+    day); rounded, a case derived in either way is the same row. n microseconds are n * 50/3
+    units of 1e-9 minute, whose fraction is 0, 1/3 or 2/3: never near the half a rounding turns
+    on, so a last-bit difference never changes the rounded value."""
+    return F.round((F.unix_micros(F.col(end)) - F.unix_micros(F.col(start))) / F.lit(60_000_000.0), MINUTES_DECIMALS)
 
 
 def _latest_known(column: str) -> F.Column:

@@ -60,9 +60,27 @@ def two_lakes(spark, settings, tmp_path_factory):
     return daily, full
 
 
-def _rows(spark, settings, name) -> list[tuple]:
+def _rows(spark, settings, name) -> list[dict]:
     df = lake.read(spark, settings, name)
-    return sorted(tuple(str(v) for v in r) for r in df.drop(*(c for c in RUN_COLUMNS if c in df.columns)).collect())
+    df = df.drop(*(c for c in RUN_COLUMNS if c in df.columns))
+    return sorted(({c: str(v) for c, v in r.asDict().items()} for r in df.collect()), key=lambda r: tuple(r.values()))
+
+
+def _differences(got: list[dict], truth: list[dict], keys: list[str], limit: int = 5) -> list[str]:
+    """The first rows that differ, by key, with the columns that differ (got != truth)."""
+    by_key = {tuple(r[k] for k in keys): r for r in truth}
+    said = []
+    for row in got:
+        expected = by_key.get(tuple(row[k] for k in keys))
+        if expected is None:
+            said.append(f"{[row[k] for k in keys]}: not in the full refine")
+        elif row != expected:
+            said.append(
+                f"{[row[k] for k in keys]}: " + ", ".join(f"{c} {row[c]!r} != {expected[c]!r}" for c in row if row[c] != expected[c])
+            )
+        if len(said) == limit:
+            break
+    return said
 
 
 @pytest.mark.parametrize("name", TABLES)
@@ -71,7 +89,7 @@ def test_day_by_day_equals_one_refine_of_every_day(spark, two_lakes, name):
     assert lake.partitioning(daily, name) == get_contract(name).partition_by
     got, truth = _rows(spark, daily, name), _rows(spark, full, name)
     assert len(got) == len(truth)
-    assert got == truth
+    assert got == truth, _differences(got, truth, list(get_contract(name).keys))
 
 
 @pytest.mark.parametrize("name", ("silver.complaint", "silver.urban_case"))
