@@ -272,7 +272,8 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
             history = get_contract(f"silver.{mapping.history}")
             lake.merge(spark, settings, history.name, first_seen(valid, history.keys).select(*history.column_names), insert_only=True)
         lake.ensure(spark, settings, f"quarantine.{entity}")
-        lake.merge(spark, settings, f"quarantine.{entity}", quarantine)
+        if any(r.unexpected_count for r in row_results):  # a row is quarantined when it broke a rule
+            lake.merge(spark, settings, f"quarantine.{entity}", quarantine)
         derive = DERIVED.get(entity)
         if derive:
             derive(spark, settings, valid)
