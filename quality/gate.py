@@ -246,9 +246,10 @@ _CONTEXT: dict[str, Any] = {}
 def _spark_datasource():
     """The process's one ephemeral GX context and its Spark datasource, made on first use.
 
-    A context, its stores and a datasource cost tens of milliseconds to build; a refine's
-    gate is one validation of a small batch, where that was a third of the suite's time.
-    Nothing is stored in the context: each batch is validated against a suite built for it.
+    A context, its stores, a datasource and a saved suite cost 20-40 ms per gate, 15-20 % of
+    what a small refine's suite took (84 calendar rows: 0.136 -> 0.117-0.131 s; 17k petitions:
+    0.23 -> 0.19 s). Nothing is stored in the context: each batch is validated against a
+    suite built for it.
     """
     if "datasource" not in _CONTEXT:
         gx = _gx()
