@@ -8,6 +8,7 @@ import pandas as pd
 from .city import City
 from .common import DAY, HOUR, MINUTE, day_seconds, fmt_times, json_dumps, mobiles, names
 from .plan import RunCalendar, escalation_probability, stability_multiplier
+from .rows import Rows
 
 KEYS = [
     "incident_no",
@@ -199,11 +200,11 @@ def mass_incidents(rng: np.random.Generator, city: City, rc: RunCalendar, stab: 
     return df
 
 
-def with_mass_incidents(daily: pd.DataFrame, mass: pd.DataFrame) -> pd.DataFrame:
+def with_mass_incidents(daily: pd.DataFrame, mass: pd.DataFrame) -> Rows:
     """The day's incidents, then that day's mass incidents (the daily rows stay as they were)."""
     mass = mass.drop(columns=["_community_code", "_iso_week"]).assign(_ord=len(daily) + np.arange(len(mass), dtype=float))
     out = pd.concat([daily, mass], ignore_index=True)
-    return out.sort_values(["_drop", "_ord"], kind="stable").reset_index(drop=True)
+    return Rows.from_frame(out.sort_values(["_drop", "_ord"], kind="stable").reset_index(drop=True))
 
 
 def json_bytes(df: pd.DataFrame, drop_date: str) -> bytes:

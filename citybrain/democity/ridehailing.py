@@ -10,6 +10,7 @@ import pandas as pd
 from .city import STATION, City
 from .common import HOUR, MINUTE, day_seconds, fmt_fixed, fmt_int, fmt_times, id_numbers, mobiles, names
 from .plan import RunCalendar
+from .rows import Rows
 
 COLUMNS = [
     "order_id",
@@ -199,7 +200,10 @@ def generate(
             d2 = (pts["x"].to_numpy() - e["x"]) ** 2 + (pts["y"].to_numpy() - e["y"]) ** 2
             near = np.flatnonzero(d2 <= (EVENT_RADIUS_M / 2) ** 2)
             drop_pt[m] = near[rng.integers(0, near.size, m.sum())]
-    rows = _orders(rng, city, rc, cal, t_order, hour, pick_pt, drop_pt, surge_flag)
+    df = _orders(rng, city, rc, cal, t_order, hour, pick_pt, drop_pt, surge_flag)
+    rows = Rows.from_frame(df)
+    rows.columns["fare_amount"] = rows.columns["fare_yuan"]  # export version 2
+    rows.columns["surge_multiplier"] = Rows.from_frame(df.assign(surge_multiplier=df["_surge"])).columns["surge_multiplier"]
     truth = pd.DataFrame(rates, index=cidx)
     return rows, truth
 
