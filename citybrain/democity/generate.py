@@ -183,8 +183,6 @@ def generate(
         res = make()
         if isinstance(res, tuple):
             res, truths[source] = res
-        if isinstance(res, pd.DataFrame):
-            res = Rows.from_frame(res)
         spec = SPECS[source]
         dirt = Dirt(rngs["dirt_" + source], spec, days)
         if source == "hotline":

@@ -63,6 +63,29 @@ class Rows:
         return cls(df[["_drop", "_event_day", "_ord"]], cols, _take(df["_key"].to_numpy()))
 
 
+def concat(parts: list[Rows]) -> Rows:
+    """The rows of ``parts`` together, sorted by (_drop, _ord) as a stable sort would."""
+    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    order = np.lexsort((frame["_ord"].to_numpy(), frame["_drop"].to_numpy()))
+    sizes = [len(p) for p in parts]
+    which = np.repeat(np.arange(len(parts)), sizes)[order]
+    local = (np.arange(len(frame)) - np.repeat(np.cumsum([0] + sizes[:-1]), sizes))[order]
+
+    def gather(column_of: Callable[[Rows], Column]) -> Column:
+        def column(rows: np.ndarray) -> np.ndarray:
+            w, i = which[rows], local[rows]
+            values = [column_of(p)(i[w == k]) for k, p in enumerate(parts)]
+            out = np.empty(rows.size, dtype=np.result_type(*[v for v in values if v.size] or [object]))
+            for k, v in enumerate(values):
+                out[w == k] = v
+            return out
+
+        return column
+
+    columns = {c: gather(lambda p, c=c: p.columns[c]) for c in parts[0].columns}
+    return Rows(frame.iloc[order].reset_index(drop=True), columns, gather(lambda p: p.key))
+
+
 def _take(values: np.ndarray) -> Column:
     return lambda rows: values[rows]
 
