@@ -57,8 +57,9 @@ class Dirt:
 
     def apply(self, rows: Rows) -> pd.DataFrame:
         """The internal frame of the rows to write, sorted by file and order; ``_row`` names
-        the source row each shows. Value changes go to ``rows.overrides``."""
-        df = rows.frame.reset_index(drop=True)
+        the source row each shows. Takes ``rows.frame`` over; value changes go to
+        ``rows.overrides``."""
+        df, rows.frame = rows.frame, None
         df["_row"] = np.arange(len(df), dtype=np.int64)
         dirty = np.zeros(len(df), bool)
         if self.spec.late:
@@ -68,7 +69,14 @@ class Dirt:
             self._outside(rows, dirty)
         df = self._dup_across(df)
         df = self._dup_in_file(df)
-        return df.sort_values(["_drop", "_ord"], kind="stable")
+        order = np.lexsort((df["_ord"].to_numpy(), df["_drop"].to_numpy()))  # a stable sort by (_drop, _ord)
+        self._position = np.empty(len(df), dtype=np.int64)  # of each label in the sorted frame
+        self._position[order] = np.arange(len(df))
+        return df.take(order)
+
+    def at(self, df: pd.DataFrame, column: str, labels) -> np.ndarray:
+        """``df[column]`` at row labels of the frame ``apply`` returned (no label index is built)."""
+        return df[column].to_numpy()[self._position[np.asarray(labels, dtype=np.int64)]]
 
     def _choose(self, eligible: np.ndarray, kind: str) -> np.ndarray:
         idx = np.flatnonzero(eligible)
@@ -79,7 +87,7 @@ class Dirt:
         lag = self.rng.integers(2, 6, len(df))
         ok = (df["_event_day"].to_numpy() + lag) < self.days
         pick = self._choose(ok, "late_arriving")
-        df.loc[pick, "_drop"] = df["_event_day"].to_numpy()[pick] + lag[pick]
+        df.loc[pick, "_drop"] = (df["_event_day"].to_numpy()[pick] + lag[pick]).astype(df["_drop"].dtype)
         df.loc[pick, "_ord"] = 1e9 + df["_ord"].to_numpy()[pick]
         for i in pick:
             self.entries.append(("late_arriving", int(i), {"event_day_offset": -int(lag[i]), "column": self.spec.time_col}))
@@ -140,9 +148,9 @@ class Dirt:
         """Entries with file and key, given the final frame (labels unchanged since apply)."""
         labels = np.array([i for _, i, _ in self.entries], dtype=np.int64)
         first = [d["first_sent_in_row_of"] for kind, _, d in self.entries if kind == "duplicate_across_files"]
-        drop = df["_drop"].loc[labels].tolist()
-        key = rows.key(df["_row"].loc[labels].to_numpy()).tolist()
-        previous = iter(df["_drop"].loc[first].tolist())
+        drop = self.at(df, "_drop", labels).tolist()
+        key = rows.key(self.at(df, "_row", labels)).tolist()
+        previous = iter(self.at(df, "_drop", first).tolist())
         out = []
         for (kind, _i, detail), d, k in zip(self.entries, drop, key, strict=True):
             if kind == "duplicate_across_files":

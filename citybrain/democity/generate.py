@@ -199,7 +199,7 @@ def generate(
                     "detail": {"columns": ["经度", "纬度"], "社区": comm},
                 }
                 for d, key, comm in zip(
-                    df["_drop"].loc[miss].tolist(), res.key(miss).tolist(), res.column("社区", miss).tolist(), strict=True
+                    dirt.at(df, "_drop", miss).tolist(), res.key(miss).tolist(), res.column("社区", miss).tolist(), strict=True
                 )
             ]
         entries.append(
