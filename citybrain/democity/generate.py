@@ -14,7 +14,7 @@ import pandas as pd
 from . import calendar as calmod
 from . import hotline, petitions, police, ridehailing, truth, urban_cases
 from .city import CITY_BBOX, City, build_city, registry_geojson
-from .common import csv_bytes, write_bytes
+from .common import csv_bytes, write_bytes, write_json
 from .dirt import Dirt, Spec
 from .plan import (
     DEFAULT_HOTSPOTS,
@@ -256,11 +256,8 @@ def generate(
         if TRUTH_SOURCE.get(name, ALWAYS[0]) not in wanted:  # no source of its own: always written
             continue
         obj = make_truth()
-        if name.endswith(".csv"):
-            data = csv_bytes(obj, bom=False)
-        else:
-            data = (json.dumps(obj, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-        manifest["truth"][name] = {"rows": len(obj), **write_bytes(tdir / name, data)}
+        written = write_bytes(tdir / name, csv_bytes(obj, bom=False)) if name.endswith(".csv") else write_json(tdir / name, obj)
+        manifest["truth"][name] = {"rows": len(obj), **written}
     say(f"truth: {len(manifest['truth'])} files, {len(dirt_entries):,} planted defects")
     manifest["totals"] = {
         "files": sum(s["file_count"] for s in manifest["sources"].values()),
