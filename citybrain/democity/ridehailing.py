@@ -269,7 +269,10 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
     t_pick = t_order + rng.integers(2 * MINUTE, 12 * MINUTE, n)
     t_up = np.where(done, t_pick + dur * MINUTE, t_order + rng.integers(MINUTE, 10 * MINUTE, n)) + rng.integers(MINUTE, 30 * MINUTE, n)
     phone = draw_mobiles(rng, n)
-    dur = dur.astype(np.int16)
+    # kept for formatting, as small as they go: times in seconds since the run's start
+    t0 = day_seconds(rc.start)
+    t_order, t_pick, t_up = ((t - t0).astype(np.int32) for t in (t_order, t_pick, t_up))
+    day, dur = day.astype(np.int16), dur.astype(np.int16)
     pick_pt, drop_pt = pick_pt.astype(np.int32), drop_pt.astype(np.int32)
 
     first_of_day = np.searchsorted(day, np.arange(rc.days))
@@ -284,8 +287,11 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
         seq = r - first_of_day[day[r]]
         return np.array([f"{c}{a}{b:07d}" for c, a, b in zip(suffix[plat[r]], dstr[day[r]], seq.tolist(), strict=False)], dtype=object)
 
+    def seconds(t, r):  # back to local seconds since 1970
+        return t[r].astype(np.int64) + t0
+
     def t_drop(r):
-        return t_pick[r] + dur[r].astype(np.int64) * MINUTE
+        return seconds(t_pick, r) + dur[r].astype(np.int64) * MINUTE
 
     fare_col = lambda r: fmt_fixed(np.where(done[r], fare[r], 0.0), 2)  # noqa: E731
     columns = {
@@ -299,8 +305,8 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
         "vehicle_cert_no": lambda r: v_cert[drv[r]],
         "driver_cert_valid": lambda r: d_valid[drv[r]],
         "vehicle_cert_valid": lambda r: v_valid[drv[r]],
-        "order_time": lambda r: fmt_times(t_order[r]),
-        "pickup_time": lambda r: fmt_times(t_pick[r], ~done[r]),
+        "order_time": lambda r: fmt_times(seconds(t_order, r)),
+        "pickup_time": lambda r: fmt_times(seconds(t_pick, r), ~done[r]),
         "dropoff_time": lambda r: fmt_times(t_drop(r), ~done[r]),
         "pickup_lon": lambda r: fmt_fixed(lon[pick_pt[r]], 6),
         "pickup_lat": lambda r: fmt_fixed(lat[pick_pt[r]], 6),
@@ -313,6 +319,6 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
         "surge_multiplier": lambda r: fmt_fixed(surge[r], 1),  # ... and adds this
         "passenger_phone": lambda r: fmt_ints(phone[r]),
         "order_status": lambda r: status_name[status[r]],
-        "upload_time": lambda r: fmt_times(t_up[r]),
+        "upload_time": lambda r: fmt_times(seconds(t_up, r)),
     }
     return Rows(internal_frame(day), columns, order_id)
