@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -68,19 +69,42 @@ def fmt_int(values: np.ndarray, width: int = 0) -> np.ndarray:
     return np.array([fmt.format(v) for v in np.asarray(values, dtype=np.int64).tolist()], dtype=object)
 
 
+def draw_names(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The draws of ``names``: (n, 3) surname and given-name indices, formatted by ``fmt_names``."""
+    s = rng.integers(0, len(SURNAMES), n)
+    g1 = rng.integers(0, len(GIVEN), n)
+    g2 = rng.integers(0, len(GIVEN) * 3 // 2, n)
+    return np.stack([s, g1, g2], axis=1).astype(np.int16)
+
+
+_SURNAMES = np.array(SURNAMES, dtype=object)
+_GIVEN1 = np.array(GIVEN, dtype=object)
+_GIVEN2 = np.array(GIVEN + [""] * (len(GIVEN) // 2), dtype=object)
+
+
+def fmt_names(codes: np.ndarray) -> np.ndarray:
+    return _SURNAMES[codes[:, 0]] + _GIVEN1[codes[:, 1]] + _GIVEN2[codes[:, 2]]
+
+
 def names(rng: np.random.Generator, n: int) -> np.ndarray:
     """Chinese personal names (2 or 3 characters)."""
-    s = np.array(SURNAMES, dtype=object)[rng.integers(0, len(SURNAMES), n)]
-    g1 = np.array(GIVEN, dtype=object)[rng.integers(0, len(GIVEN), n)]
-    g2 = np.array(GIVEN + [""] * (len(GIVEN) // 2), dtype=object)[rng.integers(0, len(GIVEN) * 3 // 2, n)]
-    return s + g1 + g2
+    return fmt_names(draw_names(rng, n))
+
+
+def draw_mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The draws of ``mobiles`` as the 11-digit numbers (int64); ``str`` formats one."""
+    second = rng.integers(13, 20, n)
+    rest = rng.integers(0, 1_000_000_000, n)
+    return second * 1_000_000_000 + rest
+
+
+def fmt_ints(values: np.ndarray) -> np.ndarray:
+    return np.array([str(v) for v in np.asarray(values, dtype=np.int64).tolist()], dtype=object)
 
 
 def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
     """11-digit mainland mobile numbers 1[3-9]xxxxxxxxx."""
-    second = rng.integers(13, 20, n).tolist()
-    rest = rng.integers(0, 1_000_000_000, n).tolist()
-    return np.array([f"{a}{b:09d}" for a, b in zip(second, rest, strict=False)], dtype=object)
+    return fmt_ints(draw_mobiles(rng, n))
 
 
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
@@ -93,15 +117,23 @@ def id_check_digit(first17: str) -> str:
     return _ID_CHECK[total % 11]
 
 
-def id_numbers(rng: np.random.Generator, n: int, region: str = "329901") -> np.ndarray:
-    """18-character resident ID numbers with a valid check digit (fictional 3299xx region)."""
-    regions = np.array([region[:4] + f"{k:02d}" for k in (1, 2, 3, 4)], dtype=object)
-    reg = regions[rng.integers(0, 4, n)]
-    birth = pd.Timestamp("1945-01-01") + pd.to_timedelta(rng.integers(0, 60 * 365, n), unit="D")
-    bstr = birth.strftime("%Y%m%d").to_numpy(dtype=object)
+def draw_id_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The draws of ``id_numbers``: (n, 3) region index, birth day offset, sequence."""
+    reg = rng.integers(0, 4, n)
+    birth = rng.integers(0, 60 * 365, n)
     seq = rng.integers(0, 1000, n)
+    return np.stack([reg, birth, seq], axis=1).astype(np.int32)
+
+
+def fmt_id_numbers(codes: np.ndarray, region: str = "329901") -> np.ndarray:
+    """18-character resident ID numbers with a valid check digit (fictional 3299xx region)."""
+    n = len(codes)
+    regions = np.array([region[:4] + f"{k:02d}" for k in (1, 2, 3, 4)], dtype=object)
+    reg = regions[codes[:, 0]]
+    birth = pd.Timestamp("1945-01-01") + pd.to_timedelta(codes[:, 1].astype(np.int64), unit="D")
+    bstr = birth.strftime("%Y%m%d").to_numpy(dtype=object)
     digits = np.zeros((n, 17), dtype=np.int64)
-    first = np.array([f"{r}{b}{s:03d}" for r, b, s in zip(reg, bstr, seq, strict=False)], dtype=object)
+    first = np.array([f"{r}{b}{s:03d}" for r, b, s in zip(reg, bstr, codes[:, 2].tolist(), strict=False)], dtype=object)
     for j in range(17):
         digits[:, j] = [ord(x[j]) - 48 for x in first]
     check = (digits @ _ID_WEIGHTS) % 11
@@ -109,9 +141,18 @@ def id_numbers(rng: np.random.Generator, n: int, region: str = "329901") -> np.n
     return first + chk
 
 
-def pick(rng: np.random.Generator, labels: list[str], probs: list[float], n: int) -> np.ndarray:
+def id_numbers(rng: np.random.Generator, n: int, region: str = "329901") -> np.ndarray:
+    return fmt_id_numbers(draw_id_numbers(rng, n), region)
+
+
+def pick_index(rng: np.random.Generator, probs: list[float], n: int) -> np.ndarray:
+    """The draw of ``pick``: indices into its labels."""
     p = np.asarray(probs, dtype=float)
-    return np.array(labels, dtype=object)[rng.choice(len(labels), size=n, p=p / p.sum())]
+    return rng.choice(len(p), size=n, p=p / p.sum())
+
+
+def pick(rng: np.random.Generator, labels: list[str], probs: list[float], n: int) -> np.ndarray:
+    return np.array(labels, dtype=object)[pick_index(rng, probs, n)]
 
 
 def sha256(data: bytes) -> str:
@@ -133,3 +174,19 @@ def write_bytes(path: Path, data: bytes) -> dict:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return {"bytes": len(data), "sha256": sha256(data)}
+
+
+def write_json(path: Path, obj) -> dict:
+    """Write ``json.dumps(obj, ensure_ascii=False, indent=1) + "\\n"`` a batch of pieces at a
+    time: dirt.json at scale 30 lists ~700,000 defects, and its text and the encoder's
+    pieces held at once outweigh the entries themselves."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pieces = itertools.chain(json.JSONEncoder(ensure_ascii=False, indent=1).iterencode(obj), ["\n"])
+    digest, size = hashlib.sha256(), 0
+    with path.open("wb") as f:
+        while batch := list(itertools.islice(pieces, 1 << 16)):
+            data = "".join(batch).encode("utf-8")
+            f.write(data)
+            digest.update(data)
+            size += len(data)
+    return {"bytes": size, "sha256": digest.hexdigest()}

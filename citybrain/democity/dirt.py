@@ -1,9 +1,10 @@
 """Planted dirt: defects real department exports have, each recorded for truth/dirt.json.
 
-Every source frame carries the internal columns ``_drop`` (drop-day index of the file
-the row goes to), ``_event_day`` (day the record happened), ``_ord`` (order inside the
-file) and ``_key`` (record key).  Defects are applied to the frame; the entries keep the
-row label so that the file name is resolved after all rows have moved.
+A source's ``Rows`` carry the internal columns ``_drop`` (drop-day index of the file the
+row goes to), ``_event_day`` (day the record happened) and ``_ord`` (order inside the
+file). Defects move and copy rows of that frame, which gains ``_row`` (the source row a
+row shows), and change values as overrides of the ``Rows``; the entries keep the row
+label so that the file name is resolved after all rows have moved.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from .rows import Rows
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,28 @@ class Dirt:
         self.rng, self.spec, self.days = rng, spec, days
         self.entries: list[tuple[str, int, object]] = []  # (kind, row label, detail)
 
-    def apply(self, df: pd.DataFrame) -> pd.DataFrame:
-        df = df.reset_index(drop=True)
+    def apply(self, rows: Rows) -> pd.DataFrame:
+        """The internal frame of the rows to write, sorted by file and order; ``_row`` names
+        the source row each shows. Takes ``rows.frame`` over; value changes go to
+        ``rows.overrides``."""
+        df, rows.frame = rows.frame, None
+        df["_row"] = np.arange(len(df), dtype=np.int64)
         dirty = np.zeros(len(df), bool)
         if self.spec.late:
             dirty |= self._late(df)
-        self._malformed(df, dirty)
+        self._malformed(rows, dirty)
         if self.spec.coords:
-            self._outside(df, dirty)
+            self._outside(rows, dirty)
         df = self._dup_across(df)
         df = self._dup_in_file(df)
-        return df.sort_values(["_drop", "_ord"], kind="stable")
+        order = np.lexsort((df["_ord"].to_numpy(), df["_drop"].to_numpy()))  # a stable sort by (_drop, _ord)
+        self._position = np.empty(len(df), dtype=np.int64)  # of each label in the sorted frame
+        self._position[order] = np.arange(len(df))
+        return df.take(order)
+
+    def at(self, df: pd.DataFrame, column: str, labels) -> np.ndarray:
+        """``df[column]`` at row labels of the frame ``apply`` returned (no label index is built)."""
+        return df[column].to_numpy()[self._position[np.asarray(labels, dtype=np.int64)]]
 
     def _choose(self, eligible: np.ndarray, kind: str) -> np.ndarray:
         idx = np.flatnonzero(eligible)
@@ -73,7 +87,7 @@ class Dirt:
         lag = self.rng.integers(2, 6, len(df))
         ok = (df["_event_day"].to_numpy() + lag) < self.days
         pick = self._choose(ok, "late_arriving")
-        df.loc[pick, "_drop"] = df["_event_day"].to_numpy()[pick] + lag[pick]
+        df.loc[pick, "_drop"] = (df["_event_day"].to_numpy()[pick] + lag[pick]).astype(df["_drop"].dtype)
         df.loc[pick, "_ord"] = 1e9 + df["_ord"].to_numpy()[pick]
         for i in pick:
             self.entries.append(("late_arriving", int(i), {"event_day_offset": -int(lag[i]), "column": self.spec.time_col}))
@@ -81,28 +95,31 @@ class Dirt:
         out[pick] = True
         return out
 
-    def _malformed(self, df: pd.DataFrame, dirty: np.ndarray) -> None:
-        col = df[self.spec.time_col].to_numpy(dtype=object)
-        pick = self._choose(~dirty & (col != ""), "malformed_timestamp")
+    def _malformed(self, rows: Rows, dirty: np.ndarray) -> None:
+        col = self.spec.time_col
+        pick = self._choose(~dirty & rows.nonempty(col), "malformed_timestamp")
         forms = self.rng.integers(0, 4, pick.size)
-        for i, k in zip(pick.tolist(), forms.tolist(), strict=False):
-            bad = _malformed(col[i], k, self.spec.date_only)
-            df.at[i, self.spec.time_col] = bad
-            self.entries.append(("malformed_timestamp", i, {"column": self.spec.time_col, "value": bad}))
+        changed = rows.overrides.setdefault(col, {})
+        for i, k, value in zip(pick.tolist(), forms.tolist(), rows.column(col, pick).tolist(), strict=False):
+            bad = _malformed(value, k, self.spec.date_only)
+            changed[i] = bad
+            self.entries.append(("malformed_timestamp", i, {"column": col, "value": bad}))
         dirty[pick] = True
 
-    def _outside(self, df: pd.DataFrame, dirty: np.ndarray) -> None:
+    def _outside(self, rows: Rows, dirty: np.ndarray) -> None:
         cx, cy = self.spec.coords
-        has = (df[cx] != "").to_numpy() if not self.spec.numeric_coords else np.ones(len(df), bool)
+        has = rows.nonempty(cx) if not self.spec.numeric_coords else np.ones(len(rows), bool)
         pick = self._choose(~dirty & has, "coordinates_outside_city")
         modes = self.rng.integers(0, 3, pick.size)
-        for i, m in zip(pick.tolist(), modes.tolist(), strict=False):
-            lon, lat = float(df.at[i, cx]), float(df.at[i, cy])
+        xs, ys = rows.column(cx, pick).tolist(), rows.column(cy, pick).tolist()
+        new_x, new_y = rows.overrides.setdefault(cx, {}), rows.overrides.setdefault(cy, {})
+        for i, m, x, y in zip(pick.tolist(), modes.tolist(), xs, ys, strict=False):
+            lon, lat = float(x), float(y)
             new, how = {0: ((0.0, 0.0), "zero"), 1: ((lat, lon), "swapped"), 2: ((lon + 3.2, lat + 0.1), "300km_away")}[m]
             if self.spec.numeric_coords:
-                df.at[i, cx], df.at[i, cy] = round(new[0], 6), round(new[1], 6)
+                new_x[i], new_y[i] = round(new[0], 6), round(new[1], 6)
             else:
-                df.at[i, cx], df.at[i, cy] = f"{new[0]:.6f}", f"{new[1]:.6f}"
+                new_x[i], new_y[i] = f"{new[0]:.6f}", f"{new[1]:.6f}"
             self.entries.append(("coordinates_outside_city", i, {"how": how, "lon": round(new[0], 6), "lat": round(new[1], 6)}))
         dirty[pick] = True
 
@@ -127,15 +144,16 @@ class Dirt:
             self.entries.append(("duplicate_in_file", start + j, {"copies": 2}))
         return df
 
-    def resolve(self, df: pd.DataFrame, file_of_day) -> list[dict]:
+    def resolve(self, df: pd.DataFrame, rows: Rows, file_of_day) -> list[dict]:
         """Entries with file and key, given the final frame (labels unchanged since apply)."""
+        labels = np.array([i for _, i, _ in self.entries], dtype=np.int64)
+        first = [d["first_sent_in_row_of"] for kind, _, d in self.entries if kind == "duplicate_across_files"]
+        drop = self.at(df, "_drop", labels).tolist()
+        key = rows.key(self.at(df, "_row", labels)).tolist()
+        previous = iter(self.at(df, "_drop", first).tolist())
         out = []
-        drop = df["_drop"]
-        key = df["_key"]
-        for kind, i, detail in self.entries:
+        for (kind, _i, detail), d, k in zip(self.entries, drop, key, strict=True):
             if kind == "duplicate_across_files":
-                detail = {"previous_file": file_of_day(int(drop.loc[detail["first_sent_in_row_of"]]))}
-            out.append(
-                {"kind": kind, "source": self.spec.source, "file": file_of_day(int(drop.loc[i])), "key": str(key.loc[i]), "detail": detail}
-            )
+                detail = {"previous_file": file_of_day(int(next(previous)))}
+            out.append({"kind": kind, "source": self.spec.source, "file": file_of_day(int(d)), "key": str(k), "detail": detail})
         return out

@@ -14,7 +14,7 @@ import pandas as pd
 from . import calendar as calmod
 from . import hotline, petitions, police, ridehailing, truth, urban_cases
 from .city import CITY_BBOX, City, build_city, registry_geojson
-from .common import csv_bytes, write_bytes
+from .common import csv_bytes, write_bytes, write_json
 from .dirt import Dirt, Spec
 from .plan import (
     DEFAULT_HOTSPOTS,
@@ -27,6 +27,7 @@ from .plan import (
     plan_stability,
     stability_extra_rate,
 )
+from .rows import Rows
 
 # one independent random stream per purpose; the order of this list is part of the contract
 STREAMS = [
@@ -185,19 +186,21 @@ def generate(
         spec = SPECS[source]
         dirt = Dirt(rngs["dirt_" + source], spec, days)
         if source == "hotline":
-            miss = np.flatnonzero((res["经度"] == "").to_numpy())
+            miss = np.flatnonzero(~res.nonempty("经度"))
         df = dirt.apply(res)
-        entries = dirt.resolve(df, lambda d, s=source: rel(s, d))
-        if source == "hotline":
+        entries = dirt.resolve(df, res, lambda d, s=source: rel(s, d))
+        if source == "hotline":  # the first rows' labels are their source rows
             entries += [
                 {
                     "kind": "coordinates_missing",
                     "source": source,
-                    "file": rel(source, int(df.at[i, "_drop"])),
-                    "key": str(df.at[i, "_key"]),
-                    "detail": {"columns": ["经度", "纬度"], "社区": df.at[i, "社区"]},
+                    "file": rel(source, d),
+                    "key": str(key),
+                    "detail": {"columns": ["经度", "纬度"], "社区": comm},
                 }
-                for i in miss.tolist()
+                for d, key, comm in zip(
+                    dirt.at(df, "_drop", miss).tolist(), res.key(miss).tolist(), res.column("社区", miss).tolist(), strict=True
+                )
             ]
         entries.append(
             {
@@ -233,7 +236,8 @@ def generate(
                 }
             )
         dirt_entries += entries
-        record(source, _write_source(out_dir, source, df, start, days, rel))
+        record(source, _write_source(out_dir, source, df, res, start, days, rel))
+        del res, df  # one source's rows in memory at a time
 
     # truth
     tdir = out_dir / "truth"
@@ -252,11 +256,8 @@ def generate(
         if TRUTH_SOURCE.get(name, ALWAYS[0]) not in wanted:  # no source of its own: always written
             continue
         obj = make_truth()
-        if name.endswith(".csv"):
-            data = csv_bytes(obj, bom=False)
-        else:
-            data = (json.dumps(obj, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-        manifest["truth"][name] = {"rows": len(obj), **write_bytes(tdir / name, data)}
+        written = write_bytes(tdir / name, csv_bytes(obj, bom=False)) if name.endswith(".csv") else write_json(tdir / name, obj)
+        manifest["truth"][name] = {"rows": len(obj), **written}
     say(f"truth: {len(manifest['truth'])} files, {len(dirt_entries):,} planted defects")
     manifest["totals"] = {
         "files": sum(s["file_count"] for s in manifest["sources"].values()),
@@ -327,25 +328,24 @@ def _demand_params(events: list[dict], cal: pd.DataFrame, day_types: np.ndarray,
     return params
 
 
-def _write_source(out_dir: Path, source: str, df: pd.DataFrame, start: dt.date, days: int, rel) -> list[dict]:
+def _write_source(out_dir: Path, source: str, df: pd.DataFrame, rows: Rows, start: dt.date, days: int, rel) -> list[dict]:
+    """Format and write one drop file at a time (``df`` is sorted by (_drop, _ord))."""
     drop = df["_drop"].to_numpy()
-    bounds = np.searchsorted(drop, np.arange(days + 1))  # df is sorted by (_drop, _ord)
+    shown = df["_row"].to_numpy()
+    bounds = np.searchsorted(drop, np.arange(days + 1))
     files = []
     for d in range(days):
-        part = df.iloc[bounds[d] : bounds[d + 1]]
+        part = shown[bounds[d] : bounds[d + 1]]
         if source == "hotline":
-            data = csv_bytes(part[hotline.COLUMNS], bom=d != gbk_day(days), encoding="gbk" if d == gbk_day(days) else "utf-8")
+            data = csv_bytes(rows.render(part, hotline.COLUMNS), bom=d != gbk_day(days), encoding="gbk" if d == gbk_day(days) else "utf-8")
         elif source == "petitions":
-            data = csv_bytes(part[petitions.COLUMNS], bom=True)
+            data = csv_bytes(rows.render(part, petitions.COLUMNS), bom=True)
         elif source == "ridehailing":
-            if d >= schema_change_day(days):
-                v2 = part.rename(columns={"fare_yuan": "fare_amount"}).assign(surge_multiplier=part["_surge"])
-                data = csv_bytes(v2[ridehailing.COLUMNS_V2], bom=False)
-            else:
-                data = csv_bytes(part[ridehailing.COLUMNS], bom=False)
+            columns = ridehailing.COLUMNS_V2 if d >= schema_change_day(days) else ridehailing.COLUMNS
+            data = csv_bytes(rows.render(part, columns), bom=False)
         elif source == "urban_cases":
-            data = urban_cases.jsonl_bytes(part)
+            data = urban_cases.jsonl_bytes(rows.render(part, urban_cases.KEYS))
         else:
-            data = police.json_bytes(part, (start + dt.timedelta(days=d)).isoformat())
+            data = police.json_bytes(rows.render(part, police.KEYS), (start + dt.timedelta(days=d)).isoformat())
         files.append({"path": rel(source, d), "rows": len(part), **write_bytes(out_dir / rel(source, d), data)})
     return files

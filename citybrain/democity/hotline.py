@@ -6,8 +6,22 @@ import numpy as np
 import pandas as pd
 
 from .city import City
-from .common import DAY, HOUR, MINUTE, fmt_times, id_numbers, mobiles, names, pick
+from .common import (
+    DAY,
+    HOUR,
+    MINUTE,
+    draw_id_numbers,
+    draw_mobiles,
+    draw_names,
+    fmt_fixed,
+    fmt_id_numbers,
+    fmt_ints,
+    fmt_names,
+    fmt_times,
+    pick_index,
+)
 from .plan import RunCalendar
+from .rows import Rows, internal_frame
 
 COLUMNS = [
     "工单编号",
@@ -228,37 +242,23 @@ def rc_day0(rc: RunCalendar) -> int:
     return day_seconds(rc.start)
 
 
-def _lifecycle(rng, city: City, rc: RunCalendar, day, pt, cat, t0) -> pd.DataFrame:
+def _lifecycle(rng, city: City, rc: RunCalendar, day, pt, cat, t0) -> Rows:
+    """Every ticket's numbers, its export rows (one per status change) and how to format
+    them; the draws are the ones the strings were always drawn from, in the same order."""
     n = day.size
     days = rc.days
     pts = city.points
-    g = city.grids.iloc[pts["grid"].to_numpy()[pt]]
-    seq = np.arange(n) - np.searchsorted(day, day)  # per-day sequence (tickets sorted by time)
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
-    ticket_id = np.array([f"12345-{a}-{b + 1:06d}" for a, b in zip(dstr, seq, strict=False)], dtype=object)
+    grid = pts["grid"].to_numpy()[pt]
+    grids = city.grids
     typ = rng.choice(len(TYPES), size=n, p=TYPE_P)
     direct = rng.random(n) < DIRECT_P[typ]
-    district = g["district_name"].to_numpy(dtype=object)
-    street = g["street_name"].to_numpy(dtype=object)
-    addr_short = pts["address"].to_numpy(dtype=object)[pt]
-    addr = district + addr_short
-    issues = np.array([c[4] for c in CATEGORIES], dtype=object)[cat]
-    topics = np.array([c[5] for c in CATEGORIES], dtype=object)[cat]
-    tnames = np.array(TYPES, dtype=object)[typ]
-    content = np.array(
-        [TEMPLATES[t].format(a=a, i=i, t=tp) for t, a, i, tp in zip(tnames, addr_short, issues, topics, strict=False)], dtype=object
-    )
-    l1 = L1[cat]
-    unit = np.array([UNIT[a].format(d=d) for a, d in zip(l1, district, strict=False)], dtype=object)
-    street_office = (l1 == "城市管理") & (rng.random(n) < 0.5)
-    unit[street_office] = street[street_office] + "办事处"
-    unit[direct] = "市民热线服务中心"
-    idno = id_numbers(rng, n)
-    idno[rng.random(n) < 0.25] = ""
+    street_office = (L1[cat] == "城市管理") & (rng.random(n) < 0.5)
+    idno = draw_id_numbers(rng, n)
+    no_id = rng.random(n) < 0.25
     no_coord = rng.random(n) < 0.05
     # life cycle (seconds); -1 = never
     t1 = t0 + rng.integers(3 * MINUTE, 90 * MINUTE, n)
-    street_code = g["street_code"].to_numpy(dtype=object)
+    street_code = grids["street_code"].to_numpy(dtype=object)[grid]
     codes, sidx = np.unique(street_code, return_inverse=True)
     late_mult = rng.lognormal(0, 0.5, codes.size)[sidx]
     sign_late = rng.random(n) < 0.006 * late_mult
@@ -274,77 +274,141 @@ def _lifecycle(rng, city: City, rc: RunCalendar, day, pt, cat, t0) -> pd.DataFra
     worst = np.zeros(codes.size)
     worst[rng.integers(0, codes.size)] = 0.15  # one street office serves its residents badly
     unhappy_p = 0.035 * late_mult + worst[sidx]
-    sat = np.where(rng.random(n) < unhappy_p, "不满意", np.where(rng.random(n) < 0.86, "满意", "基本满意"))
-    sat = np.where(called, sat, "未回访").astype(object)
+    sat = np.where(rng.random(n) < unhappy_p, 0, np.where(rng.random(n) < 0.86, 1, 2))
+    sat = np.where(called, sat, 3).astype(np.int8)
     t_direct = t0 + rng.integers(2 * MINUTE, 15 * MINUTE, n)
+    channel = pick_index(rng, CHANNELS[1], n).astype(np.int8)
+    caller = draw_names(rng, n)
+    phone = draw_mobiles(rng, n)
+    del street_code, sidx, late_mult, sign_late, limit, late, unhappy_p
 
-    base = {
-        "工单编号": ticket_id,
-        "受理时间": fmt_times(t0),
-        "来源渠道": pick(rng, *CHANNELS, n),
-        "诉求类型": tnames,
-        "一级分类": l1,
-        "二级分类": L2[cat],
-        "诉求内容": content,
-        "来电人姓名": names(rng, n),
-        "来电号码": mobiles(rng, n),
-        "身份证号": idno,
-        "诉求地址": addr,
-        "区县": district,
-        "街道": street,
-        "社区": g["community_name"].to_numpy(dtype=object),
-        "经度": np.where(no_coord, "", np.array([f"{v:.6f}" for v in pts["lon"].to_numpy()[pt]], dtype=object)),
-        "纬度": np.where(no_coord, "", np.array([f"{v:.6f}" for v in pts["lat"].to_numpy()[pt]], dtype=object)),
-        "办理方式": np.where(direct, "直接答复", "派单").astype(object),
-        "承办单位": unit,
-    }
-    tf = {
-        k: fmt_times(v)
-        for k, v in (("派单时间", t1), ("签收时间", t2), ("办结时限", deadline), ("办结时间", t3), ("回访时间", t4), ("直接", t_direct))
-    }
+    # export rows: answered directly (stage 5) or one per status change seen at a day's end
     ev_times = [t0, t1, t2, t3, t4]
-    status = ["已受理", "已派单", "已签收", "已办结", "已回访"]
     day0 = rc_day0(rc)
-    frames = []
+    tk, stage, drop, t_row = [], [], [], []
+
+    def add(m, k, dk, t):
+        idx = np.flatnonzero(m)
+        tk.append(idx), stage.append(np.full(idx.size, k, np.int8)), drop.append(dk[idx]), t_row.append(t[idx])
+
     for k in range(5):
         dk = (ev_times[k] - day0) // DAY
         nxt = (ev_times[k + 1] - day0) // DAY if k < 4 else np.full(n, days + 10)
-        m = (~direct) & (dk < days) & ((nxt != dk) | (k == 4))
         if k == 0:
             dd = (t_direct - day0) // DAY
-            frames.append(_rows(base, tf, direct & (dd < days), 5, sat, dd, None, t_direct))
-        frames.append(_rows(base, tf, m, k, sat, dk, status[k], ev_times[k], called))
-    rows = pd.concat(frames, ignore_index=True)
-    rows = rows.sort_values(["_drop", "_t", "工单编号"], kind="stable").reset_index(drop=True)
-    rows["_ord"] = np.arange(len(rows), dtype=float)
-    rows["_key"] = rows["工单编号"]
-    rows["_event_day"] = rows["_drop"]
-    return rows.drop(columns=["_t"])
+            add(direct & (dd < days), 5, dd, t_direct)
+        add((~direct) & (dk < days) & ((nxt != dk) | (k == 4)), k, dk, ev_times[k])
+    tk, stage, drop, t_row = map(np.concatenate, (tk, stage, drop, t_row))
+    if n and np.bincount(day).max() >= 10**6:
+        raise ValueError("a million hotline tickets a day: 工单编号 would outgrow its 6-digit sequence")
+    o = np.lexsort((tk, t_row, drop))  # by ticket index = by 工单编号 (receive day, sequence)
+    tickets = {
+        "day": day,
+        "seq": np.arange(n) - np.searchsorted(day, day) + 1,
+        "pt": pt,
+        "grid": grid,
+        "cat": cat,
+        "typ": typ,
+        "direct": direct,
+        "street_office": street_office,
+        "idno": idno,
+        "no_id": no_id,
+        "no_coord": no_coord,
+        "channel": channel,
+        "caller": caller,
+        "phone": phone,
+        "sat": sat,
+        "called": called,
+        "times": (t0, t1, t2, deadline, t3, t4),
+    }
+    columns = _columns(rc, city, tickets, tk[o].astype(np.int32), stage[o], t_row[o])
+    return Rows(internal_frame(drop[o]), columns, columns["工单编号"])
 
 
-def _rows(base, tf, m, k, sat, dk, status=None, t=None, called=None) -> pd.DataFrame:
-    idx = np.flatnonzero(m)
-    d = {c: v[idx] for c, v in base.items()}
-    df = pd.DataFrame(d)
-    if k == 5:  # answered directly by the centre
-        df["更新时间"] = tf["直接"][idx]
-        for c in ("派单时间", "签收时间", "办结时限", "办结时间", "回访时间", "满意度"):
-            df[c] = ""
-        df["工单状态"] = "已直接答复"
-        df["_t"] = t[idx]
-    else:
-        names_k = ["派单时间", "签收时间", "办结时间", "回访时间"]
-        for j, c in enumerate(names_k):
-            df[c] = tf[c][idx] if k >= j + 1 else ""
-        df["办结时限"] = tf["办结时限"][idx] if k >= 1 else ""
-        df["满意度"] = sat[idx] if k == 4 else ""
-        st = np.full(idx.size, status, dtype=object)
-        if k == 4:  # no callback reached: status stays 已办结, 回访时间 empty
-            nc = ~called[idx]
-            st[nc] = "已办结"
-            df.loc[nc, "回访时间"] = ""
-        df["工单状态"] = st
-        df["更新时间"] = fmt_times(t[idx])
-        df["_t"] = t[idx]
-    df["_drop"] = dk[idx]
-    return df[["_drop", "_t"] + COLUMNS]
+def _columns(rc: RunCalendar, city: City, tickets: dict, tk: np.ndarray, stage: np.ndarray, t_row: np.ndarray) -> dict:
+    """Formatters of the export columns; row r shows ticket ``tk[r]`` at ``stage[r]``
+    (0-4 已受理 .. 已回访, 5 answered directly) as of time ``t_row[r]``."""
+    x = tickets
+    t0, t1, t2, deadline, t3, t4 = x["times"]
+    grids, pts = city.grids, city.points
+    district = grids["district_name"].to_numpy(dtype=object)
+    street = grids["street_name"].to_numpy(dtype=object)
+    community = grids["community_name"].to_numpy(dtype=object)
+    address = pts["address"].to_numpy(dtype=object)
+    lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
+    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    channels, tnames = np.array(CHANNELS[0], dtype=object), np.array(TYPES, dtype=object)
+    issues = np.array([c[4] for c in CATEGORIES], dtype=object)
+    topics = np.array([c[5] for c in CATEGORIES], dtype=object)
+    satisfaction = np.array(["不满意", "满意", "基本满意", "未回访"], dtype=object)
+    status = np.array(["已受理", "已派单", "已签收", "已办结", "已回访", "已直接答复"], dtype=object)
+
+    def ticket(f):
+        """A ticket-level column: the same value on every row of the ticket."""
+        return lambda r: f(tk[r])
+
+    def after(f, k):
+        """A time set from stage ``k`` on (stage 5, answered directly, has none)."""
+        return lambda r: _blank(fmt_times(f[tk[r]]), (stage[r] < k) | (stage[r] == 5))
+
+    def content(i):
+        a, t = address[x["pt"][i]], tnames[x["typ"][i]]
+        return np.array(
+            [
+                TEMPLATES[ty].format(a=aa, i=ii, t=tp)
+                for ty, aa, ii, tp in zip(t, a, issues[x["cat"][i]], topics[x["cat"][i]], strict=False)
+            ],
+            dtype=object,
+        )
+
+    def unit(i):
+        d, l1 = district[x["grid"][i]], L1[x["cat"][i]]
+        out = np.array([UNIT[a].format(d=dd) for a, dd in zip(l1, d, strict=False)], dtype=object)
+        office = x["street_office"][i]
+        out[office] = street[x["grid"][i][office]] + "办事处"
+        out[x["direct"][i]] = "市民热线服务中心"
+        return out
+
+    def callback(r):
+        return _blank(fmt_times(t4[tk[r]]), (stage[r] != 4) | ~x["called"][tk[r]])
+
+    def state(r):
+        st = status[stage[r]]
+        st[(stage[r] == 4) & ~x["called"][tk[r]]] = "已办结"  # no callback reached
+        return st
+
+    return {
+        "工单编号": ticket(
+            lambda i: np.array([f"12345-{a}-{b:06d}" for a, b in zip(dstr[x["day"][i]], x["seq"][i].tolist(), strict=False)], dtype=object)
+        ),
+        "受理时间": ticket(lambda i: fmt_times(t0[i])),
+        "更新时间": lambda r: fmt_times(t_row[r]),
+        "来源渠道": ticket(lambda i: channels[x["channel"][i]]),
+        "诉求类型": ticket(lambda i: tnames[x["typ"][i]]),
+        "一级分类": ticket(lambda i: L1[x["cat"][i]]),
+        "二级分类": ticket(lambda i: L2[x["cat"][i]]),
+        "诉求内容": ticket(content),
+        "来电人姓名": ticket(lambda i: fmt_names(x["caller"][i])),
+        "来电号码": ticket(lambda i: fmt_ints(x["phone"][i])),
+        "身份证号": ticket(lambda i: _blank(fmt_id_numbers(x["idno"][i]), x["no_id"][i])),
+        "诉求地址": ticket(lambda i: district[x["grid"][i]] + address[x["pt"][i]]),
+        "区县": ticket(lambda i: district[x["grid"][i]]),
+        "街道": ticket(lambda i: street[x["grid"][i]]),
+        "社区": ticket(lambda i: community[x["grid"][i]]),
+        "经度": ticket(lambda i: _blank(fmt_fixed(lon[x["pt"][i]], 6), x["no_coord"][i])),
+        "纬度": ticket(lambda i: _blank(fmt_fixed(lat[x["pt"][i]], 6), x["no_coord"][i])),
+        "办理方式": ticket(lambda i: np.where(x["direct"][i], "直接答复", "派单").astype(object)),
+        "承办单位": ticket(unit),
+        "派单时间": after(t1, 1),
+        "签收时间": after(t2, 2),
+        "办结时限": after(deadline, 1),
+        "办结时间": after(t3, 3),
+        "回访时间": callback,
+        "满意度": lambda r: _blank(satisfaction[x["sat"][tk[r]]], stage[r] != 4),
+        "工单状态": state,
+    }
+
+
+def _blank(values: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    values[empty] = ""
+    return values

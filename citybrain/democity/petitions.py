@@ -8,6 +8,7 @@ import pandas as pd
 from .city import City
 from .common import id_numbers, mobiles, names, pick
 from .plan import RunCalendar
+from .rows import Rows
 
 COLUMNS = [
     "信访件编号",
@@ -54,7 +55,7 @@ def generate(
     scale: float,
     stab: list[dict],
     stab_rates: list[np.ndarray],
-) -> pd.DataFrame:
+) -> Rows:
     days = rc.days
     comms = city.communities
     cw = comms["population"].to_numpy(float)
@@ -118,4 +119,4 @@ def generate(
     df["_event_day"] = day
     df["_ord"] = np.arange(n, dtype=float)
     df["_key"] = df["信访件编号"]
-    return df
+    return Rows.from_frame(df)

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from .city import City
-from .common import DAY, HOUR, MINUTE, day_seconds, fmt_times, json_dumps, mobiles, names
+from .common import DAY, HOUR, MINUTE, day_seconds, draw_mobiles, draw_names, fmt_ints, fmt_names, fmt_times, json_dumps, mobiles, names
 from .plan import RunCalendar, escalation_probability, stability_multiplier
+from .rows import Rows, concat, internal_frame
 
 KEYS = [
     "incident_no",
@@ -57,7 +58,8 @@ def generate(
     scale: float,
     stab: list[dict],
     stab_rates: list[np.ndarray],
-) -> pd.DataFrame:
+) -> Rows:
+    """The day's incidents as numbers, drawn as they always were, and how to format them."""
     days = rc.days
     pts = city.points
     w = 0.6 * pts["w_pop"].to_numpy() / pts["w_pop"].sum() + 0.4 * pts["w_com"].to_numpy() / pts["w_com"].sum()
@@ -85,52 +87,59 @@ def generate(
     sev = np.array([rng.choice(4, p=np.array(TYPES[t][3]) / sum(TYPES[t][3])) + 1 for t in ty.tolist()])
     t_arr = t0 + rng.integers(3 * MINUTE, 18 * MINUTE, n) - (sev - 1) * MINUTE
     t_close = t_arr + rng.integers(15 * MINUTE, 3 * HOUR, n)
+    result = rng.integers(0, 6, n)
+    caller = draw_names(rng, n)
+    anonymous = rng.random(n) < 0.12
+    phone = draw_mobiles(rng, n)
+
+    grid = pts["grid"].to_numpy()[pt]
+    district = city.grids["district_name"].to_numpy(dtype=object)
+    street = city.grids["street_name"].to_numpy(dtype=object)
+    address = pts["address"].to_numpy(dtype=object)
+    lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
+    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    first_of_day = np.searchsorted(day, np.arange(days))
+    code, name = (np.array([t[j] for t in TYPES], dtype=object) for j in (1, 0))
     export = day_seconds(rc.start) + (day + 1) * DAY - 1
-    g = city.grids.iloc[pts["grid"].to_numpy()[pt]]
-    district = g["district_name"].to_numpy(dtype=object)
-    street = g["street_name"].to_numpy(dtype=object)
-    kind = np.array([TYPES[t][4] for t in ty.tolist()], dtype=object)
-    unit = np.where(
-        kind == "traffic",
-        district + "交警大队",
-        np.where(
-            kind == "fire",
-            district + "消防救援大队",
-            district + "公安分局" + np.array([s[:2] for s in street.tolist()], dtype=object) + "派出所",
-        ),
-    )
-    res = np.array(
-        [TYPES[t][5][k % len(TYPES[t][5])] for t, k in zip(ty.tolist(), rng.integers(0, 6, n).tolist(), strict=False)], dtype=object
-    )
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
-    seq = np.arange(n) - np.searchsorted(day, day) + 1
-    caller = names(rng, n)
-    caller[rng.random(n) < 0.12] = "匿名"
-    df = pd.DataFrame(
-        {
-            "incident_no": np.array([f"J{a}{b:05d}" for a, b in zip(dstr.tolist(), seq.tolist(), strict=False)], dtype=object),
-            "call_time": fmt_times(t0),
-            "alarm_phone": mobiles(rng, n),
-            "caller_name": caller,
-            "type_code": np.array([TYPES[t][1] for t in ty.tolist()], dtype=object),
-            "type_name": np.array([TYPES[t][0] for t in ty.tolist()], dtype=object),
-            "severity": sev,
-            "lon": pts["lon"].to_numpy()[pt],
-            "lat": pts["lat"].to_numpy()[pt],
-            "address": district + street + pts["address"].to_numpy(dtype=object)[pt],
-            "district": district,
-            "street": street,
-            "dispatch_unit": unit,
-            "arrive_time": fmt_times(t_arr, t_arr > export),
-            "closed_time": fmt_times(t_close, t_close > export),
-            "disposal_result": np.where(t_close > export, "处置中", res).astype(object),
-        }
-    )
-    df["_drop"] = day
-    df["_event_day"] = day
-    df["_ord"] = np.arange(n, dtype=float)
-    df["_key"] = df["incident_no"]
-    return df
+    closed = t_close > export
+
+    def incident_no(r):
+        seq = r - first_of_day[day[r]] + 1
+        return np.array([f"J{a}{b:05d}" for a, b in zip(dstr[day[r]], seq.tolist(), strict=False)], dtype=object)
+
+    def caller_name(r):
+        out = fmt_names(caller[r])
+        out[anonymous[r]] = "匿名"
+        return out
+
+    def unit(r):
+        d, kind = district[grid[r]], np.array([TYPES[t][4] for t in ty[r].tolist()], dtype=object)
+        pcs = np.array([x[:2] for x in street[grid[r]].tolist()], dtype=object)
+        return np.where(kind == "traffic", d + "交警大队", np.where(kind == "fire", d + "消防救援大队", d + "公安分局" + pcs + "派出所"))
+
+    def disposal(r):
+        res = np.array([TYPES[t][5][k % len(TYPES[t][5])] for t, k in zip(ty[r].tolist(), result[r].tolist(), strict=False)], dtype=object)
+        return np.where(closed[r], "处置中", res).astype(object)
+
+    columns = {
+        "incident_no": incident_no,
+        "call_time": lambda r: fmt_times(t0[r]),
+        "alarm_phone": lambda r: fmt_ints(phone[r]),
+        "caller_name": caller_name,
+        "type_code": lambda r: code[ty[r]],
+        "type_name": lambda r: name[ty[r]],
+        "severity": lambda r: sev[r],
+        "lon": lambda r: lon[pt[r]],
+        "lat": lambda r: lat[pt[r]],
+        "address": lambda r: district[grid[r]] + street[grid[r]] + address[pt[r]],
+        "district": lambda r: district[grid[r]],
+        "street": lambda r: street[grid[r]],
+        "dispatch_unit": unit,
+        "arrive_time": lambda r: fmt_times(t_arr[r], t_arr[r] > export[r]),
+        "closed_time": lambda r: fmt_times(t_close[r], closed[r]),
+        "disposal_result": disposal,
+    }
+    return Rows(internal_frame(day), columns, incident_no)
 
 
 def mass_incidents(rng: np.random.Generator, city: City, rc: RunCalendar, stab: list[dict]) -> pd.DataFrame:
@@ -199,11 +208,10 @@ def mass_incidents(rng: np.random.Generator, city: City, rc: RunCalendar, stab: 
     return df
 
 
-def with_mass_incidents(daily: pd.DataFrame, mass: pd.DataFrame) -> pd.DataFrame:
+def with_mass_incidents(daily: Rows, mass: pd.DataFrame) -> Rows:
     """The day's incidents, then that day's mass incidents (the daily rows stay as they were)."""
     mass = mass.drop(columns=["_community_code", "_iso_week"]).assign(_ord=len(daily) + np.arange(len(mass), dtype=float))
-    out = pd.concat([daily, mass], ignore_index=True)
-    return out.sort_values(["_drop", "_ord"], kind="stable").reset_index(drop=True)
+    return concat([daily, Rows.from_frame(mass)])
 
 
 def json_bytes(df: pd.DataFrame, drop_date: str) -> bytes:

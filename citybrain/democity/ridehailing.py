@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 from .city import STATION, City
-from .common import HOUR, MINUTE, day_seconds, fmt_fixed, fmt_int, fmt_times, id_numbers, mobiles, names
+from .common import HOUR, MINUTE, day_seconds, draw_mobiles, fmt_fixed, fmt_int, fmt_ints, fmt_times, id_numbers, mobiles, names
 from .plan import RunCalendar
+from .rows import Rows, internal_frame
 
 COLUMNS = [
     "order_id",
@@ -199,12 +200,15 @@ def generate(
             d2 = (pts["x"].to_numpy() - e["x"]) ** 2 + (pts["y"].to_numpy() - e["y"]) ** 2
             near = np.flatnonzero(d2 <= (EVENT_RADIUS_M / 2) ** 2)
             drop_pt[m] = near[rng.integers(0, near.size, m.sum())]
+    del venue, surge_ev, hrs, ptl, to_venue
     rows = _orders(rng, city, rc, cal, t_order, hour, pick_pt, drop_pt, surge_flag)
     truth = pd.DataFrame(rates, index=cidx)
     return rows, truth
 
 
-def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_pt, surge_flag) -> pd.DataFrame:
+def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_pt, surge_flag) -> Rows:
+    """Every order's numbers, drawn as they always were, and how to format them: a ride
+    order is ~70 bytes of numbers here against ~1 KB once formatted."""
     n = t_order.size
     pts = city.points
     day = hour // 24
@@ -214,8 +218,8 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
     comp = np.array([p[3] for p in PLATFORMS])[pi_drv]
     ok = rng.random(DRIVERS) < comp
     kind = rng.choice(3, size=DRIVERS, p=[0.45, 0.4, 0.15])  # driver / vehicle / both invalid
-    d_valid = np.where(ok | (kind == 1), 1, 0)
-    v_valid = np.where(ok | (kind == 0), 1, 0)
+    d_valid = fmt_int(np.where(ok | (kind == 1), 1, 0))
+    v_valid = fmt_int(np.where(ok | (kind == 0), 1, 0))
     d_name, d_phone, d_cert = names(rng, DRIVERS), mobiles(rng, DRIVERS), id_numbers(rng, DRIVERS)
     letters = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ"), dtype=object)
     ev = rng.random(DRIVERS) < 0.55  # new-energy plates: 苏A·D12345
@@ -234,73 +238,87 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
     )
     v_cert = np.array([f"329900{x:06d}" for x in rng.choice(1_000_000, DRIVERS, replace=False)], dtype=object)
     # orders: platform by market share, then a driver of that platform
-    plat = rng.choice(len(PLATFORMS), size=n, p=[p[2] for p in PLATFORMS])
+    plat = rng.choice(len(PLATFORMS), size=n, p=[p[2] for p in PLATFORMS]).astype(np.int8)
     by_plat = [np.flatnonzero(pi_drv == k) for k in range(len(PLATFORMS))]
-    drv = np.empty(n, dtype=np.int64)
+    drv = np.empty(n, dtype=np.int16)
     for k, ids in enumerate(by_plat):
         m = plat == k
         drv[m] = ids[rng.integers(0, ids.size, m.sum())]
     u = rng.random(n)
-    status = np.where(
-        u < CANCEL_P["cancelled_by_passenger"],
-        "cancelled_by_passenger",
-        np.where(u < sum(CANCEL_P.values()), "cancelled_by_driver", "completed"),
-    ).astype(object)
-    done = status == "completed"
+    status = np.where(u < CANCEL_P["cancelled_by_passenger"], 0, np.where(u < sum(CANCEL_P.values()), 1, 2)).astype(np.int8)
+    del u
+    done = status == 2
     px, py = pts["x"].to_numpy(), pts["y"].to_numpy()
     straight = np.hypot(px[pick_pt] - px[drop_pt], py[pick_pt] - py[drop_pt]) / 1000.0
     dist = np.round(np.maximum(1.0, straight * rng.uniform(1.2, 1.5, n) + rng.exponential(0.6, n)), 1)
+    del straight
     peak = np.isin(hod, [7, 8, 17, 18])
     speed = np.where(peak, 18.0, np.where((hod >= 22) | (hod < 6), 35.0, 26.0)) * rng.uniform(0.8, 1.2, n)
     dur = np.maximum(3, np.round(dist / speed * 60)).astype(np.int64)
+    del speed
     wet = np.isin(cal["weather"].to_numpy()[day], ["中雨", "大雨"]) & peak
     surge = np.where(
         surge_flag,
         rng.choice([1.5, 1.6, 1.8, 2.0], n),
         np.where(wet, rng.choice([1.2, 1.3, 1.4], n), np.where(rng.random(n) < 0.03, 1.1, 1.0)),
     )
+    del wet, peak
     night = (hod >= 23) | (hod < 5)
     fare = (11.0 + 2.4 * np.maximum(dist - 3.0, 0) + 0.5 * dur) * np.where(night, 1.2, 1.0) * surge
+    del night, hod
     t_pick = t_order + rng.integers(2 * MINUTE, 12 * MINUTE, n)
-    t_drop = t_pick + dur * MINUTE
-    t_up = np.where(done, t_drop, t_order + rng.integers(MINUTE, 10 * MINUTE, n)) + rng.integers(MINUTE, 30 * MINUTE, n)
-    seq = np.arange(n) - np.searchsorted(day, day)
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
+    t_up = np.where(done, t_pick + dur * MINUTE, t_order + rng.integers(MINUTE, 10 * MINUTE, n)) + rng.integers(MINUTE, 30 * MINUTE, n)
+    phone = draw_mobiles(rng, n)
+    # kept for formatting, as small as they go: times in seconds since the run's start
+    t0 = day_seconds(rc.start)
+    t_order, t_pick, t_up = ((t - t0).astype(np.int32) for t in (t_order, t_pick, t_up))
+    day, dur = day.astype(np.int16), dur.astype(np.int16)
+    pick_pt, drop_pt = pick_pt.astype(np.int32), drop_pt.astype(np.int32)
+
+    first_of_day = np.searchsorted(day, np.arange(rc.days))
+    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    suffix = np.array([p[0][-3:] for p in PLATFORMS], dtype=object)
     pcode = np.array([p[0] for p in PLATFORMS], dtype=object)
-    oid = np.array(
-        [f"{c[-3:]}{a}{b:07d}" for c, a, b in zip(pcode[plat].tolist(), dstr.tolist(), seq.tolist(), strict=False)], dtype=object
-    )
-    lonf = lambda a: fmt_fixed(a, 6)  # noqa: E731
-    df = pd.DataFrame(
-        {
-            "order_id": oid,
-            "platform_code": pcode[plat],
-            "platform_name": np.array([p[1] for p in PLATFORMS], dtype=object)[plat],
-            "driver_cert_no": d_cert[drv],
-            "driver_name": d_name[drv],
-            "driver_phone": d_phone[drv],
-            "plate_no": plate[drv],
-            "vehicle_cert_no": v_cert[drv],
-            "driver_cert_valid": fmt_int(d_valid[drv]),
-            "vehicle_cert_valid": fmt_int(v_valid[drv]),
-            "order_time": fmt_times(t_order),
-            "pickup_time": fmt_times(t_pick, ~done),
-            "dropoff_time": fmt_times(t_drop, ~done),
-            "pickup_lon": lonf(pts["lon"].to_numpy()[pick_pt]),
-            "pickup_lat": lonf(pts["lat"].to_numpy()[pick_pt]),
-            "dropoff_lon": lonf(pts["lon"].to_numpy()[drop_pt]),
-            "dropoff_lat": lonf(pts["lat"].to_numpy()[drop_pt]),
-            "distance_km": fmt_fixed(np.where(done, dist, 0.0), 1),
-            "duration_min": fmt_int(np.where(done, dur, 0)),
-            "fare_yuan": fmt_fixed(np.where(done, fare, 0.0), 2),
-            "passenger_phone": mobiles(rng, n),
-            "order_status": status,
-            "upload_time": fmt_times(t_up),
-        }
-    )
-    df["_surge"] = fmt_fixed(surge, 1)
-    df["_drop"] = day
-    df["_event_day"] = day
-    df["_ord"] = np.arange(n, dtype=float)
-    df["_key"] = df["order_id"]
-    return df
+    pname = np.array([p[1] for p in PLATFORMS], dtype=object)
+    lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
+    status_name = np.array(["cancelled_by_passenger", "cancelled_by_driver", "completed"], dtype=object)
+
+    def order_id(r):
+        seq = r - first_of_day[day[r]]
+        return np.array([f"{c}{a}{b:07d}" for c, a, b in zip(suffix[plat[r]], dstr[day[r]], seq.tolist(), strict=False)], dtype=object)
+
+    def seconds(t, r):  # back to local seconds since 1970
+        return t[r].astype(np.int64) + t0
+
+    def t_drop(r):
+        return seconds(t_pick, r) + dur[r].astype(np.int64) * MINUTE
+
+    fare_col = lambda r: fmt_fixed(np.where(done[r], fare[r], 0.0), 2)  # noqa: E731
+    columns = {
+        "order_id": order_id,
+        "platform_code": lambda r: pcode[plat[r]],
+        "platform_name": lambda r: pname[plat[r]],
+        "driver_cert_no": lambda r: d_cert[drv[r]],
+        "driver_name": lambda r: d_name[drv[r]],
+        "driver_phone": lambda r: d_phone[drv[r]],
+        "plate_no": lambda r: plate[drv[r]],
+        "vehicle_cert_no": lambda r: v_cert[drv[r]],
+        "driver_cert_valid": lambda r: d_valid[drv[r]],
+        "vehicle_cert_valid": lambda r: v_valid[drv[r]],
+        "order_time": lambda r: fmt_times(seconds(t_order, r)),
+        "pickup_time": lambda r: fmt_times(seconds(t_pick, r), ~done[r]),
+        "dropoff_time": lambda r: fmt_times(t_drop(r), ~done[r]),
+        "pickup_lon": lambda r: fmt_fixed(lon[pick_pt[r]], 6),
+        "pickup_lat": lambda r: fmt_fixed(lat[pick_pt[r]], 6),
+        "dropoff_lon": lambda r: fmt_fixed(lon[drop_pt[r]], 6),
+        "dropoff_lat": lambda r: fmt_fixed(lat[drop_pt[r]], 6),
+        "distance_km": lambda r: fmt_fixed(np.where(done[r], dist[r], 0.0), 1),
+        "duration_min": lambda r: fmt_int(np.where(done[r], dur[r], 0)),
+        "fare_yuan": fare_col,
+        "fare_amount": fare_col,  # export version 2 renames it ...
+        "surge_multiplier": lambda r: fmt_fixed(surge[r], 1),  # ... and adds this
+        "passenger_phone": lambda r: fmt_ints(phone[r]),
+        "order_status": lambda r: status_name[status[r]],
+        "upload_time": lambda r: fmt_times(seconds(t_up, r)),
+    }
+    return Rows(internal_frame(day), columns, order_id)

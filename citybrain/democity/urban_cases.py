@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 
 from .city import City
-from .common import DAY, HOUR, MINUTE, day_seconds, fmt_times, names, pick
+from .common import DAY, HOUR, MINUTE, day_seconds, draw_names, fmt_ints, fmt_names, fmt_times, names, pick_index
 from .plan import RunCalendar
+from .rows import Rows, internal_frame
 
 KEYS = [
     "case_no",
@@ -54,6 +55,7 @@ TYPES = [
 ]
 SOURCES = (["监督员上报", "公众举报(微信)", "视频监控", "12345转办"], [0.91, 0.04, 0.03, 0.02])
 N_INSPECTORS = 140
+STAGES = ["上报", "核实", "作废", "立案", "派遣", "延期", "处置", "核查", "返工", "结案"]
 REMARKS = {
     "作废": "经核实不属于城管职责范围，不予立案",
     "延期": "需协调多个部门处置，申请延期",
@@ -63,7 +65,9 @@ REMARKS = {
 }
 
 
-def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: np.ndarray, scale: float) -> pd.DataFrame:
+def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: np.ndarray, scale: float) -> Rows:
+    """Every case's numbers and its events, drawn as they always were, and how to format
+    them per drop file (a case's strings are formatted on each of its ~7 event lines)."""
     days = rc.days
     pts = city.points
     w = 0.5 * pts["w_pop"].to_numpy() / pts["w_pop"].sum() + 0.5 * pts["w_com"].to_numpy() / pts["w_com"].sum()
@@ -73,8 +77,8 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     day = np.repeat(np.arange(days), nday)
     cw = np.cumsum(w)
     pt = np.minimum(np.searchsorted(cw, rng.uniform(0, cw[-1], n), side="right"), len(cw) - 1)
-    src = pick(rng, *SOURCES, n)
-    insp = src == "监督员上报"
+    src = pick_index(rng, SOURCES[1], n)
+    insp = src == 0  # 监督员上报
     hour = np.where(insp, rng.integers(8, 18, n), rng.integers(7, 22, n))
     t0 = day_seconds(rc.start) + day * DAY + hour * HOUR + rng.integers(0, HOUR, n)
     order = np.lexsort((pt, t0))
@@ -125,7 +129,7 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     ci, et, tt, dl = [], [], [], []
     for name, m, t, has_dl, dline in stages:
         idx = np.flatnonzero(m)
-        ci.append(idx), et.append(np.full(idx.size, name, dtype=object)), tt.append(t[idx])
+        ci.append(idx), et.append(np.full(idx.size, STAGES.index(name), np.int8)), tt.append(t[idx])
         dl.append(dline[idx] if has_dl else np.full(idx.size, -1))
     ci, et, tt, dl = map(np.concatenate, (ci, et, tt, dl))
     o = np.lexsort((tt, ci))
@@ -135,66 +139,98 @@ def generate(rng: np.random.Generator, city: City, rc: RunCalendar, day_types: n
     keep = eday < days
     ci, et, tt, dl, seq, eday = ci[keep], et[keep], tt[keep], dl[keep], seq[keep], eday[keep]
 
-    # case attributes
-    g = city.grids.iloc[pts["grid"].to_numpy()[pt]]
-    district = g["district_name"].to_numpy(dtype=object)
-    street = g["street_name"].to_numpy(dtype=object)
-    address = district + street.astype(str).astype(object) + pts["address"].to_numpy(dtype=object)[pt]
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
-    cseq = np.arange(n) - np.searchsorted(day, day) + 1
-    case_no = np.array([f"CG{a}{b:05d}" for a, b in zip(dstr.tolist(), cseq.tolist(), strict=False)], dtype=object)
+    # the reporter: an inspector, or a citizen, a camera or a hotline ticket
     insp_id = np.array([f"JD{k:04d}" for k in range(1, N_INSPECTORS + 1)], dtype=object)
     insp_name = names(rng, N_INSPECTORS)
-    k = rng.integers(0, N_INSPECTORS, n)
-    rid = insp_id[k].copy()
-    rname = insp_name[k].copy()
-    pub = src == "公众举报(微信)"
-    rid[pub] = np.array([f"WX{v:09d}" for v in rng.integers(0, 10**9, pub.sum()).tolist()], dtype=object)
-    rname[pub] = names(rng, int(pub.sum()))
-    cam = src == "视频监控"
-    rid[cam] = np.array([f"SP{v:05d}" for v in rng.integers(0, 2000, cam.sum()).tolist()], dtype=object)
-    rname[cam] = "视频智能识别"
-    hot = src == "12345转办"
-    rid[hot] = np.array(
-        [f"12345-{a}-{v:06d}" for a, v in zip(dstr[hot].tolist(), rng.integers(1, 600, hot.sum()).tolist(), strict=False)], dtype=object
-    )
-    rname[hot] = "市民热线服务中心"
-    unit = np.array(
-        [TYPES[t][5].format(s=s, d=d) for t, s, d in zip(ty.tolist(), street.tolist(), district.tolist(), strict=False)], dtype=object
-    )
-    desc = pts["address"].to_numpy(dtype=object)[pt] + "附近" + np.array([t[6] for t in TYPES], dtype=object)[ty]
+    inspector = rng.integers(0, N_INSPECTORS, n)
+    number = np.zeros(n, dtype=np.int64)  # of the citizen, camera or hotline ticket
+    citizen = np.zeros((n, 3), dtype=np.int16)  # the citizen's name draws
+    pub, cam, hot = src == 1, src == 2, src == 3
+    number[pub] = rng.integers(0, 10**9, pub.sum())
+    citizen[pub] = draw_names(rng, int(pub.sum()))
+    number[cam] = rng.integers(0, 2000, cam.sum())
+    number[hot] = rng.integers(1, 600, hot.sum())
 
-    dl_str = fmt_times(np.maximum(dl, 0), dl < 0)
-    df = pd.DataFrame(
-        {
-            "case_no": case_no[ci],
-            "event_seq": seq,
-            "event_type": et,
-            "event_time": fmt_times(tt),
-            "source": src[ci],
-            "category": np.array([t[0] for t in TYPES], dtype=object)[ty][ci],
-            "major_type": np.array([t[1] for t in TYPES], dtype=object)[ty][ci],
-            "minor_type": np.array([t[2] for t in TYPES], dtype=object)[ty][ci],
-            "description": desc[ci],
-            "grid_code": g["grid_code"].to_numpy(dtype=object)[ci],
-            "address": address[ci],
-            "lon": pts["lon"].to_numpy()[pt][ci],
-            "lat": pts["lat"].to_numpy()[pt][ci],
-            "reporter_id": rid[ci],
-            "reporter_name": rname[ci],
-            "handler_unit": np.where(np.isin(et, ["上报", "核实", "作废", "立案"]), None, unit[ci]),
-            "deadline": np.where(dl < 0, None, dl_str).astype(object),
-            "is_urgent": urgent[ci],
-            "is_overdue": (dl >= 0) & (tt > dl),
-            "remark": np.array([REMARKS.get(e, "") for e in et.tolist()], dtype=object),
-        }
-    )
-    df["_drop"] = eday
-    df["_event_day"] = eday
-    df["_ord"] = np.lexsort((seq, tt)).argsort().astype(float)
-    df["_key"] = df["case_no"] + "#" + df["event_seq"].astype(str)
-    df = df.sort_values("_ord", kind="stable").reset_index(drop=True)
-    return df
+    o = np.lexsort((seq, tt))  # file order: by time, then a case's own order
+    cases = {"day": day, "pt": pt, "src": src, "ty": ty, "urgent": urgent, "inspector": inspector, "number": number, "citizen": citizen}
+    columns = _columns(rc, city, insp_id, insp_name, cases, ci[o], et[o], tt[o], dl[o], seq[o])
+    return Rows(internal_frame(eday[o]), columns, lambda r: columns["case_no"](r) + "#" + fmt_ints(columns["event_seq"](r)))
+
+
+def _columns(rc, city, insp_id, insp_name, x: dict, ci, et, tt, dl, seq) -> dict:
+    """Formatters of the JSON keys; row r is event ``et[r]`` (a ``STAGES`` index) of case ``ci[r]``."""
+    grids, pts = city.grids, city.points
+    gi = pts["grid"].to_numpy()[x["pt"]]
+    district = grids["district_name"].to_numpy(dtype=object)
+    street = grids["street_name"].to_numpy(dtype=object)
+    grid_code = grids["grid_code"].to_numpy(dtype=object)
+    address = pts["address"].to_numpy(dtype=object)
+    lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
+    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    cseq = np.arange(x["day"].size) - np.searchsorted(x["day"], x["day"]) + 1
+    sources = np.array(SOURCES[0], dtype=object)
+    category, major, minor, finding = (np.array([t[j] for t in TYPES], dtype=object) for j in (0, 1, 2, 6))
+    stages = np.array(STAGES, dtype=object)
+    remarks = np.array([REMARKS.get(e, "") for e in STAGES], dtype=object)
+    no_handler = np.isin(stages, ["上报", "核实", "作废", "立案"])
+
+    def case(f):
+        """A case-level key: the same value on every event of the case."""
+        return lambda r: f(ci[r])
+
+    def reporter_id(i):
+        out = insp_id[x["inspector"][i]]
+        src, v, days = x["src"][i], x["number"][i], dstr[x["day"][i]]
+        for code, fmt in ((1, "WX{v:09d}"), (2, "SP{v:05d}"), (3, "12345-{d}-{v:06d}")):
+            m = src == code
+            out[m] = [fmt.format(v=a, d=b) for a, b in zip(v[m].tolist(), days[m], strict=False)]
+        return out
+
+    def reporter_name(i):
+        out = insp_name[x["inspector"][i]]
+        src = x["src"][i]
+        out[src == 1] = fmt_names(x["citizen"][i][src == 1])
+        out[src == 2] = "视频智能识别"
+        out[src == 3] = "市民热线服务中心"
+        return out
+
+    def handler(r):
+        i = ci[r]
+        t, s, d = x["ty"][i].tolist(), street[gi[i]].tolist(), district[gi[i]].tolist()
+        unit = np.array([TYPES[a][5].format(s=b, d=c) for a, b, c in zip(t, s, d, strict=False)], dtype=object)
+        unit[no_handler[et[r]]] = None
+        return unit
+
+    def deadline(r):
+        out = np.full(r.size, None, dtype=object)
+        has = dl[r] >= 0
+        out[has] = fmt_times(dl[r][has])
+        return out
+
+    return {
+        "case_no": case(
+            lambda i: np.array([f"CG{a}{b:05d}" for a, b in zip(dstr[x["day"][i]], cseq[i].tolist(), strict=False)], dtype=object)
+        ),
+        "event_seq": lambda r: seq[r],
+        "event_type": lambda r: stages[et[r]],
+        "event_time": lambda r: fmt_times(tt[r]),
+        "source": case(lambda i: sources[x["src"][i]]),
+        "category": case(lambda i: category[x["ty"][i]]),
+        "major_type": case(lambda i: major[x["ty"][i]]),
+        "minor_type": case(lambda i: minor[x["ty"][i]]),
+        "description": case(lambda i: address[x["pt"][i]] + "附近" + finding[x["ty"][i]]),
+        "grid_code": case(lambda i: grid_code[gi[i]]),
+        "address": case(lambda i: district[gi[i]] + street[gi[i]] + address[x["pt"][i]]),
+        "lon": case(lambda i: lon[x["pt"][i]]),
+        "lat": case(lambda i: lat[x["pt"][i]]),
+        "reporter_id": case(reporter_id),
+        "reporter_name": case(reporter_name),
+        "handler_unit": handler,
+        "deadline": deadline,
+        "is_urgent": case(lambda i: x["urgent"][i]),
+        "is_overdue": lambda r: (dl[r] >= 0) & (tt[r] > dl[r]),
+        "remark": lambda r: remarks[et[r]],
+    }
 
 
 def jsonl_bytes(df: pd.DataFrame) -> bytes:

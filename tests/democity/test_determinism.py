@@ -1,13 +1,17 @@
-"""Same arguments -> byte-identical files; another seed -> other files."""
+"""Same arguments -> byte-identical files; another seed -> other files; the small city is
+the one recorded in data/small_city_sha256.json."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from conftest import SMALL
 
 from citybrain.democity import generate
+
+RECORDED = Path(__file__).parent / "data" / "small_city_sha256.json"
 
 
 def _hashes(root: Path) -> dict[str, str]:
@@ -42,3 +46,21 @@ def test_other_seed_gives_other_files(small, tmp_path):
     assert any(k.startswith("drops/hotline/") for k in differ)
     assert any(k.startswith("drops/ridehailing/") for k in differ)
     assert "drops/registry/grid_registry_20260831.geojson" in differ
+
+
+def test_small_city_is_the_recorded_one(small):
+    """The small city hashes as recorded (with the generator of 2026-12-06, before it
+    formatted rows per drop file). Same-seed reruns agree with each other even when a
+    change shifts a random draw or a row; this catches that. If a change is meant to
+    alter the city, re-record: write ``_hashes(out)`` of ``generate(out, **SMALL)`` to
+    the file (sorted keys, indent 1) and say why in the commit."""
+    recorded = json.loads(RECORDED.read_text(encoding="utf-8"))
+    now = _hashes(small)
+    differ = sorted(p for p in recorded.keys() | now.keys() if recorded.get(p) != now.get(p))
+    missing = [p for p in differ if p not in now]
+    extra = [p for p in differ if p not in recorded]
+    changed = [p for p in differ if p in now and p in recorded]
+    assert not differ, (
+        f"{len(differ)} of {len(recorded)} recorded files differ from {RECORDED.name}: "
+        f"changed {changed[:12]}{' ...' if len(changed) > 12 else ''}, missing {missing[:5]}, not recorded {extra[:5]}"
+    )
