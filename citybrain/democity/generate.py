@@ -122,7 +122,7 @@ def generate(
     say = progress or (lambda _msg: None)
     rngs = dict(zip(STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STREAMS))), strict=False))
     rc = RunCalendar(start, days)
-    dstr = [d.strftime("%Y%m%d") for d in rc.dates]
+    dstr = rc.day_codes
 
     def rel(source: str, d: int) -> str:
         return "drops/" + FILE[source].format(d=dstr[d])

@@ -336,7 +336,7 @@ def _columns(rc: RunCalendar, city: City, tickets: dict, tk: np.ndarray, stage: 
     community = grids["community_name"].to_numpy(dtype=object)
     address = pts["address"].to_numpy(dtype=object)
     lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    dstr = rc.day_codes
     channels, tnames = np.array(CHANNELS[0], dtype=object), np.array(TYPES, dtype=object)
     issues = np.array([c[4] for c in CATEGORIES], dtype=object)
     topics = np.array([c[5] for c in CATEGORIES], dtype=object)

@@ -58,6 +58,11 @@ class RunCalendar:
     def n_weeks(self) -> int:
         return len(self.week_labels)
 
+    @property
+    def day_codes(self) -> np.ndarray:
+        """'YYYYMMDD' of each run day (object array): the date part of the sources' record numbers."""
+        return np.array([d.strftime("%Y%m%d") for d in self.dates], dtype=object)
+
     def first_day_of_week(self, w: int) -> int:
         return int(np.argmax(self.week_of_day >= w)) if w < self.n_weeks else self.days
 

@@ -97,7 +97,7 @@ def generate(
     street = city.grids["street_name"].to_numpy(dtype=object)
     address = pts["address"].to_numpy(dtype=object)
     lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    dstr = rc.day_codes
     first_of_day = np.searchsorted(day, np.arange(days))
     code, name = (np.array([t[j] for t in TYPES], dtype=object) for j in (1, 0))
     export = day_seconds(rc.start) + (day + 1) * DAY - 1
@@ -176,7 +176,7 @@ def mass_incidents(rng: np.random.Generator, city: City, rc: RunCalendar, stab: 
     g = city.grids.iloc[pts["grid"].to_numpy()[pt]]
     district = g["district_name"].to_numpy(dtype=object)
     street = g["street_name"].to_numpy(dtype=object)
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)[day]
+    dstr = rc.day_codes[day]
     seq = 90001 + np.arange(n) - np.searchsorted(day, day)
     caller = names(rng, n)
     caller[rng.random(n) < 0.3] = "匿名"

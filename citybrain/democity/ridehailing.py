@@ -276,7 +276,7 @@ def _orders(rng, city: City, rc: RunCalendar, cal, t_order, hour, pick_pt, drop_
     pick_pt, drop_pt = pick_pt.astype(np.int32), drop_pt.astype(np.int32)
 
     first_of_day = np.searchsorted(day, np.arange(rc.days))
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    dstr = rc.day_codes
     suffix = np.array([p[0][-3:] for p in PLATFORMS], dtype=object)
     pcode = np.array([p[0] for p in PLATFORMS], dtype=object)
     pname = np.array([p[1] for p in PLATFORMS], dtype=object)

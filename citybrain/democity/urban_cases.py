@@ -166,7 +166,7 @@ def _columns(rc, city, insp_id, insp_name, x: dict, ci, et, tt, dl, seq) -> dict
     grid_code = grids["grid_code"].to_numpy(dtype=object)
     address = pts["address"].to_numpy(dtype=object)
     lon, lat = pts["lon"].to_numpy(), pts["lat"].to_numpy()
-    dstr = np.array([d.strftime("%Y%m%d") for d in rc.dates], dtype=object)
+    dstr = rc.day_codes
     cseq = np.arange(x["day"].size) - np.searchsorted(x["day"], x["day"]) + 1
     sources = np.array(SOURCES[0], dtype=object)
     category, major, minor, finding = (np.array([t[j] for t in TYPES], dtype=object) for j in (0, 1, 2, 6))
