@@ -42,6 +42,10 @@ RESULTS_TABLE = "ops.quality_results"
 LINEAGE_COLUMNS = ("_source_file", "_source_row")
 _FIRST_FAILED = "__qg_first_failed"
 _SAMPLE = 5
+#: What GX computes per expectation: counts and a sample of unexpected values (``_SAMPLE`` are
+#: kept). Not GX's default SUMMARY, whose value counts nothing here reads: it cost about a fifth
+#: of a small suite's time (84 calendar rows: 107 -> 85 ms).
+RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": _SAMPLE}
 
 
 @dataclass(frozen=True)
@@ -295,7 +299,7 @@ def run_suite(df, contract: Contract | None, *, expectations: Sequence = (), tab
     )
     batch = _whole_frame_batch_definition(table_name).get_batch(batch_parameters={"dataframe": df})
     started = time.perf_counter()
-    result = batch.validate(suite)
+    result = batch.validate(suite, result_format=RESULT_FORMAT)
     seconds = time.perf_counter() - started
     order = {rule: i for i, rule in enumerate(chosen)}
     checks = sorted((_check_from_gx(r, table_name, batch_id) for r in result.results), key=lambda c: order.get(c.rule, len(order)))
@@ -412,8 +416,12 @@ def gate(
     expectations: Sequence = (),
     contract: Contract | None = None,
     now: dt.datetime | None = None,
+    earlier_results: Sequence[CheckResult] = (),
 ) -> GateOutcome:
     """Quarantine bad rows, validate the rest, store every result; raise if a table check failed.
+
+    ``earlier_results``: the batch's results checked before the gate (e.g. the refine's row
+    rules and volume check), stored in the same write as the gate's own.
 
     ``contract`` defaults to the registered contract of ``table`` (none: no contract-derived
     checks). Lineage columns (``_source_file``, ``_source_row``) are left out of the
@@ -434,7 +442,7 @@ def gate(
     rule_expectations = [e for rule in table_rules for e in rule.expectations(ctx)]
     run = run_suite(checked, contract, expectations=[*rule_expectations, *expectations], table_name=table, batch_id=batch_id)
     results += run.checks
-    store_results(spark, settings, results, checked_at=now)
+    store_results(spark, settings, [*earlier_results, *results], checked_at=now)
     failed = [r for r in results if r.level == "table" and not r.success]
     if failed:
         raise QualityGateFailed(table, batch_id, failed)

@@ -79,7 +79,8 @@ VOLUME_WINDOW = 7
 
 
 def check_daily_volume(spark, settings: Settings, report: RefineReport, bronze, now: datetime) -> CheckResult:
-    """Records per drop day against the last runs' (ops.batch_audit); stored, and raised when out of band.
+    """Records per drop day against the last runs' (ops.batch_audit). Out of band: stored and
+    raised. In band: returned, for the caller to store with the batch's other results (the gate).
 
     Per drop day, not per batch: a first load of twelve weeks and a daily drop compare fairly.
     """
@@ -114,8 +115,8 @@ def check_daily_volume(spark, settings: Settings, report: RefineReport, bronze, 
         threshold=threshold,
         element_count=int(counts["n"]),
     )
-    store_results(spark, settings, [result], checked_at=now)
     if not success:
+        store_results(spark, settings, [result], checked_at=now)
         raise QualityGateFailed(result.table, report.refine_id, [result])
     return result
 
@@ -162,9 +163,9 @@ def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, re
     for batch, accepted, collapsed, lost in counted.collect():
         per_batch.setdefault(batch, dict(empty)).update({"accepted": accepted, "collapsed": collapsed, "lost": lost})
     quarantined = lake.read(spark, settings, f"quarantine.{report.entity}").where(F.col("batch_id") == refine_id)
-    report.quarantined_by_rule = dict(quarantined.groupBy("rule").count().collect())
-    for batch, n in quarantined.groupBy(F.get_json_object("record", "$._batch_id")).count().collect():
-        per_batch.setdefault(batch, dict(empty))["quarantined"] = n
+    for batch, rule, n in quarantined.groupBy(F.get_json_object("record", "$._batch_id"), "rule").count().collect():
+        per_batch.setdefault(batch, dict(empty))["quarantined"] += n
+        report.quarantined_by_rule[rule] = report.quarantined_by_rule.get(rule, 0) + n
     now = datetime.now(UTC)
     rows, problems = [], []
     for batch, c in sorted(per_batch.items()):

@@ -34,7 +34,7 @@ from citybrain.jobs.silver.audit import (
     write_audit,
 )
 from citybrain.jobs.silver.mapping import explain_failure, field_column, text_sql
-from citybrain.quality.gate import count_row_failures, first_failed, flag_rows, gate, split_rows, store_results
+from citybrain.quality.gate import count_row_failures, first_failed, flag_rows, gate, split_rows
 from citybrain.quality.rules import RowRule, unique_key
 from citybrain.schemas import get_contract
 from citybrain.schemas.mapping import SilverMapping
@@ -236,7 +236,7 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
             )
     silver_name = f"silver.{entity}"
     contract = get_contract(silver_name)
-    check_daily_volume(spark, settings, report, bronze, now)
+    volume = check_daily_volume(spark, settings, report, bronze, now)
     explain = lambda exc: explain_failure(bronze, source, mapping, key, exc)  # noqa: E731
     rules = row_rules(spec)
     # one pass over the batch: typed, located, checked against the rules (the quarantine
@@ -250,6 +250,7 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
         winners = valid.where("_rank = 1").drop("_rank")
         valid = valid.drop("_rank")
         # The gate checks the batch as it will enter silver; a failed table check stops here.
+        # It stores every result of the batch in one write: the volume, the row rules, its own.
         gate(
             spark,
             settings,
@@ -257,8 +258,9 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
             df=winners.select(*contract.column_names),
             batch_id=refine_id,
             table_rules=table_rules(mapping),
+            now=now,
+            earlier_results=[volume, *row_results],
         )
-        store_results(spark, settings, row_results, checked_at=now)
         days = lake.touched_days(spark, settings, silver_name, winners, list(mapping.key))
         lake.merge(
             spark,
