@@ -67,16 +67,28 @@ def test_versions_in_the_future_or_before_2000_are_quarantined(spark, lake_setti
     days = [date(2026, 9, 1) + timedelta(days=k) for k in range(3)]
     _calendar_drop(folder, "20260905", days, weather="晴")
     _calendar_drop(folder, "20620101", days[:1], weather="雪")  # delivered_on 2062
+    _calendar_drop(folder, "20630101", days[2:], weather="雹")  # 2063: the same rule, in another batch
     _calendar_drop(folder, "19990101", days[1:2], weather="雾")  # delivered_on 1999
     ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    results_version = lake.version(lake_settings, "ops.quality_results") if lake.exists(lake_settings, "ops.quality_results") else -1
     report = refine.refine(spark, lake_settings, "calendar")
-    assert (report.records_in, report.accepted, report.quarantined) == (5, 3, 2)
-    assert report.quarantined_by_rule == {"delivered_on_not_in_future": 1, "delivered_on_not_before_2000": 1}
+    assert (report.records_in, report.accepted, report.quarantined) == (6, 3, 3)
+    assert report.quarantined_by_rule == {"delivered_on_not_in_future": 2, "delivered_on_not_before_2000": 1}
     weather = {r.date: r.weather for r in lake.read(spark, lake_settings, "silver.calendar_day").collect()}
     assert set(weather.values()) == {"晴"}
     # each refused record is kept whole, as its drop file had it
     kept = {json.loads(r.record)["weather"]: r.source_file for r in lake.read(spark, lake_settings, "quarantine.calendar_day").collect()}
-    assert kept == {"雪": "calendar/calendar_20620101.csv", "雾": "calendar/calendar_19990101.csv"}
+    assert kept == {"雪": "calendar/calendar_20620101.csv", "雹": "calendar/calendar_20630101.csv", "雾": "calendar/calendar_19990101.csv"}
+    # every result of the refine is stored, in one write: the volume, the row rules, the gate's checks
+    assert lake.version(lake_settings, "ops.quality_results") == results_version + 1
+    stored = {r.rule: r for r in lake.read(spark, lake_settings, "ops.quality_results").where(F.col("batch_id") == report.refine_id).collect()}
+    assert stored["daily_volume_within_band"].success and stored["daily_volume_within_band"].element_count == 6
+    future = stored["delivered_on_not_in_future"]
+    assert (future.level, future.unexpected_count, future.element_count) == ("row", 2, 6)
+    assert stored["delivered_on_not_before_2000"].unexpected_count == 1
+    assert stored["key_unique"].level == "table" and stored["key_unique"].success
+    not_null = stored["date_not_null"]
+    assert (not_null.level, not_null.success, not_null.unexpected_count, not_null.element_count) == ("table", True, 0, 3)
 
 
 def test_a_volume_surge_stops_the_batch_too(spark, lake_settings, tmp_path):
