@@ -43,8 +43,8 @@ LINEAGE_COLUMNS = ("_source_file", "_source_row")
 _FIRST_FAILED = "__qg_first_failed"
 _SAMPLE = 5
 #: What GX computes per expectation: counts and a sample of unexpected values (``_SAMPLE`` are
-#: kept). Not GX's default SUMMARY, whose value counts nothing here reads: it cost about a fifth
-#: of a small suite's time (84 calendar rows: 107 -> 85 ms).
+#: kept). Not GX's default SUMMARY, which adds value counts that nothing here reads (what a small
+#: refine costs as a whole: infra/bench_new_day.py, BENCHMARKS.md).
 RESULT_FORMAT = {"result_format": "BASIC", "partial_unexpected_count": _SAMPLE}
 
 
