@@ -9,6 +9,8 @@ import pytest
 from citybrain import engine
 from citybrain.settings import Settings
 
+pytest_plugins = ("hang_watchdog",)
+
 
 def pytest_sessionstart(session) -> None:
     """Under CI the real open data must be there: tests that need it skip only on a developer's machine."""
