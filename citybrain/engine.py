@@ -16,8 +16,10 @@ there is none.
 A dead engine fails fast: every session hand-out checks that the server's port answers;
 Spark Connect's retries (minutes by default) go on only while it still does (a killed
 server is given up within seconds); gRPC keepalive pings notice a peer that stopped
-answering on an open connection; ``spark.stop()`` is bounded. Each task makes a fresh
-session and stops it, so a retry never reuses a session of a server that went away.
+answering on an open connection; ``spark.stop()`` is bounded; closing a session never waits
+for the release calls of other sessions (``_release_pool_shutdown_without_waiting``). Each
+task makes a fresh session and stops it, so a retry never reuses a session of a server that
+went away.
 """
 
 from __future__ import annotations
@@ -275,10 +277,40 @@ def _live_server_policy(remote: str):
     return LiveServerPolicy()
 
 
+def _release_pool_shutdown_without_waiting() -> None:
+    """Make closing a Spark Connect client stop waiting for the process-wide pool of release calls.
+
+    In pyspark-client 4.1, ``SparkConnectClient.close()`` calls
+    ``ExecutePlanResponseReattachableIterator.shutdown()``, which waits for every thread of one pool
+    shared by all the process's sessions (the ReleaseExecute calls). A session's ``__del__`` closes
+    its client, and the garbage collector may run that finalizer inside one of the pool's threads
+    while it holds a channel's lock mid-call: it then waits for the pool's other thread, which waits
+    for that lock, and every later call on the channel hangs. It did: a test session created and
+    stopped in one test was collected during the next test's ``count()`` (a CI run that hung until
+    its limit). This is SPARK-55362; its fix, used here, is to shut the pool down without waiting
+    (the server drops executions whose release never comes). pyspark-client 4.2 reworks the pool
+    (SPARK-55406) and has no ``shutdown`` left: remove this with the upgrade.
+    """
+    from pyspark.sql.connect.client.reattach import ExecutePlanResponseReattachableIterator as Reattachable
+
+    if not hasattr(Reattachable, "shutdown") or getattr(Reattachable.shutdown, "without_waiting", False):
+        return
+
+    def shutdown(cls) -> None:
+        with cls._lock:
+            pool, cls._release_thread_pool_instance = cls._release_thread_pool_instance, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+    shutdown.without_waiting = True
+    Reattachable.shutdown = classmethod(shutdown)
+
+
 def _new_session(remote: str):
     from pyspark.sql.connect.client import DefaultChannelBuilder
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
+    _release_pool_shutdown_without_waiting()
     channel = DefaultChannelBuilder(remote, channelOptions=list(CHANNEL_OPTIONS))
     session = ConnectSession.builder.channelBuilder(channel).create()
     session.client.set_retry_policies([_live_server_policy(remote)])

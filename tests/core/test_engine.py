@@ -1,5 +1,6 @@
 """The embedded engine starts once, is reused, answers, fails fast when it dies, and leaves no process behind."""
 
+import gc
 import json
 import os
 import signal
@@ -177,3 +178,31 @@ def test_a_failure_with_a_live_engine_keeps_its_own_error(settings, tmp_path):
             pid = engine.status(own).pid
             raise RuntimeError("a call failed")
     assert not _alive(pid)
+
+
+def test_a_session_collected_inside_a_release_thread_does_not_wait_for_the_others(spark, settings):
+    """The garbage collector may finalize a dropped session inside one of Spark Connect's release
+    threads while another is mid-call: closing it there must not wait for that pool, or every later
+    call on the channel hangs (engine._release_pool_shutdown_without_waiting; a CI run did)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyspark.sql.connect.client.reattach import ExecutePlanResponseReattachableIterator as Reattachable
+
+    gc.disable()  # the session is collected in the pool thread below, not wherever a collection happens first
+    try:
+        with Reattachable._lock:  # two release threads whatever the number of cores
+            Reattachable._release_thread_pool_instance = pool = ThreadPoolExecutor(max_workers=2)
+        dropped = [engine.get_session(settings, new=True)]
+        dropped.append(dropped)  # a cycle: only the collector frees it, as it did the tests' sessions
+        del dropped
+        in_call = threading.Event()
+        other_release = pool.submit(in_call.wait)
+        collected = pool.submit(gc.collect)
+        try:
+            assert collected.result(timeout=15) > 0
+        finally:
+            in_call.set()
+        other_release.result(timeout=15)
+    finally:
+        gc.enable()
+    assert spark.range(3).count() == 3
