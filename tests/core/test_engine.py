@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import weakref
 
 import pytest
 
@@ -192,17 +193,22 @@ def test_a_session_collected_inside_a_release_thread_does_not_wait_for_the_other
     try:
         with Reattachable._lock:  # two release threads whatever the number of cores
             Reattachable._release_thread_pool_instance = pool = ThreadPoolExecutor(max_workers=2)
-        dropped = [engine.get_session(settings, new=True)]
-        dropped.append(dropped)  # a cycle: only the collector frees it, as it did the tests' sessions
-        del dropped
+        session = engine.get_session(settings, new=True)
+        engine._make_active(spark)  # as fresh_session does after a task: the new session is nobody's default
+        finalized = weakref.ref(session)
+        dropped = [session, None]
+        dropped[1] = dropped  # a cycle: only the collector frees it, as it did the tests' sessions
+        del session, dropped
+        assert finalized() is not None
         in_call = threading.Event()
         other_release = pool.submit(in_call.wait)
         collected = pool.submit(gc.collect)
         try:
-            assert collected.result(timeout=15) > 0
+            collected.result(timeout=15)
         finally:
             in_call.set()
         other_release.result(timeout=15)
+        assert finalized() is None
     finally:
         gc.enable()
     assert spark.range(3).count() == 3
