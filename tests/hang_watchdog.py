@@ -1,11 +1,13 @@
 """A pytest plugin that ends the run, with every thread's stack, when a test is stuck where
-pytest-timeout cannot reach it.
+pytest-timeout cannot end it.
 
-pytest-timeout fails a test with SIGALRM, whose Python handler cannot run while the main thread
-is blocked inside native code (a Rust or C library call that does not return): such a test
-would hang until CI's own limit, printing nothing. faulthandler's watchdog is a C thread, so
-``HANG_GRACE_S`` after a test's timeout it dumps every thread's stack (naming the call that
-hung) to the real stderr and exits the run with code 1.
+pytest-timeout fails a test with SIGALRM. That does not end a stuck test when its Python handler
+cannot run (the main thread blocked inside a native call that does not return), nor when the
+exception it raises lands in a library's clean-up that blocks again: a CI run deadlocked in the
+Spark Connect client (engine._release_pool_shutdown_without_waiting) hung on that way until CI's
+own limit, and pytest-timeout's report of it was still in stdout's buffer. faulthandler's
+watchdog is a C thread, so ``HANG_GRACE_S`` after a test's timeout it writes every thread's
+stack (naming the call that hung) to the real stderr, unbuffered, and exits the run with code 1.
 """
 
 from __future__ import annotations
