@@ -116,16 +116,20 @@ def status(settings: Settings) -> EngineInfo | None:
     return None
 
 
-def start(settings: Settings) -> tuple[EngineInfo, bool]:
-    """Start the embedded Sail server unless one is running; returns (info, started_now)."""
+def start(settings: Settings, *, owner_pid: int | None = None) -> tuple[EngineInfo, bool]:
+    """Start the embedded Sail server unless one is running; returns (info, started_now).
+
+    ``owner_pid``: a server started now stops by itself once that process is gone, even when it
+    could not stop the server (a test run ended by its hang watchdog); without it the server runs
+    until it is stopped, as ``citybrain engine start`` wants."""
     with locks.file_lock(settings.state_dir / "engine.lock"):  # check -> start -> wait, one caller at a time
         running = status(settings)
         if running:
             return running, False
-        return _start_server(settings), True
+        return _start_server(settings, owner_pid), True
 
 
-def _start_server(settings: Settings) -> EngineInfo:
+def _start_server(settings: Settings, owner_pid: int | None = None) -> EngineInfo:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     state = _state_file(settings)
     state.unlink(missing_ok=True)
@@ -133,7 +137,8 @@ def _start_server(settings: Settings) -> EngineInfo:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "citybrain.engine", "serve", "--state-file", str(state), "--log", str(log_path)]
-            + ["--port", str(settings.engine_port)],
+            + ["--port", str(settings.engine_port)]
+            + (["--owner-pid", str(owner_pid)] if owner_pid else []),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -396,8 +401,9 @@ def session_scope(settings: Settings) -> Iterator:
         yield spark
 
 
-def _serve(state_file: Path, log: Path, port: int) -> None:
-    """Run a Sail Spark Connect server in this process until SIGTERM/SIGINT."""
+def _serve(state_file: Path, log: Path, port: int, owner_pid: int | None = None) -> None:
+    """Run a Sail Spark Connect server in this process until SIGTERM/SIGINT (or until process
+    ``owner_pid`` is gone)."""
     from pysail.spark import SparkConnectServer
 
     server = SparkConnectServer("127.0.0.1", port)
@@ -417,6 +423,9 @@ def _serve(state_file: Path, log: Path, port: int) -> None:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     while not stopping and server.running:
+        if owner_pid and not pid_alive(owner_pid):
+            print(f"process {owner_pid}, which this server was started for, is gone", flush=True)
+            break
         time.sleep(0.2)
     server.stop()
     print("Sail Spark Connect server stopped", flush=True)
@@ -429,5 +438,6 @@ if __name__ == "__main__":
     serve.add_argument("--state-file", type=Path, required=True)
     serve.add_argument("--log", type=Path, required=True, help="the log file this server writes to (recorded in the state file)")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    serve.add_argument("--owner-pid", type=int, help="stop once this process is gone (default: run until stopped)")
     args = parser.parse_args()
-    _serve(args.state_file, args.log, args.port)
+    _serve(args.state_file, args.log, args.port, args.owner_pid)

@@ -38,7 +38,7 @@ def spark(settings):
     """The shared Spark Connect session; the embedded engine is stopped when the run ends."""
     started = False
     if not settings.spark_remote:
-        _, started = engine.start(settings)
+        _, started = engine.start(settings, owner_pid=os.getpid())  # stops by itself if the run is killed
     session = engine.get_session(settings)
     yield session
     session.stop()

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import weakref
 
 import pytest
@@ -92,6 +93,36 @@ def test_concurrent_starters_start_exactly_one_engine(tmp_path):
     finally:
         for pid in pids:
             engine._terminate(pid)
+
+
+_OWNED_STARTER = """
+import json, os, sys, time
+from citybrain import engine
+from citybrain.settings import Settings
+settings = Settings.from_env().with_(state_dir=__import__("pathlib").Path(sys.argv[1]))
+info, _ = engine.start(settings, owner_pid=os.getpid())
+print(json.dumps({"pid": info.pid, "log": info.log}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_an_engine_started_for_a_process_stops_once_that_process_is_gone(tmp_path):
+    """A test run that its hang watchdog ends cannot stop its engine: the engine stops by itself."""
+    env = {**os.environ, "CITYBRAIN_ENGINE_PORT": "0"}
+    starter = subprocess.Popen([sys.executable, "-c", _OWNED_STARTER, str(tmp_path / "state")], stdout=subprocess.PIPE, text=True, env=env)
+    info = json.loads(starter.stdout.readline())
+    try:
+        assert _alive(info["pid"])
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 15
+        while _alive(info["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(info["pid"])
+        assert f"process {starter.pid}, which this server was started for, is gone" in open(info["log"]).read()
+    finally:
+        starter.stdout.close()
+        engine._terminate(info["pid"])
 
 
 def test_each_engine_writes_its_own_log(settings, tmp_path):
