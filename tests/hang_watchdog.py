@@ -4,7 +4,7 @@ pytest-timeout cannot end it.
 pytest-timeout fails a test with SIGALRM. That does not end a stuck test when its Python handler
 cannot run (the main thread blocked inside a native call that does not return), nor when the
 exception it raises lands in a library's clean-up that blocks again: a CI run deadlocked in the
-Spark Connect client (engine._release_pool_shutdown_without_waiting) hung on that way until CI's
+Spark Connect client (engine._release_pool_shutdown_without_waiting) hung that way until CI's
 own limit, and pytest-timeout's report of it was still in stdout's buffer. faulthandler's
 watchdog is a C thread, so ``HANG_GRACE_S`` after a test's timeout it writes every thread's
 stack (naming the call that hung) to the real stderr, unbuffered, and exits the run with code 1.

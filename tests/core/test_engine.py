@@ -68,13 +68,17 @@ def test_dead_server_fails_fast():
         engine.check_healthy(f"sc://127.0.0.1:{port}")
 
 
+# starts an engine in <state dir> (argv[1]); with "owned" (argv[2]) one for this process, which then waits
 _STARTER = """
-import json, sys
+import json, os, sys, time
 from citybrain import engine
 from citybrain.settings import Settings
 settings = Settings.from_env().with_(state_dir=__import__("pathlib").Path(sys.argv[1]))
-info, started = engine.start(settings)
-print(json.dumps({"pid": info.pid, "started": started}))
+owned = sys.argv[2:] == ["owned"]
+info, started = engine.start(settings, owner_pid=os.getpid() if owned else None)
+print(json.dumps({"pid": info.pid, "started": started, "log": info.log}), flush=True)
+if owned:
+    time.sleep(600)
 """
 
 
@@ -95,21 +99,12 @@ def test_concurrent_starters_start_exactly_one_engine(tmp_path):
             engine._terminate(pid)
 
 
-_OWNED_STARTER = """
-import json, os, sys, time
-from citybrain import engine
-from citybrain.settings import Settings
-settings = Settings.from_env().with_(state_dir=__import__("pathlib").Path(sys.argv[1]))
-info, _ = engine.start(settings, owner_pid=os.getpid())
-print(json.dumps({"pid": info.pid, "log": info.log}), flush=True)
-time.sleep(600)
-"""
-
-
 def test_an_engine_started_for_a_process_stops_once_that_process_is_gone(tmp_path):
     """A test run that its hang watchdog ends cannot stop its engine: the engine stops by itself."""
     env = {**os.environ, "CITYBRAIN_ENGINE_PORT": "0"}
-    starter = subprocess.Popen([sys.executable, "-c", _OWNED_STARTER, str(tmp_path / "state")], stdout=subprocess.PIPE, text=True, env=env)
+    starter = subprocess.Popen(
+        [sys.executable, "-c", _STARTER, str(tmp_path / "state"), "owned"], stdout=subprocess.PIPE, text=True, env=env
+    )
     info = json.loads(starter.stdout.readline())
     try:
         assert _alive(info["pid"])
