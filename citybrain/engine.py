@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -42,6 +43,8 @@ from pathlib import Path
 from citybrain import locks
 from citybrain.settings import Settings
 
+log = logging.getLogger(__name__)
+
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 #: how long a task waits for an engine that is not (yet) answering before it fails
@@ -53,6 +56,9 @@ CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 10_000),
 )
+#: PySpark's record of the calling file and line for every DataFrame and Column call, quoted in a
+#: server's error; off in every session made here (``_without_call_sites``)
+CALL_SITES_CONF = "spark.python.sql.dataFrameDebugging.enabled"
 
 
 class EngineError(RuntimeError):
@@ -319,7 +325,25 @@ def _new_session(remote: str):
     channel = DefaultChannelBuilder(remote, channelOptions=list(CHANNEL_OPTIONS))
     session = ConnectSession.builder.channelBuilder(channel).create()
     session.client.set_retry_policies([_live_server_policy(remote)])
+    _without_call_sites(session)
     return session
+
+
+def _without_call_sites(session) -> None:
+    """Stop PySpark recording the caller of every DataFrame and Column call (``CALL_SITES_CONF``).
+
+    On a Connect client each such call walks the stack and tries to import IPython: a small
+    refine makes some 700 of them, 0.1-0.15 s of its 1 s (petitions, default city, measured
+    by timing refines in one process). The call site only decorates a server error, which the
+    jobs explain themselves. PySpark reads the setting once per process, at the first call
+    made while a session is active, so it is set before this session is used. A server that
+    refuses it (a Spark cluster holding it as a static setting) keeps the default: set it in
+    that server's own configuration instead.
+    """
+    try:
+        session.conf.set(CALL_SITES_CONF, "false")
+    except Exception as exc:  # noqa: BLE001 - a server's refusal costs speed, not correctness
+        log.info("%s not set on this server (%s): PySpark records call sites", CALL_SITES_CONF, type(exc).__name__)
 
 
 def stop_session(session, timeout_s: float = SESSION_STOP_S) -> None:

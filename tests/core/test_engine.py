@@ -239,3 +239,29 @@ def test_a_dropped_session_is_closed_without_waiting_for_release_calls_in_flight
         in_call.set()
         gc.enable()
     assert spark.range(3).count() == 3
+
+
+def test_sessions_do_not_record_the_caller_of_every_dataframe_call(spark, monkeypatch):
+    """PySpark walks the stack for every DataFrame and Column call to quote the caller in a server
+    error, 0.1-0.15 s of a small refine: the sessions made here turn it off (engine._without_call_sites)."""
+    from pyspark.errors import utils
+    from pyspark.sql import functions as F
+
+    assert spark.conf.get(engine.CALL_SITES_CONF) == "false"
+    captured = []
+    monkeypatch.setattr(utils, "_enable_debugging_cache", None)  # read again from the active session, as a new process does
+    monkeypatch.setattr(utils, "_capture_call_site", lambda depth: captured.append(depth) or "")
+    engine._make_active(spark)
+    assert spark.range(3).withColumn("x", F.col("id") + 1).where(F.col("x") > 1).count() == 2
+    assert captured == []
+
+
+def test_a_server_that_refuses_the_call_site_setting_still_gives_a_session():
+    class Refusing:
+        def set(self, key, value):
+            raise RuntimeError(f"cannot modify the value of the static config: {key}")
+
+    class Session:
+        conf = Refusing()
+
+    engine._without_call_sites(Session())  # logged, not raised
