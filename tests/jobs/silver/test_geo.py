@@ -222,3 +222,8 @@ def test_the_grid_index_is_built_again_when_the_registry_changes(spark, lake_set
     assert load_grid_index(spark, lake_settings) is first
     _write_grid(spark, lake_settings, [_grid("G2", "乙社区", "一街道", 118.70, 32.00, 100)], "overwrite")
     assert list(load_grid_index(spark, lake_settings).grid_code) == ["G2"]
+
+
+def test_an_empty_grid_registry_is_refused_by_name(spark):
+    with pytest.raises(ValueError, match="the grid registry is empty"):
+        grid_index(spark.createDataFrame([], GRID_SCHEMA))
