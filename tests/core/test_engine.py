@@ -265,3 +265,37 @@ def test_a_server_that_refuses_the_call_site_setting_still_gives_a_session():
         conf = Refusing()
 
     engine._without_call_sites(Session())  # logged, not raised
+
+
+def test_an_engine_loads_what_the_python_udfs_import_before_the_first_one_runs(settings, tmp_path):
+    """Sail runs a Python UDF in the engine's own interpreter; its modules are imported once the
+    server answers (engine._preload_udf_modules), not by the first refine that places a point."""
+    import json
+
+    import pyarrow as pa
+
+    own = settings.with_(state_dir=tmp_path / "state", spark_remote="")
+    info, started = engine.start(own)
+    assert started
+    try:
+        deadline = time.monotonic() + 60
+        while "modules of the Python UDFs preloaded" not in open(info.log).read():
+            assert time.monotonic() < deadline, open(info.log).read()
+            time.sleep(0.2)
+        assert "not preloaded" not in open(info.log).read()
+        wanted = list(engine.UDF_MODULES)
+
+        def loaded(batches):  # nested: pickled by value, so the engine imports nothing of the tests
+            import sys
+
+            for batch in batches:
+                yield pa.RecordBatch.from_pydict({"loaded": [json.dumps([m in sys.modules for m in wanted])] * batch.num_rows})
+
+        session = engine.get_session(own, new=True)
+        try:
+            row = session.range(1).mapInArrow(loaded, "loaded string").collect()[0]
+        finally:
+            engine.stop_session(session)
+        assert dict(zip(wanted, json.loads(row.loaded), strict=True)) == dict.fromkeys(wanted, True)
+    finally:
+        engine.stop(own)
