@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import functions as F
 from scipy import stats
 
@@ -258,7 +259,8 @@ def score(spark, settings: Settings, params: DemandParams | None = None, version
         ahead = features(spark, inputs, [inputs.end.to_pydatetime()], horizon, params)
         parts.append(forecast_rows(models[horizon], ahead, version, inputs.timezone, params))
     table = pd.concat(parts, ignore_index=True).assign(built_at=datetime.now(UTC))
-    df = spark.createDataFrame(table[contract.column_names], contract.ddl().replace(" NOT NULL", ""))
-    lake.write(spark, settings, contract.name, df, mode="overwrite")
+    arrow = pa.Table.from_pandas(table[contract.column_names], schema=contract.arrow_schema(), preserve_index=False)
+    with lake.client_frame(spark, settings, arrow) as df:  # 367k rows at M: a file, not the query plan
+        lake.write(spark, settings, contract.name, df, mode="overwrite")
     anomalies = int(table["is_anomaly"].fillna(False).sum())
     return {"version": version, "rows": len(table), "anomalies": anomalies, "seconds": round(time.monotonic() - started, 1)}

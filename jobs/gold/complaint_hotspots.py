@@ -11,12 +11,15 @@ load       the whole table is rebuilt through its contract.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -298,8 +301,8 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
         else {}
     )
     report.details["context"] = context_build
-    df = _to_spark(spark, table, params)
-    lake.write(spark, settings, GOLD_COMPLAINT_HOTSPOTS.name, df, mode="overwrite")
+    with _to_spark(spark, settings, table, params) as df:
+        lake.write(spark, settings, GOLD_COMPLAINT_HOTSPOTS.name, df, mode="overwrite")
     return report.finish(len(table))
 
 
@@ -315,10 +318,13 @@ def _with_context(table: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _to_spark(spark, table: pd.DataFrame, params: HotspotParams) -> DataFrame:
+@contextlib.contextmanager
+def _to_spark(spark, settings: Settings, table: pd.DataFrame, params: HotspotParams) -> Iterator[DataFrame]:
+    """The table as a DataFrame in the contract's types (through a staged file: lake.client_frame)."""
     contract = GOLD_COMPLAINT_HOTSPOTS
     if table.empty:
-        return spark.createDataFrame([], contract.ddl().replace(" NOT NULL", ""))
+        yield spark.createDataFrame([], contract.ddl().replace(" NOT NULL", ""))
+        return
     table = table.assign(
         h3_resolution=params.resolution,
         iso_week="",  # filled in Spark below, by the one ISO-week rule in common.py
@@ -327,5 +333,6 @@ def _to_spark(spark, table: pd.DataFrame, params: HotspotParams) -> DataFrame:
         built_at=datetime.now(UTC),
     )
     table = table.astype({c: "object" for c in ("category_l1", "top_subcategories", "example_text")})
-    schema = contract.ddl().replace(" NOT NULL", "")
-    return spark.createDataFrame(table[contract.column_names], schema).withColumn("iso_week", iso_week_label(F.col("week_start")))
+    arrow = pa.Table.from_pandas(table[contract.column_names], schema=contract.arrow_schema(), preserve_index=False)
+    with lake.client_frame(spark, settings, arrow) as df:
+        yield df.withColumn("iso_week", iso_week_label(F.col("week_start")))

@@ -1,6 +1,6 @@
 """Delta round trip through the contracts, on the real engine."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -163,3 +163,25 @@ def test_a_replace_where_on_dt_replaces_that_day_of_an_unpartitioned_table(spark
     lake.write(spark, lake_settings, name, spark.createDataFrame(rerun, ddl), mode="overwrite", replace_where="dt = DATE'2026-09-02'")
     got = sorted((r.dt.day, r.source_row, r.reason) for r in lake.read(spark, lake_settings, name).collect())
     assert got == [(1, 1, "why"), (2, 7, "again"), (3, 3, "why")]
+
+
+def test_a_client_frame_hands_the_engine_every_row_in_its_types_and_leaves_no_file(spark, lake_settings):
+    import pyarrow as pa
+
+    schema = pa.schema([("id", pa.int32()), ("name", pa.string()), ("day", pa.date32()), ("at", pa.timestamp("us", tz="UTC"))])
+    rows = [
+        {"id": i, "name": None if i % 3 == 0 else f"n{i}", "day": date(2026, 9, 1 + i % 5), "at": datetime(2026, 9, 1, 8, 0, i % 60)}
+        for i in range(1000)
+    ]
+    staging = Path(lake_settings.lake_root) / "_staging"
+    with lake.client_frame(spark, lake_settings, pa.Table.from_pylist(rows, schema=schema)) as df:
+        assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
+            ("id", "int"), ("name", "string"), ("day", "date"), ("at", "timestamp")
+        ]  # fmt: skip
+        got = sorted(tuple(r) for r in df.selectExpr("id", "name", "day", "CAST(at AS BIGINT)").collect())
+        assert got == [(r["id"], r["name"], r["day"], int(r["at"].replace(tzinfo=UTC).timestamp())) for r in rows]
+        assert len(list(staging.iterdir())) == 1  # one staged file while the block runs
+    assert not list(staging.iterdir())  # removed after it
+    with pytest.raises(RuntimeError, match="stop"), lake.client_frame(spark, lake_settings, pa.Table.from_pylist(rows[:1], schema=schema)):
+        raise RuntimeError("stop")
+    assert not list(staging.iterdir())  # and after a failure inside it
