@@ -20,6 +20,10 @@ answering on an open connection; ``spark.stop()`` is bounded; closing a session 
 for the release calls of other sessions (``_release_pool_shutdown_without_waiting``). Each
 task makes a fresh session and stops it, so a retry never reuses a session of a server that
 went away.
+
+Fixed costs kept out of the jobs: the embedded engine imports what the jobs' Python UDFs need
+once it answers (``_preload_udf_modules``), and no session records PySpark's call sites
+(``_without_call_sites``).
 """
 
 from __future__ import annotations
