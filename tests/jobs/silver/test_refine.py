@@ -82,7 +82,9 @@ def test_versions_in_the_future_or_before_2000_are_quarantined(spark, lake_setti
     assert kept == {"雪": "calendar/calendar_20620101.csv", "雹": "calendar/calendar_20630101.csv", "雾": "calendar/calendar_19990101.csv"}
     # every result of the refine is stored, in one write: the volume, the row rules, the gate's checks
     assert lake.version(lake_settings, "ops.quality_results") == results_version + 1
-    stored = {r.rule: r for r in lake.read(spark, lake_settings, "ops.quality_results").where(F.col("batch_id") == report.refine_id).collect()}
+    stored = {
+        r.rule: r for r in lake.read(spark, lake_settings, "ops.quality_results").where(F.col("batch_id") == report.refine_id).collect()
+    }
     assert stored["daily_volume_within_band"].success and stored["daily_volume_within_band"].element_count == 6
     future = stored["delivered_on_not_in_future"]
     assert (future.level, future.unexpected_count, future.element_count) == ("row", 2, 6)
