@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from typing import NamedTuple
 
 from citybrain.schemas import Contract, get_contract
 from citybrain.settings import Settings
@@ -138,28 +139,49 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
         writer.save(location)
 
 
+class StagingFolder(NamedTuple):
+    """A folder under ``<lake root>/_staging``: ``uri`` for the engine, ``filesystem`` and
+    ``path`` for pyarrow on this client."""
+
+    uri: str
+    filesystem: object
+    path: str
+
+
+@contextlib.contextmanager
+def staging_folder(settings: Settings, name: str):
+    """A new folder ``<lake root>/_staging/<name>`` that this client and the engine both reach,
+    deleted with what it holds when the block ends, whether it ended well or not.
+
+    The one place for files on their way into the lake: bronze ingest stages the files it read,
+    a refine stages its typed batch, and ``client_frame`` a table built on this client.
+    """
+    from pyarrow import fs as pafs
+
+    uri = f"{settings.lake_root}/_staging/{name}"
+    filesystem, path = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    filesystem.create_dir(path, recursive=True)
+    try:
+        yield StagingFolder(uri, filesystem, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            filesystem.delete_dir(path)
+
+
 @contextlib.contextmanager
 def client_frame(spark, settings: Settings, table):
     """``table`` (a pyarrow Table built on this client) as a DataFrame, handed to the engine as one
-    Parquet file in the lake's staging folder, removed when the block ends.
+    Parquet file in a staging folder, removed when the block ends.
 
     For a large table: ``spark.createDataFrame`` carries the rows inside the query plan, and the
     plan travels with every request that needs it, so the contract's schema check and the write
     each sent gold.complaint_hotspots' 146k rows (51 MB) at M. Through a file they travel once.
-    This client and the engine both reach the lake (bronze ingest stages its files the same way).
     """
     import pyarrow.parquet as pq
-    from pyarrow import fs as pafs
 
-    path = f"{settings.lake_root}/_staging/client-{uuid.uuid4().hex}"
-    filesystem, local = pafs.FileSystem.from_uri(path if "://" in path else f"file://{path}")
-    filesystem.create_dir(local, recursive=True)
-    try:
-        pq.write_table(table, f"{local}/part-00000.parquet", filesystem=filesystem)
-        yield spark.read.parquet(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError, OSError):
-            filesystem.delete_dir(local)
+    with staging_folder(settings, f"client-{uuid.uuid4().hex}") as folder:
+        pq.write_table(table, f"{folder.path}/part-00000.parquet", filesystem=folder.filesystem)
+        yield spark.read.parquet(folder.uri)
 
 
 def append_rows(settings: Settings, name: str, rows: list[dict]) -> None:

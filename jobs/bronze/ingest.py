@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyarrow import fs as pafs
 
 from citybrain import lake, locks
 from citybrain.jobs.bronze.readers import DecodedDrop, read_drop
@@ -317,11 +316,9 @@ def _load(
 ) -> None:
     """Read and stage every file to take in, append them to bronze in one commit, then write the ledger rows."""
     source = spec.name
-    staging = f"{settings.lake_root}/_staging/{batch_id}"
-    filesystem, staging_path = pafs.FileSystem.from_uri(staging if "://" in staging else f"file://{staging}")
-    for part in ("bronze", "ledger"):
-        filesystem.create_dir(f"{staging_path}/{part}", recursive=True)
-    try:
+    with lake.staging_folder(settings, batch_id) as folder:
+        for part in ("bronze", "ledger"):
+            folder.filesystem.create_dir(f"{folder.path}/{part}", recursive=True)
         staged_parts = 0
         for i, f in enumerate(todo):
             meta = {"drop_date": f.drop_date, "batch_id": batch_id, "file": f.relative, "sha256": f.sha256, "ingested_at": now}
@@ -336,14 +333,14 @@ def _load(
                 report.rejected.append(rejected)
                 ledger_rows.append(_rejected_row(source, rejected, batch_id, now))
                 continue
-            pq.write_table(table, f"{staging_path}/bronze/part-{i:05d}.parquet", filesystem=filesystem)
+            pq.write_table(table, f"{folder.path}/bronze/part-{i:05d}.parquet", filesystem=folder.filesystem)
             staged_parts += 1
             report.files.append(result)
             ledger_rows.append(_ledger_row(source, f, result, batch_id, now))
             if progress and (i + 1) % 20 == 0:
                 progress(f"{source}: read {i + 1}/{len(todo)} files")
         if staged_parts:
-            staged = spark.read.schema(get_contract(f"bronze.{source}").ddl()).parquet(f"{staging}/bronze")
+            staged = spark.read.schema(get_contract(f"bronze.{source}").ddl()).parquet(f"{folder.uri}/bronze")
             lake.write(spark, settings, f"bronze.{source}", staged)
             written = lake.read(spark, settings, f"bronze.{source}").where(f"_batch_id = '{batch_id}'").count()
             if written != report.records:
@@ -351,12 +348,10 @@ def _load(
         ledger = get_contract("ops.ingest_ledger")
         pq.write_table(
             pa.Table.from_pylist(ledger_rows, schema=ledger.arrow_schema()),
-            f"{staging_path}/ledger/part-00000.parquet",
-            filesystem=filesystem,
+            f"{folder.path}/ledger/part-00000.parquet",
+            filesystem=folder.filesystem,
         )
-        lake.write(spark, settings, "ops.ingest_ledger", spark.read.schema(ledger.ddl()).parquet(f"{staging}/ledger"))
-    finally:
-        filesystem.delete_dir(staging_path)
+        lake.write(spark, settings, "ops.ingest_ledger", spark.read.schema(ledger.ddl()).parquet(f"{folder.uri}/ledger"))
 
 
 def _ledger_row(source: str, f: DropFile, result: FileResult, batch_id: str, now: datetime, duplicate_of: str | None = None) -> dict:

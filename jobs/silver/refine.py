@@ -17,7 +17,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from pyarrow import fs as pafs
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -286,28 +285,24 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
 
 @contextlib.contextmanager
 def staged(spark, settings: Settings, refine_id: str, df, explain=None):
-    """Write ``df`` once as Parquet beside the lake and hand back a frame reading it.
+    """Write ``df`` once as Parquet in a staging folder and hand back a frame reading it; the
+    folder is deleted when the block ends, and when the write itself fails.
 
     Every count, check and merge below reads the typed, located rows; without this each
     of them would parse and locate the whole batch again (``cache()`` is a no-op on Sail).
     ``explain`` turns a failure to compute the rows into a clearer error (e.g. which mapping field broke).
     """
-    path = f"{settings.lake_root}/_staging/{refine_id}"
-    try:
-        df.write.mode("overwrite").parquet(path)
-    except Exception as exc:
-        if explain is None:
-            raise
-        explained = explain(exc)
-        if explained is exc:
-            raise
-        raise explained from exc
-    try:
-        yield spark.read.parquet(path)
-    finally:
-        filesystem, local = pafs.FileSystem.from_uri(path if "://" in path else f"file://{path}")
-        with contextlib.suppress(FileNotFoundError, OSError):
-            filesystem.delete_dir(local)
+    with lake.staging_folder(settings, refine_id) as folder:
+        try:
+            df.write.mode("overwrite").parquet(folder.uri)
+        except Exception as exc:
+            if explain is None:
+                raise
+            explained = explain(exc)
+            if explained is exc:
+                raise
+            raise explained from exc
+        yield spark.read.parquet(folder.uri)
 
 
 def _derive_urban_cases(spark, settings: Settings, valid_events) -> None:

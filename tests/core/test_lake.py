@@ -185,3 +185,16 @@ def test_a_client_frame_hands_the_engine_every_row_in_its_types_and_leaves_no_fi
     with pytest.raises(RuntimeError, match="stop"), lake.client_frame(spark, lake_settings, pa.Table.from_pylist(rows[:1], schema=schema)):
         raise RuntimeError("stop")
     assert not list(staging.iterdir())  # and after a failure inside it
+
+
+def test_a_staging_folder_is_reached_by_the_engine_and_deleted_however_the_block_ends(spark, lake_settings):
+    staging = Path(lake_settings.lake_root) / "_staging"
+    with lake.staging_folder(lake_settings, "batch-1") as folder:
+        assert Path(folder.path) == staging / "batch-1" and folder.filesystem.get_file_info(folder.path).type.name == "Directory"
+        spark.range(5).write.mode("overwrite").parquet(f"{folder.uri}/rows")  # the engine writes where this client reads
+        assert sorted(r.id for r in spark.read.parquet(f"{folder.uri}/rows").collect()) == [0, 1, 2, 3, 4]
+    assert not (staging / "batch-1").exists()
+    with pytest.raises(RuntimeError, match="the write failed"), lake.staging_folder(lake_settings, "batch-2") as folder:
+        (Path(folder.path) / "half-written.parquet").write_bytes(b"PAR1")
+        raise RuntimeError("the write failed")
+    assert not list(staging.iterdir())  # a failure inside the block leaves nothing either

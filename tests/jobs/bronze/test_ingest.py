@@ -146,6 +146,28 @@ def test_an_unreadable_file_does_not_block_the_others_and_fail_mode_names_it(spa
     assert _ledger(spark, lake_settings)["police/police_20260901.json"].rejected_reason.startswith("unreadable: ")
 
 
+def test_a_failed_bronze_write_leaves_no_staged_files_and_the_next_run_takes_the_file_in(spark, lake_settings, tmp_path, monkeypatch):
+    drops = tmp_path / "drops"
+    _write(drops / "police", "police_20260901.json", GOOD_POLICE)
+    write = lake.write
+
+    def full_disk(spark, settings, name, df, **kwargs):
+        if name == "bronze.police":
+            raise lake.LakeWriteError(f"could not write {name}: No space left on device")
+        return write(spark, settings, name, df, **kwargs)
+
+    monkeypatch.setattr(lake, "write", full_disk)
+    with pytest.raises(lake.LakeWriteError, match="No space left"):
+        ingest.run(spark, lake_settings, "police", drops_dir=drops)
+    staging = tmp_path / "lake" / "_staging"
+    assert list(staging.iterdir()) == []  # the staged copy of the file is gone with the failed run
+    assert not lake.exists(lake_settings, "ops.ingest_ledger")  # and the ledger does not claim the file
+    monkeypatch.setattr(lake, "write", write)
+    report = ingest.run(spark, lake_settings, "police", drops_dir=drops)
+    assert [f.file for f in report.files] == ["police/police_20260901.json"] and report.records == 1
+    assert list(staging.iterdir()) == []
+
+
 def test_names_from_files_are_printed_escaped():
     report = ingest.IngestReport("hotline", "b1", rejected=[ingest.RejectedFile("hotline/x\x1b[2J.csv", "bad\u202e")])
     assert "\x1b" not in report.summary() and "x\\x1b[2J.csv" in report.summary() and "bad\\u202e" in report.summary()

@@ -1,6 +1,7 @@
 """Refine on small hand-made drops: volume gate, late older versions, reconciliation."""
 
 import json
+import os
 from datetime import date, timedelta
 
 import pytest
@@ -122,3 +123,19 @@ def test_a_record_lands_in_its_own_local_day(spark, source, utc, day):
     mapping = get_source(source).silver
     df = spark.createDataFrame([(utc,)], "t string").select(F.to_timestamp("t").alias(mapping.partition_time))
     assert str(df.select(refine.partition_date(mapping)).first()[0]) == day
+
+
+def test_a_batch_that_fails_to_compute_leaves_no_staging_files_and_is_explained(spark, lake_settings):
+    """The typed batch is staged before it is checked; when computing it fails, its folder goes too."""
+    failing = spark.range(3).selectExpr("IF(id < 2, id, raise_error('field pickup_time cannot be typed')) AS id")
+    staging = lake_settings.lake_root + "/_staging"
+
+    def explain(exc):
+        return ValueError(f"mapping field broke: {str(exc).splitlines()[0][:200]}")
+
+    with pytest.raises(ValueError, match="mapping field broke"), refine.staged(spark, lake_settings, "refine-x", failing, explain=explain):
+        pytest.fail("the block must not run when the batch could not be computed")
+    assert not os.path.exists(f"{staging}/refine-x")
+    with refine.staged(spark, lake_settings, "refine-y", spark.range(4), explain=explain) as rows:
+        assert rows.count() == 4
+    assert os.listdir(staging) == []
