@@ -102,6 +102,15 @@ class AirflowConfiguredElsewhere(RuntimeError):
     """Airflow was imported in this process before ``prepare_airflow_home`` set its environment."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived while a DAG ran in this process: the running task was interrupted
+    and no further task started."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"{signal.Signals(signum).name} received: the DAG run was stopped")
+
+
 class DagNotFound(LookupError):
     """The DAGs folder has no DAG with that id (the message lists import errors, if any)."""
 
@@ -239,7 +248,7 @@ def run_dag(
     log_path = Path(env["AIRFLOW_HOME"]) / "logs" / _RUN_LOG_DIR / dag_id / f"{stamp}.log"
     errors: dict[tuple[str, int], str] = {}
 
-    with _output_to(log_path), _preserve_signals():
+    with _output_to(log_path), _preserve_signals(), _stop_on_signal():
         dag, import_errors = _load_dag(dag_id, Path(env["AIRFLOW__CORE__DAGS_FOLDER"]))
         if dag is not None:
             _warm_up_execution_api()
@@ -403,6 +412,60 @@ def _preserve_signals() -> Iterator[None]:
                 signal.signal(getattr(signal, name), handler)
         if delay > 0:
             signal.setitimer(signal.ITIMER_REAL, max(delay - (time.monotonic() - started), 0.001), interval)
+
+
+@contextlib.contextmanager
+def _stop_on_signal() -> Iterator[None]:
+    """SIGTERM and SIGINT stop the DAG run: the running task is interrupted, no further task starts,
+    and ``RunInterrupted`` leaves ``run_dag``.
+
+    Without this a signal does not stop an in-process run. At the start of each task Airflow's
+    task runner sets a SIGTERM handler that only calls the operator's ``on_kill()`` (the task runs
+    on), and it takes whatever a task raises, KeyboardInterrupt too, as that task's failure, so
+    ``dag.test()`` retries it or goes on to the next task. So the handler below is set again at
+    the start of every task (the ``on_task_instance_running`` listener hook, called after Airflow
+    set its own), and once a task's runner returns after a signal, ``RunInterrupted`` is raised
+    again outside it, where ``dag.test()`` (which catches only ``Exception``) lets it through.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    from airflow.listeners import hookimpl
+    from airflow.sdk.execution_time import supervisor
+    from airflow.sdk.listener import get_listener_manager
+
+    received: list[int] = []
+
+    def interrupt(signum, _frame):
+        received.append(signum)
+        raise RunInterrupted(signum)
+
+    class _Rearm:
+        @hookimpl
+        def on_task_instance_running(self, previous_state, task_instance):
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, interrupt)
+                signal.signal(signal.SIGINT, interrupt)
+
+    run_task = supervisor.run_task_in_process
+
+    def run_task_then_stop_if_signalled(*args, **kwargs):
+        result = run_task(*args, **kwargs)
+        if received:
+            raise RunInterrupted(received[0])
+        return result
+
+    rearm = _Rearm()
+    manager = get_listener_manager()
+    manager.add_listener(rearm)
+    supervisor.run_task_in_process = run_task_then_stop_if_signalled  # dag.test() imports it by name at each task
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        supervisor.run_task_in_process = run_task
+        manager.pm.unregister(rearm)
 
 
 def _result(dr: Any, errors: dict[tuple[str, int], str], log_path: Path, seconds: float) -> DagRunResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 
@@ -546,9 +547,13 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"citybrain: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("citybrain: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM while a DAG ran (airflow_runner.RunInterrupted)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(
+            f"citybrain: stopped by {signal.Signals(signum).name}; what was committed to the lake stays, and running the command again goes on from there",
+            file=sys.stderr,
+        )
+        return 128 + signum
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback (--verbose shows it)
         if args.verbose:
             raise

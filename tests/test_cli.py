@@ -95,3 +95,20 @@ def test_backfill_explains_itself_and_a_bad_range_is_one_clear_line():
     not_a_date = _cli("run", "--date", "2026-09-31")
     assert not_a_date.returncode == 2
     assert not_a_date.stderr.strip() == "citybrain: error: '2026-09-31' is not a date (YYYY-MM-DD)"
+
+
+def test_a_stop_by_signal_is_one_line_with_the_shell_exit_code(monkeypatch, capsys):
+    import signal
+
+    from citybrain import cli
+    from citybrain.airflow_runner import RunInterrupted
+
+    for stop, code, name in ((RunInterrupted(signal.SIGTERM), 143, "SIGTERM"), (KeyboardInterrupt(), 130, "SIGINT")):
+
+        def stopped(args, stop=stop):
+            raise stop
+
+        monkeypatch.setattr(cli, "cmd_contracts", stopped)
+        assert cli.main(["contracts"]) == code
+        err = capsys.readouterr().err
+        assert err.startswith(f"citybrain: stopped by {name}; what was committed") and err.count("\n") == 1

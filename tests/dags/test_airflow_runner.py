@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -151,3 +155,75 @@ def test_prepare_refuses_a_second_home_once_airflow_is_imported(airflow_home, tm
     with pytest.raises(AirflowConfiguredElsewhere, match="before anything imports airflow"):
         airflow_runner.prepare_airflow_home(tmp_path / "other", airflow_runner.DEFAULT_DAGS_FOLDER)
     assert not (tmp_path / "other").exists()
+
+
+SLOW_DAG = '''
+"""A task that waits, then one after it; retries that a stop must not set off."""
+import os, pathlib, time
+from datetime import datetime, timedelta
+from airflow.sdk import dag, task
+
+@dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, default_args={"retries": 2, "retry_delay": timedelta(seconds=1)})
+def wait_then_after():
+    @task
+    def wait() -> None:
+        with open(os.environ["MARKS"], "a") as marks:
+            marks.write("wait started\\n")
+        time.sleep(300)
+
+    @task
+    def after() -> None:
+        with open(os.environ["MARKS"], "a") as marks:
+            marks.write("after started\\n")
+
+    wait() >> after()
+
+wait_then_after()
+'''
+
+INTERRUPTED_RUNS = """
+import sys
+from pathlib import Path
+from citybrain import airflow_runner
+airflow_runner.prepare_airflow_home(Path(sys.argv[1]), Path(sys.argv[2]))
+for attempt in (1, 2):  # the second run shows the first left the handlers working
+    try:
+        airflow_runner.run_dag("wait_then_after")
+    except airflow_runner.RunInterrupted as stop:
+        print(f"run {attempt} stopped by {stop.signum}", flush=True)
+"""
+
+
+def test_sigterm_and_ctrl_c_stop_a_run_mid_task_without_retrying_or_going_on(airflow_home, tmp_path):
+    """Airflow's in-process task runner swallows SIGTERM and takes Ctrl-C as a task failure to retry;
+    a run in this process must still stop at once, and start nothing after the task."""
+    home, dags, marks = tmp_path / "home", tmp_path / "dags", tmp_path / "marks.txt"
+    home.mkdir()
+    dags.mkdir()
+    (dags / "slow.py").write_text(SLOW_DAG)
+    for name in ("airflow.db", "citybrain-db.json"):  # the session's migrated database: no second migration
+        shutil.copy(airflow_home / name, home / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")} | {"MARKS": str(marks)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUNS, str(home), str(dags)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+    def started_waits() -> int:
+        return marks.read_text().count("wait started") if marks.exists() else 0
+
+    try:
+        for expected, signum in ((1, signal.SIGTERM), (2, signal.SIGINT)):
+            deadline = time.monotonic() + 180
+            while started_waits() < expected and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert started_waits() == expected, f"the task did not start (exit code {proc.poll()})"
+            time.sleep(0.5)
+            proc.send_signal(signum)
+        output, _ = proc.communicate(timeout=60)  # each stop ends its run at once; the task alone would sleep 300 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert f"run 1 stopped by {int(signal.SIGTERM)}" in output and f"run 2 stopped by {int(signal.SIGINT)}" in output
+    assert marks.read_text() == "wait started\n" * 2  # no retry of the stopped task, and the task after it never started
