@@ -11,7 +11,8 @@ null, not 0, and the report names them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from functools import reduce
 from operator import and_
 
@@ -19,6 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
+from citybrain.jobs.gold import incremental
 from citybrain.jobs.gold.common import GoldReport, local_timezone_column
 from citybrain.jobs.gold.indicators import (
     CITY_UNIT_CODE,
@@ -39,6 +41,7 @@ from citybrain.jobs.gold.indicators import (
     unit_names,
     weighted_score,
 )
+from citybrain.jobs.gold.performance_periods import INPUTS, RULES, Periods, facts, plan_periods, reach, ticket_can_count_from
 from citybrain.schemas.gold.hotline_performance import CALLBACK_CODES, GOLD_HOTLINE_PERFORMANCE, HotlinePerformanceParams
 from citybrain.settings import Settings
 
@@ -175,10 +178,31 @@ def _null_without_data(counts: DataFrame) -> DataFrame:
     return counts
 
 
-def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, params: HotlinePerformanceParams | None = None) -> DataFrame:
-    """silver.complaint (+ silver.grid for street names) -> gold.hotline_performance rows."""
+def tickets_in_scope(complaints: DataFrame) -> DataFrame:
+    """The columns the table needs of silver.complaint, with the hotline as scope and its zone."""
+    return complaints.select(*_TICKET_COLUMNS).withColumns({SCOPE: F.col("source_system"), "tz": local_timezone_column("source_system")})
+
+
+def hotline_performance(
+    complaints: DataFrame,
+    grid: DataFrame | None = None,
+    params: HotlinePerformanceParams | None = None,
+    *,
+    only: Periods | None = None,
+    kept: DataFrame | None = None,
+) -> DataFrame:
+    """silver.complaint (+ silver.grid for street names) -> gold.hotline_performance rows.
+
+    With ``only`` (jobs/gold/performance_periods.py), the rows of the periods it names, from the
+    tickets that can count in them; the previous_rank of a period whose previous period is not
+    among them comes from ``kept``, the table as it is.
+    """
     params = params or HotlinePerformanceParams()
-    tickets = complaints.select(*_TICKET_COLUMNS).withColumns({SCOPE: F.col("source_system"), "tz": local_timezone_column("source_system")})
+    tickets = tickets_in_scope(complaints)
+    periods = judged_periods(scope_coverage(tickets, "dt", "updated_at"), params.period_types)
+    if only is not None:
+        periods = periods.where(F.col("period_end") > F.lit(only.after))
+        tickets = tickets.where(ticket_can_count_from(only.first_day))
     zone = F.col("tz")
     rows = dated_rows(
         tickets,
@@ -190,7 +214,6 @@ def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, pa
             "visited": F.when(F.col("satisfaction").isin(*CALLBACK_CODES), local_date(F.col("visited_at"), zone)),
         },
     )
-    periods = judged_periods(scope_coverage(tickets, "dt", "updated_at"), params.period_types)
     backlog = open_past_deadline(tickets, periods, "due_at", F.col("resolved_at"), "open_past_deadline")
     events = in_periods(rows, periods, params.period_types)
     # Every count is a count of rows, so it is counted once per street and handling unit pair, then
@@ -214,8 +237,32 @@ def hotline_performance(complaints: DataFrame, grid: DataFrame | None = None, pa
         counts = counts.withColumn(name, rate(numerator, denominator))
     scored = counts.withColumn("composite_score", weighted_score(params.score_weights))
     out = ranked(scored, "composite_score", (SCOPE,))
+    if only is not None:
+        out = _previous_rank_from_kept(out, kept, only.after)
     out = unit_names(out, street_names(grid), text_units=("handling_unit",))
     return out.withColumn("source_system", F.col(SCOPE)).select(*GOLD_HOTLINE_PERFORMANCE.column_names)
+
+
+def _previous_rank_from_kept(rows: DataFrame, kept: DataFrame, after) -> DataFrame:
+    """previous_rank and rank_change of the periods that start on or before ``after``: the period
+    before each ends on or before it, so it was not computed again and its rank is in ``kept``."""
+    previous = kept.where(F.col("period_end") <= F.lit(after)).select(
+        *(F.col(c).alias(f"_kept_{c}") for c in ("source_system", "period_type", "unit_type", "unit_code", "period_end", "rank"))
+    )
+    same_unit = (
+        (F.col(SCOPE) == F.col("_kept_source_system"))
+        & (F.col("period_type") == F.col("_kept_period_type"))
+        & (F.col("unit_type") == F.col("_kept_unit_type"))
+        & (F.col("unit_code") == F.col("_kept_unit_code"))
+        & (F.col("period_start") == F.col("_kept_period_end"))
+    )
+    joined = rows.join(previous, same_unit, "left")
+    previous_rank = F.when(F.col("period_start") <= F.lit(after), F.col("_kept_rank")).otherwise(F.col("previous_rank")).cast("int")
+    return (
+        joined.withColumn("previous_rank", previous_rank)
+        .withColumn("rank_change", (F.col("previous_rank") - F.col("rank")).cast("int"))
+        .drop(*previous.columns)
+    )
 
 
 def not_computed(capabilities: list[dict]) -> list[str]:
@@ -228,13 +275,47 @@ def not_computed(capabilities: list[dict]) -> list[str]:
     return notes
 
 
-def run(spark, settings: Settings, params: HotlinePerformanceParams | None = None) -> GoldReport:
-    """Rebuild gold.hotline_performance from silver.complaint (and silver.grid when it exists)."""
+def run(spark, settings: Settings, params: HotlinePerformanceParams | None = None, *, full: bool = False) -> GoldReport:
+    """Build gold.hotline_performance from silver.complaint (and silver.grid when it exists): only the
+    periods that silver's changes since the last build can affect, or the whole table (first build,
+    ``full``, any doubt: see jobs/gold/performance_periods.py)."""
+    params = params or HotlinePerformanceParams()
     report = GoldReport(TABLE)
+    fingerprint = incremental.fingerprint(TABLE, params, RULES)
+    plan = incremental.plan(settings, TABLE, INPUTS, fingerprint, full=full)
     complaints = lake.read(spark, settings, "silver.complaint")
     grid = lake.read(spark, settings, "silver.grid") if lake.exists(settings, "silver.grid") else None
     if grid is None:
         report.not_computed.append("street names: silver.grid does not exist")
-    report.not_computed.extend(not_computed([r.asDict() for r in source_capabilities(complaints).collect()]))
-    lake.write(spark, settings, TABLE, hotline_performance(complaints, grid, params), mode="overwrite")
-    return report.finish(lake.read(spark, settings, TABLE).count())
+    capabilities = [r.asDict() for r in source_capabilities(complaints).collect()]
+    report.not_computed.extend(not_computed(capabilities))
+    coverage = [r.asDict() for r in scope_coverage(tickets_in_scope(complaints), "dt", "updated_at").collect()]
+    state = facts(settings, capabilities, coverage)
+    periods = None
+    if not plan.full:
+        decided = plan_periods(plan, state, complaints)
+        if isinstance(decided, str):  # the rule cannot tell: rebuild whole
+            plan = replace(plan, full=True, reason=decided)
+        else:
+            periods, state["reach"] = decided
+    if plan.full:
+        lake.write(spark, settings, TABLE, hotline_performance(complaints, grid, params), mode="overwrite")
+        state["reach"], written = reach(complaints), lake.read(spark, settings, TABLE)
+    elif periods.after is None:  # nothing in silver changed
+        written = None
+    else:
+        kept = lake.read(spark, settings, TABLE)
+        table = hotline_performance(complaints, grid, params, only=periods, kept=kept)
+        lake.write(spark, settings, TABLE, table, mode="overwrite", replace_where=periods.where)
+        written = lake.read(spark, settings, TABLE).where(periods.where)
+    rows = written.count() if written is not None else 0
+    after = periods.after if periods is not None else None
+    last_day = max((date.fromisoformat(last) for _, last in state["coverage"].values()), default=None)
+    span = (periods.first_day, last_day) if after is not None and last_day is not None else None
+    incremental.record_build(settings, TABLE, plan, fingerprint, rows=rows, state=state, days=span)
+    report.details = {
+        "build": "full" if plan.full else "incremental",
+        "why_full": plan.reason,
+        "periods_ending_after": str(after) if after else None,
+    }
+    return report.finish(rows)

@@ -304,13 +304,15 @@ def test_run_rebuilds_the_table_through_its_contract(spark, lake_settings, monke
     assert report.rows == table.count() == table.select(*GOLD_HOTLINE_PERFORMANCE.keys).distinct().count() > 0
     assert report.not_computed == []
     assert reference_agrees(lake_settings, "hotline_performance")  # the hand-made edge cases (a voided case filed first...) in DuckDB too
-    job.run(spark, lake_settings)  # rebuilt whole, not appended
+    again = job.run(spark, lake_settings)  # silver unchanged: nothing to build
+    assert (again.details["build"], again.rows) == ("incremental", 0)
+    job.run(spark, lake_settings, full=True)  # rebuilt whole, not appended
     assert lake.read(spark, lake_settings, "gold.hotline_performance").count() == report.rows
 
     original = job.hotline_performance
     monkeypatch.setattr(job, "hotline_performance", lambda *a, **k: original(*a, **k).withColumn("extra", F.lit(1)))
     with pytest.raises(ContractViolation, match="extra"):
-        job.run(spark, lake_settings)
+        job.run(spark, lake_settings, full=True)
 
 
 def test_boston_311_builds_and_says_what_it_cannot_compute(spark, lake_settings, tmp_path):
