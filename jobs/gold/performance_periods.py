@@ -67,10 +67,10 @@ class Periods:
 
 def ticket_can_count_from(day: date) -> Column:
     """Whether a ticket can count in a period that starts on or after ``day``: received then or
-    later, an event at most a day before it (the zones), or not resolved (the backlog)."""
+    later, an event at most a day before it (the zones), or due and not resolved (the backlog)."""
     since = F.to_timestamp(F.lit(str(day - timedelta(days=1))))
     latest = F.greatest(*(F.col(c) for c in EVENTS))
-    return (F.col("dt") >= F.lit(day)) | (latest >= since) | F.col("resolved_at").isNull()
+    return (F.col("dt") >= F.lit(day)) | (latest >= since) | (F.col("resolved_at").isNull() & F.col("due_at").isNotNull())
 
 
 def reach(tickets: DataFrame) -> int:
