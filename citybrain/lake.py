@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from citybrain.schemas import Contract, get_contract
@@ -166,6 +167,39 @@ def staging_folder(settings: Settings, name: str):
     finally:
         with contextlib.suppress(FileNotFoundError, OSError):
             filesystem.delete_dir(path)
+
+
+#: a staging folder nothing wrote to for this long was left by a run killed before its block could
+#: end (SIGKILL, out of memory, a power cut): no live run keeps one that long
+STALE_STAGING_HOURS = 24
+
+
+def sweep_staging(settings: Settings, *, older_than_hours: float = STALE_STAGING_HOURS) -> list[str]:
+    """Delete the staging folders with nothing written in them for ``older_than_hours``; their names.
+
+    ``staging_folder`` deletes its folder however its block ends, but a process that is killed
+    never gets there. The weekly maintenance sweeps what such runs left.
+    """
+    from pyarrow import fs as pafs
+
+    root = f"{settings.lake_root}/_staging"
+    filesystem, path = pafs.FileSystem.from_uri(root if "://" in root else f"file://{root}")
+    if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+        return []
+    cutoff = datetime.now(UTC) - timedelta(hours=older_than_hours)
+    swept = []
+    for folder in filesystem.get_file_info(pafs.FileSelector(path)):
+        inside = filesystem.get_file_info(pafs.FileSelector(folder.path, recursive=True)) if folder.type == pafs.FileType.Directory else []
+        written = [info.mtime for info in (folder, *inside) if info.mtime is not None]
+        if written and max(written) >= cutoff:
+            continue
+        with contextlib.suppress(FileNotFoundError, OSError):
+            if folder.type == pafs.FileType.Directory:
+                filesystem.delete_dir(folder.path)
+            else:
+                filesystem.delete_file(folder.path)
+            swept.append(folder.base_name)
+    return sorted(swept)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,9 @@ same paths whatever the engine is, so this needs no engine at all. The retention
 reaches: a weekly report older than that can no longer be rebuilt from its pinned versions
 (``citybrain report --rebuild`` then says which version is gone).
 
+It also deletes the staging folders (``<lake root>/_staging``) that runs killed mid-write left
+behind (``lake.sweep_staging``: nothing written in them for a day).
+
 One table failing (a writer committed meanwhile and the compaction conflicted, a damaged
 log) is recorded with its error and the others are still maintained; the next week tries again.
 """
@@ -81,6 +84,11 @@ def maintain(settings: Settings, *, tables: list[str] | None = None, progress=No
     """Compact and vacuum every table of the lake that exists (or only ``tables``); recorded in ops.maintenance."""
     names = tables or [n for n in sorted(all_contracts()) if n != "ops.maintenance" and lake.exists(settings, n)]
     retention_hours = round(settings.vacuum_retention_days * 24)
+    swept = lake.sweep_staging(settings)
+    if swept and progress:
+        progress(
+            f"  {len(swept)} staging folder(s) left by killed runs deleted (untouched for {lake.STALE_STAGING_HOURS} h): {', '.join(swept)}"
+        )
     results = []
     for name in names:
         result = maintain_table(settings, name, retention_hours=retention_hours, progress=progress)

@@ -198,3 +198,32 @@ def test_a_staging_folder_is_reached_by_the_engine_and_deleted_however_the_block
         (Path(folder.path) / "half-written.parquet").write_bytes(b"PAR1")
         raise RuntimeError("the write failed")
     assert not list(staging.iterdir())  # a failure inside the block leaves nothing either
+
+
+def test_the_sweep_deletes_only_staging_folders_nothing_wrote_to_for_a_day(lake_settings):
+    """What a killed run left goes; a folder with a recent write, however old the folder, stays."""
+    import os
+    import time
+
+    from citybrain.jobs import maintenance
+
+    assert lake.sweep_staging(lake_settings) == []  # no staging folder yet
+    staging = Path(lake_settings.lake_root) / "_staging"
+    hours_ago = {"killed-ingest": 25, "killed-ingest/bronze": 25, "killed-ingest/bronze/part-00000.parquet": 25,
+                 "empty-and-old": 30, "live-refine": 40, "live-refine/part-00000.parquet": 1, "a-day-less-an-hour": 23}  # fmt: skip
+    for name in sorted(hours_ago):
+        path = staging / name
+        if name.endswith(".parquet"):
+            path.write_bytes(b"PAR1")
+        else:
+            path.mkdir(parents=True)
+    for name, age in sorted(hours_ago.items(), key=lambda item: -item[0].count("/")):  # files before their folders
+        at = time.time() - age * 3600
+        os.utime(staging / name, (at, at))
+    said = []
+    maintenance.maintain(lake_settings, progress=said.append)
+    assert sorted(p.name for p in staging.iterdir()) == ["a-day-less-an-hour", "live-refine"]
+    assert (staging / "live-refine" / "part-00000.parquet").exists()
+    assert any("2 staging folder(s) left by killed runs deleted" in line and "empty-and-old, killed-ingest" in line for line in said)
+    assert lake.sweep_staging(lake_settings) == []
+    assert lake.sweep_staging(lake_settings, older_than_hours=0.5) == ["a-day-less-an-hour", "live-refine"]
