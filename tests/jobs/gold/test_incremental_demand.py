@@ -12,11 +12,11 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
+from incremental_support import content, first_build, rebuilt_whole
 
 from citybrain import lake
 from citybrain.jobs.gold import incremental
 from citybrain.jobs.gold import ride_hailing_demand as job
-from citybrain.lake_content import REBUILD_COLUMNS, content_checksum
 from citybrain.schemas.gold.ride_hailing_demand import GOLD_RIDE_HAILING_DEMAND, DemandParams
 from citybrain.schemas.silver.ride_trip import SILVER_RIDE_TRIP
 
@@ -96,22 +96,10 @@ def history(spark, settings, days: int = 9) -> None:
         merge(spark, settings, trips(day, seed=k, last_hour=23.5 if k % 3 == 0 else 20.5))
 
 
-def content(settings):
-    return content_checksum(settings, TABLE, REBUILD_COLUMNS)
-
-
-def rebuilt_whole(spark, settings):
-    """(rows, checksum) of a full build of the same silver (the lake's table is left rebuilt)."""
-    report = job.run(spark, settings, full=True)
-    assert report.details["build"] == "full"
-    return content(settings)
-
-
 @pytest.fixture
 def built(spark, lake_settings):
     history(spark, lake_settings)
-    first = job.run(spark, lake_settings)
-    assert (first.details["build"], first.details["why_full"]) == ("full", "no earlier build recorded")
+    first_build(spark, lake_settings, job)
     return lake_settings
 
 
@@ -120,8 +108,8 @@ def test_a_new_day_replaces_only_its_days_and_equals_a_full_build(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
-    incremental_content = content(built)
-    assert incremental_content == rebuilt_whole(spark, built)
+    incremental_content = content(built, TABLE)
+    assert incremental_content == rebuilt_whole(spark, built, job)
     # the new day, its next day (drop-offs after midnight) and the old last day (its late hours' zeros)
     assert report.details["days"] == ["2026-09-09", "2026-09-11"]
     assert 0 < report.rows < rows_before / 3
@@ -131,7 +119,7 @@ def test_a_late_batch_for_an_old_day_equals_a_full_build(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=3), seed=7, prefix="late-", last_hour=23.6))  # two end after midnight
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["days"] == ["2026-09-04", "2026-09-05"]
 
 
@@ -143,7 +131,7 @@ def test_a_trip_reported_again_on_another_day_leaves_its_old_day_and_equals_a_fu
     merge(spark, built, moved)
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["days"] == ["2026-09-02", "2026-09-07"]
 
 
@@ -152,21 +140,21 @@ def test_a_trip_reaching_further_widens_the_days_rebuilt(spark, built):
     far["dropped_off_at"] = far["ordered_at"] + timedelta(days=2)  # a drop-off two days later: wider than any before
     merge(spark, built, far)
     report = job.run(spark, built)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["days"] == ["2026-09-03", "2026-09-05"]
 
 
 def test_nothing_changed_writes_nothing_and_keeps_the_table(spark, built):
-    before = content(built)
+    before = content(built, TABLE)
     report = job.run(spark, built)
     assert (report.details["build"], report.rows) == ("incremental", 0)
-    assert content(built) == before
+    assert content(built, TABLE) == before
 
 
 def test_a_cell_with_its_first_order_gets_every_hour_with_its_earlier_drop_offs(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=5, n=3, cells=(NEW_CELL,)))
     report = job.run(spark, built)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["build"] == "incremental"
     drop_offs = lake.read(spark, built, TABLE).where(f"h3_cell = '{NEW_CELL}' AND dt < DATE'2026-09-09'").agg({"dropoffs": "sum"})
     assert drop_offs.collect()[0][0] > 0  # trips ended there before it had an order
@@ -179,7 +167,7 @@ def test_a_cell_losing_its_only_order_loses_its_rows(spark, built):
     lone["h3_r8"], lone["uploaded_at"] = CELLS[0], lone["uploaded_at"] + timedelta(hours=1)  # placed again: in another cell
     merge(spark, built, lone)
     report = job.run(spark, built)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["build"] == "incremental"
     assert lake.read(spark, built, TABLE).where(f"h3_cell = '{NEW_CELL}'").count() == 0
 
@@ -194,7 +182,7 @@ def test_a_table_written_by_another_build_is_rebuilt_whole(spark, built):
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
     lake.write(spark, built, TABLE, lake.read(spark, built, TABLE).limit(5), mode="overwrite")
     report = job.run(spark, built)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["why_full"] == f"{TABLE} changed since its last recorded build"
 
 
@@ -204,7 +192,7 @@ def test_a_compacted_table_is_still_built_incrementally(spark, built):
     assert lake.version(built, TABLE) > version  # the compaction is a commit of its own
     merge(spark, built, trips(FIRST + timedelta(days=9), seed=99))
     report = job.run(spark, built)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["build"] == "incremental"
 
 
@@ -229,5 +217,5 @@ def test_a_day_whose_only_trip_moves_away_is_emptied(spark, built):
     lone["dt"] = FIRST + timedelta(days=11)
     merge(spark, built, lone)  # day 15 now has no file at all: only its removal names it
     report = job.run(spark, built)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     assert report.details["days"] == ["2026-09-12", "2026-09-16"]

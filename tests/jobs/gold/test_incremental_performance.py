@@ -14,12 +14,12 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from incremental_support import content, first_build, rebuilt_whole
 from performance_support import NEW_YORK, SHANGHAI, as_silver
 from test_hotline_performance import CENTRE, DDL, S1, S2, UA, UB, _grid, _ticket
 
 from citybrain import lake
 from citybrain.jobs.gold import hotline_performance as job
-from citybrain.lake_content import content_checksum
 
 TABLE = job.TABLE
 FIRST = date(2026, 8, 31)  # a Monday
@@ -74,24 +74,12 @@ def merge(spark, settings, rows) -> None:
     lake.merge(spark, settings, "silver.complaint", as_silver(spark.createDataFrame(list(rows), DDL), "silver.complaint"))
 
 
-def content(settings):
-    return content_checksum(settings, TABLE)
-
-
-def rebuilt_whole(spark, settings):
-    """(rows, checksum) of a full build of the same silver (the lake's table is left rebuilt)."""
-    report = job.run(spark, settings, full=True)
-    assert report.details["build"] == "full"
-    return content(settings)
-
-
 @pytest.fixture
 def built(spark, lake_settings):
     complaints = as_silver(spark.createDataFrame(list(silver_as_of(LAST).values()), DDL), "silver.complaint")
     lake.write(spark, lake_settings, "silver.complaint", complaints)
     lake.write(spark, lake_settings, "silver.grid", as_silver(_grid(spark), "silver.grid"))
-    first = job.run(spark, lake_settings)
-    assert (first.details["build"], first.details["why_full"]) == ("full", "no earlier build recorded")
+    first_build(spark, lake_settings, job)
     return lake_settings
 
 
@@ -103,7 +91,7 @@ def test_a_new_day_rebuilds_only_the_periods_it_reaches_and_equals_a_full_build(
     merge(spark, built, changed)
     report = job.run(spark, built)
     assert (report.details["build"], report.details["why_full"]) == ("incremental", None)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     lo = reach_by_hand(after.values())
     assert lo == -2  # the clock errors: resolved the day before their receipt
     assert report.details["periods_ending_after"] == str(min(row[4] for row in changed) + timedelta(days=lo))
@@ -118,7 +106,7 @@ def test_an_old_open_ticket_resolved_today_reaches_back_to_its_deadline(spark, b
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
     assert report.details["periods_ending_after"] == "2026-08-29"  # its day, less the reach (-2)
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
 
 
 def test_a_ticket_that_moves_to_another_day_leaves_its_old_day(spark, built):
@@ -129,7 +117,7 @@ def test_a_ticket_that_moves_to_another_day_leaves_its_old_day(spark, built):
     merge(spark, built, [(moved[0], old_id, *moved[2:])])
     report = job.run(spark, built)
     assert report.details["build"] == "incremental" and report.details["periods_ending_after"] == "2026-09-28"  # 09-30, less 2
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
 
 
 def test_a_clock_error_far_back_widens_the_reach_kept(spark, built):
@@ -141,7 +129,7 @@ def test_a_clock_error_far_back_widens_the_reach_kept(spark, built):
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
     assert report.details["periods_ending_after"] == "2026-09-09"  # 10-06, less 26 days and the zones' day
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
     again = job.run(spark, built)  # the wider reach is kept for the next build
     assert (again.details["build"], again.rows) == ("incremental", 0)
 
@@ -152,7 +140,7 @@ def test_a_ticket_after_a_gap_rebuilds_from_the_old_last_day(spark, built):
     report = job.run(spark, built)
     assert report.details["build"] == "incremental"
     assert report.details["periods_ending_after"] == "2026-10-08"  # the day after the old last day
-    assert content(built) == rebuilt_whole(spark, built)
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
 
 
 def test_nothing_changed_writes_nothing_and_keeps_the_table(spark, built):
@@ -188,7 +176,7 @@ def test_what_every_period_depends_on_rebuilds_whole(spark, built, change, why):
     report = job.run(spark, built, params)
     assert (report.details["build"], report.details["why_full"]) == ("full", why)
     if params is None:
-        assert content(built) == rebuilt_whole(spark, built)
+        assert content(built, TABLE) == rebuilt_whole(spark, built, job)
 
 
 def replace_source(row: tuple, source: str) -> tuple:
