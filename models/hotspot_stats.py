@@ -44,6 +44,14 @@ class AlertResult:
     confidence: np.ndarray  # [cell, cat, week] highest of 90/95/99 at which BH rejects (0 = none)
 
 
+@dataclass(frozen=True)
+class EarlierAlerts:
+    """What ``excess_alerts`` found in weeks already built: [cell, cat, week] up to the first week to test."""
+
+    alerted: np.ndarray  # bool: confidence at or above the alert level
+    window: np.ndarray  # int: the alert's window in weeks (any value where not alerted)
+
+
 def baseline_rates(counts: np.ndarray, exposure: float, rank: int) -> np.ndarray:
     """Expected count per unit of exposure for every (cell, category) from a low-rank Poisson fit.
 
@@ -111,6 +119,8 @@ def excess_alerts(
     continue_alpha: float = 0.05,
     min_count: int = 5,
     q: float = 0.05,
+    first_week: int = 0,
+    earlier: EarlierAlerts | None = None,
 ) -> AlertResult:
     """Excess alerts for counts[cell, category, week], given each week's exposure.
 
@@ -126,6 +136,12 @@ def excess_alerts(
     A window with fewer than ``min_count`` complaints is not a cluster worth a visit and is
     not tested: a rare category going from 0 to 2 is too often chance among thousands of tests.
     ``q`` is the false discovery rate of an alert (0.10, 0.05 or 0.01: 90, 95 or 99 %).
+
+    ``first_week`` > 0 tests only the weeks from it on (an incremental build: the weeks before
+    are kept). ``earlier`` then gives what those weeks were found, which is all a week carries
+    to the next: which cell-categories were alerted and the window of their alert, from which
+    the open episodes are followed up to ``first_week``. The result holds the defaults (nan,
+    1, 0, 0) before ``first_week``; from it on it equals a run over every week.
     """
     alert_level = round((1 - q) * 100)
     if alert_level not in {round(c * 100) for c in CONFIDENCE_LEVELS}:
@@ -138,7 +154,11 @@ def excess_alerts(
     fits: dict[tuple[int, int], np.ndarray] = {}
     confidence = np.zeros(counts.shape, dtype=int)
     seen = np.cumsum(counts, axis=2) > 0
-    for week in range(n_weeks):
+    if first_week and earlier is None:
+        raise ValueError("excess_alerts from a later week needs the earlier weeks' alerts")
+    for week in range(first_week):  # the kept weeks: only the episodes they leave open
+        episode_start = _episode_after(episode_start, earlier.alerted[:, :, week], week - earlier.window[:, :, week] + 1)
+    for week in range(first_week, n_weeks):
         best = np.ones((n_cells, n_cats))
         best_window = np.zeros((n_cells, n_cats), dtype=int)
         tried = 0
@@ -183,10 +203,14 @@ def excess_alerts(
             confidence[:, :, week] = np.where(go_on, np.maximum(confidence[:, :, week], level), confidence[:, :, week])
             p_out[:, :, week] = np.where(go_on, np.minimum(p_out[:, :, week], p_go_on), p_out[:, :, week])
             window_out[:, :, week] = np.where(go_on & (window_out[:, :, week] == 0), 1, window_out[:, :, week])
-        alerted = confidence[:, :, week] >= alert_level
-        window_start = week - window_out[:, :, week] + 1
-        episode_start = np.where(alerted, np.where(open_episode, np.minimum(episode_start, window_start), window_start), -1)
+        episode_start = _episode_after(episode_start, confidence[:, :, week] >= alert_level, week - window_out[:, :, week] + 1)
     return AlertResult(expected=expected, p_value=p_out, window=window_out, confidence=confidence)
+
+
+def _episode_after(episode_start: np.ndarray, alerted: np.ndarray, window_start: np.ndarray) -> np.ndarray:
+    """The first week of each open episode once a week is judged: an alert opens one at its window's
+    start or extends the one open (to the earlier start), a week without alert closes it (-1)."""
+    return np.where(alerted, np.where(episode_start >= 0, np.minimum(episode_start, window_start), window_start), -1)
 
 
 def _episode_p(counts, exposure, episode_start, b0, week, prior_weeks, fits, rank, which) -> np.ndarray:
@@ -206,16 +230,19 @@ def _episode_p(counts, exposure, episode_start, b0, week, prior_weeks, fits, ran
     return p
 
 
-def forecast_next_week(counts: np.ndarray, exposure: np.ndarray, baseline_weeks: int, rank: int, prior_weeks: float) -> np.ndarray:
+def forecast_next_week(
+    counts: np.ndarray, exposure: np.ndarray, baseline_weeks: int, rank: int, prior_weeks: float, first_week: int = 0
+) -> np.ndarray:
     """Expected count of the week after each week, per [cell, category, week].
 
     The same Gamma-Poisson blend as the alerts (low-rank city-wide fit plus the cell's own
     counts) over the last ``baseline_weeks`` weeks up to and including the week, scaled to
     that week's exposure (next week's city total is not known yet; it scales every cell
-    alike, so it does not change a ranking).
+    alike, so it does not change a ranking). Each week stands alone: ``first_week`` leaves the
+    earlier weeks at 0 (an incremental build keeps them).
     """
     out = np.zeros(counts.shape)
-    for week in range(counts.shape[2]):
+    for week in range(first_week, counts.shape[2]):
         b0 = max(0, week + 1 - baseline_weeks)
         own = counts[:, :, b0 : week + 1].sum(2)
         exp_b = exposure[b0 : week + 1].sum()

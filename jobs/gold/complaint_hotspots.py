@@ -6,7 +6,8 @@ extract    Spark aggregates silver.complaint into the weekly cube: tickets per h
            (police incidents, petitions, urban cases, ride-hailing pickups).
 transform  models.hotspot_stats on the cube (small: cells x categories x weeks, whatever
            the number of tickets): expected counts, excess alerts, Gi*, trends, forecasts.
-load       the whole table is rebuilt through its contract.
+load       through its contract: per hotline, the weeks from the first one whose tickets or
+           context changed (hotspot_weeks.py), or the whole table.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
-from citybrain.jobs.gold import hotspot_context
+from citybrain.jobs.gold import hotspot_context, hotspot_weeks, incremental
 from citybrain.jobs.gold.common import GoldReport, iso_week_label, week_start
 from citybrain.jobs.gold.hotspot_context import CONTEXT
 from citybrain.models import hotspot_stats as stats
@@ -32,6 +33,7 @@ from citybrain.schemas.gold.complaint_hotspots import ALL_CATEGORIES, GOLD_COMPL
 from citybrain.settings import Settings
 
 log = logging.getLogger(__name__)
+TABLE = GOLD_COMPLAINT_HOTSPOTS.name
 NO_CATEGORY = "(未分类)"
 
 
@@ -115,13 +117,66 @@ def _by_level(values: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
     return np.stack([values[:, m, :].sum(axis=1) for m in members], axis=1)
 
 
-def analyse(cube: Cube, params: HotspotParams) -> pd.DataFrame:
-    """Every statistic of the table for one hotline's cube; one row per cell, week and category."""
+@dataclass(frozen=True)
+class KeptWeeks:
+    """What the table says of the weeks an incremental build keeps (before week ``start`` of the cube),
+    as [cell, category, week] arrays over the cube's cells and categories (``_levels``' order).
+
+    alerted, window   every kept week: the alerts, the only thing a week carries to the next
+                      (stats.EarlierAlerts)
+    gi_z, gi_class    the last ``trend_weeks - 1`` kept weeks: the Gi* history behind the trends
+    """
+
+    start: int
+    alerted: np.ndarray
+    window: np.ndarray
+    gi_z: np.ndarray
+    gi_class: np.ndarray
+
+
+def kept_weeks(cube: Cube, rows: pd.DataFrame, start: int, trend_weeks: int) -> KeptWeeks:
+    """``KeptWeeks`` from the table's rows of one hotline before week ``start`` (columns h3_cell,
+    week_start, category_level, category, category_l1, is_alert, alert_window_weeks, gi_star_z,
+    gi_class): its alerts, and every row of the last ``trend_weeks - 1`` weeks."""
+    categories, _ = _levels(cube)
+    history = min(start, trend_weeks - 1)
+    shape = (len(cube.cells), len(categories))
+    out = KeptWeeks(
+        start,
+        np.zeros((*shape, start), dtype=bool),
+        np.zeros((*shape, start), dtype=int),
+        np.full((*shape, history), np.nan),
+        np.zeros((*shape, history), dtype=int),
+    )
+    ci = {c: i for i, c in enumerate(cube.cells)}
+    ki = {c: i for i, c in enumerate(categories)}
+    wi = {pd.Timestamp(w): i for i, w in enumerate(cube.weeks[:start])}
+    c = rows["h3_cell"].map(ci).to_numpy()
+    k = pd.Series(list(zip(rows["category_level"], rows["category"], rows["category_l1"], strict=True)), dtype=object).map(ki).to_numpy()
+    w = pd.to_datetime(rows["week_start"]).map(wi).to_numpy()
+    alert = rows["is_alert"].to_numpy(dtype=bool)
+    out.alerted[c[alert], k[alert], w[alert]] = True
+    out.window[c[alert], k[alert], w[alert]] = rows["alert_window_weeks"].to_numpy()[alert]
+    recent = w >= start - history
+    h = w[recent] - (start - history)
+    out.gi_z[c[recent], k[recent], h] = rows["gi_star_z"].to_numpy(dtype=float, na_value=np.nan)[recent]
+    out.gi_class[c[recent], k[recent], h] = rows["gi_class"].to_numpy()[recent]
+    return out
+
+
+def analyse(cube: Cube, params: HotspotParams, kept: KeptWeeks | None = None) -> pd.DataFrame:
+    """Every statistic of the table for one hotline's cube; one row per cell, week and category.
+
+    With ``kept``, only the weeks from ``kept.start`` on, equal to those of a run over every week:
+    a week's statistics depend on that week and the weeks before it only (the alerts through the
+    episodes the earlier weeks left open, the trends through their Gi*).
+    """
     categories, members = _levels(cube)
     counts = _by_level(cube.counts, members)
     exposure = cube.counts.sum(axis=(0, 1))
-    n_cells, n_cats, n_weeks = counts.shape
+    n_cells, n_cats, _ = counts.shape
     levels = np.array([c[0] for c in categories])
+    start = kept.start if kept else 0
 
     expected_history = np.full(counts.shape, np.nan)
     alert_p, alert_window, alert_conf = np.ones(counts.shape), np.zeros(counts.shape, int), np.zeros(counts.shape, int)
@@ -139,10 +194,19 @@ def analyse(cube: Cube, params: HotspotParams) -> pd.DataFrame:
             continue_alpha=params.continue_alpha,
             min_count=params.min_count,
             q=params.alert_q,
+            first_week=start,
+            earlier=stats.EarlierAlerts(kept.alerted[:, cols, :], kept.window[:, cols, :]) if kept else None,
         )
         expected_history[:, cols, :] = res.expected
         alert_p[:, cols, :], alert_window[:, cols, :], alert_conf[:, cols, :] = res.p_value, res.window, res.confidence
-    forecast = _by_level(stats.forecast_next_week(cube.counts, exposure, params.baseline_weeks, params.rank, params.prior_weeks), members)
+    forecast = _by_level(
+        stats.forecast_next_week(cube.counts, exposure, params.baseline_weeks, params.rank, params.prior_weeks, first_week=start), members
+    )
+    # from here on, every statistic is of one week (and the Gi* history before it): the weeks built
+    counts, expected_history, alert_p, alert_window, alert_conf, forecast = (
+        a[:, :, start:] for a in (counts, expected_history, alert_p, alert_window, alert_conf, forecast)
+    )
+    n_weeks = counts.shape[2]
 
     expected_population = np.full(counts.shape, np.nan)
     if cube.population is not None and cube.population.sum() > 0:
@@ -160,15 +224,31 @@ def analyse(cube: Cube, params: HotspotParams) -> pd.DataFrame:
     gi_z[:, ~has_expected], gi_p[:, ~has_expected], gi_class[:, ~has_expected] = np.nan, np.nan, 0
     gi_z, gi_p, gi_class = (a.reshape(counts.shape) for a in (gi_z, gi_p, gi_class))
 
-    trend, mk_z, mk_p = _trends(gi_z, gi_class, params.trend_weeks)
-    top = _top_subcategories(cube, members, levels, expected, params.top_subcategories)
+    if kept:  # the trends look back over the kept weeks' Gi*
+        trend, mk_z, mk_p = _trends(
+            np.concatenate([kept.gi_z, gi_z], axis=2),
+            np.concatenate([kept.gi_class, gi_class], axis=2),
+            params.trend_weeks,
+            first=kept.gi_z.shape[2],
+        )
+    else:
+        trend, mk_z, mk_p = _trends(gi_z, gi_class, params.trend_weeks)
+    built = Cube(
+        cube.cells,
+        cube.weeks[start:],
+        cube.l2,
+        cube.counts[:, :, start:],
+        {(c, j, w - start): text for (c, j, w), text in cube.examples.items() if w >= start},
+        cube.population,
+    )
+    top = _top_subcategories(built, members, levels, expected, params.top_subcategories)
 
     cell_i, cat_i, week_i = (a.ravel() for a in np.meshgrid(np.arange(n_cells), np.arange(n_cats), np.arange(n_weeks), indexing="ij"))
     pop = cube.population[cell_i] if cube.population is not None else np.full(cell_i.size, np.nan)
     out = pd.DataFrame(
         {
             "h3_cell": np.array(cube.cells, dtype=object)[cell_i],
-            "week_start": np.array(cube.weeks, dtype="datetime64[ns]")[week_i],
+            "week_start": np.array(built.weeks, dtype="datetime64[ns]")[week_i],
             "category_level": levels[cat_i],
             "category": np.array([c[1] for c in categories], dtype=object)[cat_i],
             "category_l1": np.array([c[2] for c in categories], dtype=object)[cat_i],
@@ -197,8 +277,9 @@ def analyse(cube: Cube, params: HotspotParams) -> pd.DataFrame:
     return out
 
 
-def _trends(gi_z: np.ndarray, gi_class: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Emerging-hotspot trend of every cell and category as of every week, over its last ``n`` weeks."""
+def _trends(gi_z: np.ndarray, gi_class: np.ndarray, n: int, first: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Emerging-hotspot trend of every cell and category as of every week from ``first`` on, over its
+    last ``n`` weeks (the weeks before ``first`` are only history)."""
     n_cells, n_cats, n_weeks = gi_z.shape
     z = gi_z.reshape(-1, n_weeks)
     hot = (gi_class >= 2).reshape(-1, n_weeks)
@@ -206,7 +287,7 @@ def _trends(gi_z: np.ndarray, gi_class: np.ndarray, n: int) -> tuple[np.ndarray,
     padded_hot = np.concatenate([np.zeros((z.shape[0], n - 1), dtype=bool), hot], axis=1)
     trend = np.empty(z.shape, dtype=object)
     mk_z, mk_p = np.full(z.shape, np.nan), np.full(z.shape, np.nan)
-    for w in range(n_weeks):
+    for w in range(first, n_weeks):
         window_z = padded_z[:, w : w + n]
         window_hot = padded_hot[:, w : w + n]
         seen = ~np.isnan(window_z)
@@ -216,7 +297,7 @@ def _trends(gi_z: np.ndarray, gi_class: np.ndarray, n: int) -> tuple[np.ndarray,
         mk_z[:, w] = np.where(enough, zz, np.nan)
         mk_p[:, w] = np.where(enough, pp, np.nan)
     shape = (n_cells, n_cats, n_weeks)
-    return trend.reshape(shape), mk_z.reshape(shape), mk_p.reshape(shape)
+    return tuple(a.reshape(shape)[:, :, first:] for a in (trend, mk_z, mk_p))
 
 
 def _top_subcategories(cube: Cube, members, levels, expected, top_n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -260,10 +341,13 @@ def _top_subcategories(cube: Cube, members, levels, expected, top_n: int) -> tup
 
 
 def run(spark, settings: Settings, params: HotspotParams | None = None, *, full: bool = False) -> GoldReport:
-    """Rebuild gold.complaint_hotspots from silver; the context counts only where silver changed since
-    the last build (hotspot_context.py), or whole with ``full``."""
+    """Build gold.complaint_hotspots from silver: per hotline, only the weeks from the first one whose
+    tickets or context changed (hotspot_weeks.py), or the whole table (first build, ``full``, any
+    doubt); the context counts only where silver changed (hotspot_context.py)."""
     params = params or HotspotParams()
-    report = GoldReport(GOLD_COMPLAINT_HOTSPOTS.name)
+    report = GoldReport(TABLE)
+    fingerprint = incremental.fingerprint(TABLE, params, hotspot_weeks.RULES)
+    plan = incremental.plan(settings, TABLE, (), fingerprint, full=full)
     complaints = lake.read(spark, settings, "silver.complaint")
     cube_rows = weekly_cube(complaints, params.resolution).toPandas()
     if lake.exists(settings, "silver.grid"):
@@ -276,9 +360,12 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
     if missing:
         report.not_computed.append("context " + ", ".join(missing) + ": counted as 0")
     context_build = hotspot_context.build(spark, settings, params, full=full)
-    context_pd = lake.read(spark, settings, hotspot_context.TABLE).select("context", "h3_cell", "week_start", "records").toPandas()
+    context = cell_week_context(
+        lake.read(spark, settings, hotspot_context.TABLE).select("context", "h3_cell", "week_start", "records").toPandas()
+    )
+    kept = None if plan.full else hotspot_weeks.read_kept(spark, settings)
 
-    parts = []
+    parts, replaced, hotlines = [], [], {}
     for system, rows in cube_rows.groupby("source_system", sort=True):
         rows = rows.assign(week_start=pd.to_datetime(rows["week_start"]))
         cube = build_cube(rows, population, params.k_ring)
@@ -288,34 +375,62 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
             )
         if len(cube.weeks) <= params.min_baseline_weeks:
             report.not_computed.append(f"{system}: alerts and expected_from_history need more than {params.min_baseline_weeks} weeks")
-        log.info("%s: %d cells x %d sub-categories x %d weeks", system, len(cube.cells), len(cube.l2), len(cube.weeks))
-        parts.append(analyse(cube, params).assign(source_system=system))
+        cube_context = _of_cube(context, cube)
+        first, why = (0, plan.reason) if kept is None else hotspot_weeks.first_week_to_build(cube, rows, cube_context, kept, system)
+        hotlines[system] = {"cells": len(cube.cells), "weeks": len(cube.weeks), "built_from": None, "why": why}
+        if first is None:
+            continue
+        if first == len(cube.weeks):  # only kept weeks past the new last one: they go
+            replaced.append(hotspot_weeks.replaced(system, cube.weeks[-1] + pd.Timedelta(days=7)))
+            continue
+        hotlines[system]["built_from"] = str(cube.weeks[first].date())
+        replaced.append(hotspot_weeks.replaced(system, cube.weeks[first] if first else None))
+        earlier = None
+        if first > 0:
+            rows_before = hotspot_weeks.earlier_rows(spark, settings, system, cube.weeks, first, params.trend_weeks)
+            earlier = kept_weeks(cube, rows_before, first, params.trend_weeks)
+        log.info("%s: %d cells x %d sub-categories x %d weeks, from week %d", system, len(cube.cells), len(cube.l2), len(cube.weeks), first)
+        parts.append(_with_context(analyse(cube, params, earlier), cube_context).assign(source_system=system))
+    if kept is not None:  # a hotline gone from silver loses its rows
+        replaced += [hotspot_weeks.replaced(system, None) for system in sorted(kept.systems - set(hotlines))]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    table = _with_context(table, context_pd)
-    report.details = (
-        {
-            system: {"cells": int(g["h3_cell"].nunique()), "weeks": int(g["week_start"].nunique()), "alerts": int(g["is_alert"].sum())}
-            for system, g in table.groupby("source_system")
-        }
-        if len(table)
-        else {}
-    )
-    report.details["context"] = context_build
-    with _to_spark(spark, settings, table, params) as df:
-        lake.write(spark, settings, GOLD_COMPLAINT_HOTSPOTS.name, df, mode="overwrite")
+    if plan.full or replaced:
+        where = None if plan.full else " OR ".join(replaced)
+        with _to_spark(spark, settings, table, params) as df:
+            lake.write(spark, settings, TABLE, df, mode="overwrite", replace_where=where)
+    incremental.record_build(settings, TABLE, plan, fingerprint, rows=len(table), state={})
+    alerts = lake.read(spark, settings, TABLE).groupBy("source_system").agg(F.sum(F.col("is_alert").cast("int"))).collect()
+    for system, n in alerts:
+        if system in hotlines:
+            hotlines[system]["alerts"] = int(n or 0)
+    report.details = {
+        "build": "full" if plan.full else "incremental",
+        "why_full": plan.reason,
+        "hotlines": hotlines,
+        "context": context_build,
+    }
     return report.finish(len(table))
 
 
-def _with_context(table: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
-    if table.empty:
-        return table
-    wide = context.assign(week_start=pd.to_datetime(context["week_start"])).pivot_table(
+def cell_week_context(counts: pd.DataFrame) -> pd.DataFrame:
+    """gold.hotspot_context's rows (context, h3_cell, week_start, records) as one column per kind of record."""
+    wide = counts.assign(week_start=pd.to_datetime(counts["week_start"])).pivot_table(
         index=["h3_cell", "week_start"], columns="context", values="records", aggfunc="sum", fill_value=0
     )
-    wide = wide.reindex(columns=list(CONTEXT), fill_value=0).reset_index()
-    out = table.merge(wide, on=["h3_cell", "week_start"], how="left")
-    out[list(CONTEXT)] = out[list(CONTEXT)].fillna(0).astype(np.int64)
-    return out
+    return wide.reindex(columns=list(CONTEXT), fill_value=0)
+
+
+def _of_cube(context: pd.DataFrame, cube: Cube) -> pd.DataFrame:
+    """The context of every cell and week of ``cube`` (0 where none), indexed by h3_cell and week_start."""
+    index = pd.MultiIndex.from_product([cube.cells, pd.DatetimeIndex(cube.weeks)], names=["h3_cell", "week_start"])
+    return context.reindex(index, fill_value=0).astype(np.int64)
+
+
+def _with_context(table: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the context counts of its cell and week (``_of_cube``)."""
+    if table.empty:
+        return table
+    return table.merge(context.reset_index(), on=["h3_cell", "week_start"], how="left")
 
 
 @contextlib.contextmanager

@@ -1,11 +1,13 @@
-"""gold.complaint_hotspots built on kept context counts equals the same table built whole from the same silver.
+"""gold.complaint_hotspots built in part equals the same table built whole from the same silver.
 
 A small silver (tickets in three cells over three ISO weeks, a few police incidents and
 petitions, and the trips of test_incremental_demand merged day by day into the day-partitioned
 silver.ride_trip) is built once; silver changes (a new day, a late batch for an old day, a trip
-re-reported on another day, a day emptied, a new police incident, a new petition), the job runs
-again, and both
+re-reported on another day, a day emptied, a new police incident, a new petition, a late ticket,
+a new sub-category, a hotline gained and lost), the job runs again, and both
 gold.complaint_hotspots and gold.hotspot_context are compared with a full build of the same silver.
+Which weeks a build computes again is asserted too (the rule: hotspot_weeks.py; the statistics
+from a later week on a larger cube: test_hotspot_weeks.py).
 """
 
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +31,14 @@ PETITIONS = "petition_no string, registered_on timestamp, h3_r8 string, dt date"
 
 def _at(day: date, hour: int = 9) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def ticket(system: str, number: str, day: date, cell: str, sub: str = "噪声扰民", text: str = "text") -> tuple:
+    return (f"{system}:{number}", system, number, _at(day), _at(day, 10), "城市管理", sub, text, cell, day)
+
+
+def add_tickets(spark, settings, rows: list[tuple]) -> None:
+    lake.write(spark, settings, "silver.complaint", as_silver(spark.createDataFrame(rows, TICKETS), "silver.complaint"), mode="append")
 
 
 def tickets(spark, settings) -> None:
@@ -83,6 +93,12 @@ def context_of(report) -> tuple[str, list[str] | None]:
     return report.details["context"]["build"], report.details["context"]["weeks_recounted"]
 
 
+def built_from(report, system: str = "demo_12345") -> str | None:
+    """The first week of ``system`` the build computed again (None: none)."""
+    assert report.details["build"] == "incremental", report.details["why_full"]
+    return report.details["hotlines"][system]["built_from"]
+
+
 @pytest.fixture
 def built(spark, lake_settings):
     tickets(spark, lake_settings)
@@ -105,6 +121,8 @@ def test_a_new_day_recounts_its_week_and_equals_a_full_build(spark, built):
     report = job.run(spark, built)
     assert context_of(report) == ("incremental", ["2026-09-07"])
     assert report.details["context"]["recounted_whole"] == ["petitions", "urban_cases"]  # no silver.urban_case here
+    assert built_from(report) == "2026-09-07"
+    assert report.rows == 2 * 3 * 4  # weeks 09-07 and 09-14 x three cells x all, 城市管理 and its two sub-categories
     assert pickups(spark, built, "2026-09-07") == before + 9  # 9 of the day's 12 trips were picked up
     assert content(built) == rebuilt_whole(spark, built)
 
@@ -113,6 +131,7 @@ def test_a_late_batch_for_a_sunday_recounts_that_week_and_equals_a_full_build(sp
     merge(spark, built, trips(FIRST + timedelta(days=5), seed=7, prefix="late-"))  # Sunday 09-06: the last day of its week
     report = job.run(spark, built)
     assert context_of(report) == ("incremental", ["2026-08-31"])
+    assert built_from(report) == "2026-08-31"
     assert content(built) == rebuilt_whole(spark, built)
 
 
@@ -151,6 +170,7 @@ def test_a_new_police_incident_recounts_its_week_of_the_day_partitioned_table(sp
     incidents(spark, built, [("110-3", FIRST + timedelta(days=15), CELLS[2])])
     report = job.run(spark, built)
     assert context_of(report) == ("incremental", ["2026-09-14"])
+    assert built_from(report) == "2026-09-14"
     assert context_count(spark, built, "police_incidents", CELLS[2], "2026-09-14") == 1
     assert content(built) == rebuilt_whole(spark, built)
 
@@ -159,14 +179,17 @@ def test_a_table_without_day_partitions_is_recounted_whole(spark, built):
     petitions(spark, built, [("XF-2", FIRST + timedelta(days=15), CELLS[2])])
     report = job.run(spark, built)
     assert context_of(report) == ("incremental", [])
+    assert built_from(report) == "2026-09-14"
     assert context_count(spark, built, "petitions", CELLS[2], "2026-09-14") == 1
     assert content(built) == rebuilt_whole(spark, built)
 
 
 def test_nothing_changed_recounts_only_the_small_tables(spark, built):
-    before = content(built)
+    before, version = content(built), lake.version(built, "gold.complaint_hotspots")
     report = job.run(spark, built)
     assert context_of(report) == ("incremental", [])
+    assert built_from(report) is None and report.rows == 0
+    assert lake.version(built, "gold.complaint_hotspots") == version  # nothing written
     assert content(built) == before
 
 
@@ -181,4 +204,36 @@ def test_context_written_by_another_build_is_rebuilt_whole(spark, built):
     lake.write(spark, built, hotspot_context.TABLE, lake.read(spark, built, hotspot_context.TABLE).limit(5), mode="overwrite")
     report = job.run(spark, built)
     assert report.details["context"]["why_full"] == f"{hotspot_context.TABLE} changed since its last recorded build"
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_late_ticket_of_an_old_week_builds_from_that_week(spark, built):
+    add_tickets(spark, built, [ticket("demo_12345", "late-1", date(2026, 9, 2), CELLS[1], "占道经营")])
+    report = job.run(spark, built)
+    assert built_from(report) == "2026-08-31"
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_new_sub_category_builds_the_hotline_whole(spark, built):
+    add_tickets(spark, built, [ticket("demo_12345", "new-1", date(2026, 9, 16), CELLS[0], "乱扔垃圾")])
+    report = job.run(spark, built)
+    assert built_from(report) == "2026-08-31"
+    assert report.details["hotlines"]["demo_12345"]["why"] == "its sub-categories changed"
+    assert content(built) == rebuilt_whole(spark, built)
+
+
+def test_a_hotline_gained_is_built_whole_and_one_lost_loses_its_rows(spark, built):
+    add_tickets(spark, built, [ticket("other_12345", f"o-{k}", date(2026, 9, 1) + timedelta(days=k), CELLS[k % 3]) for k in range(12)])
+    report = job.run(spark, built)
+    assert built_from(report, "other_12345") == "2026-08-31"
+    assert report.details["hotlines"]["other_12345"]["why"] == "a hotline not in the table"
+    assert built_from(report) is None  # the other hotline's rows are kept as they are
+    assert content(built) == rebuilt_whole(spark, built)
+
+    gone = "source_system = 'other_12345'"
+    lake.write(spark, built, "silver.complaint", lake.read(spark, built, "silver.complaint").limit(0), mode="overwrite", replace_where=gone)
+    report = job.run(spark, built)
+    assert sorted(report.details["hotlines"]) == ["demo_12345"]
+    table = lake.read(spark, built, "gold.complaint_hotspots")
+    assert table.where(gone).count() == 0
     assert content(built) == rebuilt_whole(spark, built)
