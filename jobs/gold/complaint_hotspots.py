@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -347,9 +347,10 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
     params = params or HotspotParams()
     report = GoldReport(TABLE)
     fingerprint = incremental.fingerprint(TABLE, params, hotspot_weeks.RULES)
-    plan = incremental.plan(settings, TABLE, (), fingerprint, full=full)
-    complaints = lake.read(spark, settings, "silver.complaint")
-    cube_rows = weekly_cube(complaints, params.resolution).toPandas()
+    plan = incremental.plan(settings, TABLE, hotspot_weeks.INPUTS, fingerprint, full=full)
+    kept = None if plan.full else hotspot_weeks.read_kept(spark, settings)
+    counted = None if plan.full else hotspot_context.weeks_of(spark, plan.changed_days)  # None: every week
+    cube_rows = current_cube(lake.read(spark, settings, "silver.complaint"), params.resolution, counted, kept)
     if lake.exists(settings, "silver.grid"):
         population = cell_population(lake.read(spark, settings, "silver.grid"), params.resolution).toPandas()
         population = population.dropna().set_index("h3_cell")["population"]
@@ -363,7 +364,6 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
     context = cell_week_context(
         lake.read(spark, settings, hotspot_context.TABLE).select("context", "h3_cell", "week_start", "records").toPandas()
     )
-    kept = None if plan.full else hotspot_weeks.read_kept(spark, settings)
 
     parts, replaced, hotlines = [], [], {}
     for system, rows in cube_rows.groupby("source_system", sort=True):
@@ -406,10 +406,26 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
     report.details = {
         "build": "full" if plan.full else "incremental",
         "why_full": plan.reason,
+        "cube_weeks_counted": None if counted is None else [str(w) for w in counted],
         "hotlines": hotlines,
         "context": context_build,
     }
     return report.finish(len(table))
+
+
+def current_cube(complaints: DataFrame, resolution: int, weeks: list | None, kept: hotspot_weeks.Kept | None) -> pd.DataFrame:
+    """The rows of ``weekly_cube`` over silver.complaint as it is now. An incremental build counts only
+    ``weeks``, the ISO weeks that hold a day silver changed since the last build, and takes the other
+    weeks' rows from the table, whose sub-category rows with tickets are the cube it was built from
+    (``kept``). ``weeks`` None: every week is counted."""
+    if weeks is None:
+        return weekly_cube(complaints, resolution).toPandas()
+    unchanged = kept.cube[~kept.cube["week_start"].isin(pd.to_datetime(weeks))]
+    if not weeks:
+        return unchanged
+    days = F.col("dt").between(F.lit(weeks[0]), F.lit(weeks[-1] + timedelta(days=6)))  # prunes the day partitions
+    counted = weekly_cube(complaints.where(days & week_start(F.col("dt")).isin(*weeks)), resolution).toPandas()
+    return pd.concat([unchanged, counted.assign(week_start=pd.to_datetime(counted["week_start"]))], ignore_index=True)
 
 
 def cell_week_context(counts: pd.DataFrame) -> pd.DataFrame:

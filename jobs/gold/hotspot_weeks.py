@@ -31,10 +31,13 @@ from citybrain.schemas.gold.complaint_hotspots import GOLD_COMPLAINT_HOTSPOTS
 from citybrain.settings import Settings
 
 TABLE = GOLD_COMPLAINT_HOTSPOTS.name
+#: read by the cube; the weeks of the days it changed since the last build are counted again
+INPUTS = ("silver.complaint",)
 #: the build rule, in the fingerprint: a change here rebuilds whole
 RULES = (
-    "a row depends on its week and the weeks before; a hotline whole when its cells, sub-categories, first week or population "
-    "change; else from the first week whose cube (tickets, example text) or context differs; alerts and Gi* history from the table"
+    "the cube: the weeks of silver.complaint's changed days counted, the others from the table; a row depends on its week and the "
+    "weeks before; a hotline whole when its cells, sub-categories, first week or population change; else from the first week whose "
+    "cube (tickets, example text) or context differs; alerts and Gi* history from the table"
 )
 _CUBE_KEY = ["h3_cell", "week_start", "category_l1", "category_l2"]
 _CELL_WEEK = ["h3_cell", "week_start"]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from citybrain import lake
 from citybrain.jobs.gold import complaint_hotspots as job
 from citybrain.jobs.gold import hotspot_weeks
 from citybrain.jobs.gold.hotspot_context import CONTEXT
@@ -205,3 +206,26 @@ def test_a_hotline_not_in_the_table_is_built_whole(kept):
         0,
         "a hotline not in the table",
     )
+
+
+def test_what_the_table_gives_back_is_what_was_written(spark, lake_settings, full):
+    """Through the lake: read_kept and earlier_rows read what the rule and the statistics need
+    (the alerts of every earlier week, the Gi* of the recent ones, nulls for nan)."""
+    cube = make_cube(counts())
+    table = job._with_context(full, no_context(cube)).assign(source_system=SYSTEM)
+    with job._to_spark(spark, lake_settings, table, PARAMS) as df:
+        lake.write(spark, lake_settings, job.TABLE, df, mode="overwrite")
+
+    kept = hotspot_weeks.read_kept(spark, lake_settings)
+    assert first(counts(), kept) == (None, "nothing changed")
+    values = counts()
+    values[3, 2, 9] += 1
+    assert first(values, kept)[0] == 9
+
+    start = 12
+    rows = hotspot_weeks.earlier_rows(spark, lake_settings, SYSTEM, cube.weeks, start, PARAMS.trend_weeks)
+    from_lake = job.kept_weeks(cube, rows, start, PARAMS.trend_weeks)
+    from_frame = job.kept_weeks(cube, full[full["week_start"] < WEEKS[start]], start, PARAMS.trend_weeks)
+    assert from_lake.alerted.sum() > 0 and from_lake.alerted[:, :, : start - PARAMS.trend_weeks + 1].any()  # alerts before the Gi* weeks
+    for field in ("alerted", "window", "gi_z", "gi_class"):
+        assert np.array_equal(getattr(from_lake, field), getattr(from_frame, field), equal_nan=field == "gi_z"), field

@@ -121,6 +121,7 @@ def test_a_new_day_recounts_its_week_and_equals_a_full_build(spark, built):
     report = job.run(spark, built)
     assert context_of(report) == ("incremental", ["2026-09-07"])
     assert report.details["context"]["recounted_whole"] == ["petitions", "urban_cases"]  # no silver.urban_case here
+    assert report.details["cube_weeks_counted"] == []  # no ticket changed
     assert built_from(report) == "2026-09-07"
     assert report.rows == 2 * 3 * 4  # weeks 09-07 and 09-14 x three cells x all, 城市管理 and its two sub-categories
     assert pickups(spark, built, "2026-09-07") == before + 9  # 9 of the day's 12 trips were picked up
@@ -210,6 +211,7 @@ def test_context_written_by_another_build_is_rebuilt_whole(spark, built):
 def test_a_late_ticket_of_an_old_week_builds_from_that_week(spark, built):
     add_tickets(spark, built, [ticket("demo_12345", "late-1", date(2026, 9, 2), CELLS[1], "占道经营")])
     report = job.run(spark, built)
+    assert report.details["cube_weeks_counted"] == ["2026-08-31"]  # the other weeks' cube is the table's
     assert built_from(report) == "2026-08-31"
     assert content(built) == rebuilt_whole(spark, built)
 
