@@ -84,6 +84,8 @@ def build_gold(table: str) -> dict:
         "rows": report.rows,
         "seconds": round(report.seconds, 1),
         "not_computed": report.not_computed,
+        "build": report.details.get("build"),
+        "why_full": report.details.get("why_full"),
         "summary": report.summary(),
     }
 

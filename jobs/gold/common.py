@@ -38,6 +38,10 @@ class GoldReport:
 
     def summary(self) -> str:
         text = f"{self.table}: {self.rows:,} rows in {self.seconds:.1f} s"
+        if self.details.get("build") == "incremental":  # a job that builds in part says how (jobs/gold/incremental.py)
+            text += " (only what silver changed since the last build)"
+        elif self.details.get("build") == "full":
+            text += f" (whole: {self.details.get('why_full')})"
         if self.not_computed:
             text += "; not computed: " + "; ".join(self.not_computed)
         return text

@@ -86,6 +86,7 @@ def rebuilt_whole(spark, settings) -> dict:
     """Checksums of a full build of the same silver (the lake's tables are left rebuilt)."""
     report = job.run(spark, settings, full=True)
     assert report.details["context"]["why_full"] == "a full build was asked for"
+    assert "(whole: a full build was asked for)" in report.summary()
     return content(settings)
 
 
@@ -123,6 +124,7 @@ def test_a_new_day_recounts_its_week_and_equals_a_full_build(spark, built):
     assert report.details["context"]["recounted_whole"] == ["petitions", "urban_cases"]  # no silver.urban_case here
     assert report.details["cube_weeks_counted"] == []  # no ticket changed
     assert built_from(report) == "2026-09-07"
+    assert "24 rows in" in report.summary() and "(only what silver changed since the last build)" in report.summary()
     assert report.rows == 2 * 3 * 4  # weeks 09-07 and 09-14 x three cells x all, 城市管理 and its two sub-categories
     assert pickups(spark, built, "2026-09-07") == before + 9  # 9 of the day's 12 trips were picked up
     assert content(built) == rebuilt_whole(spark, built)
