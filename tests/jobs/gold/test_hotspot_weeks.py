@@ -85,20 +85,17 @@ def kept_of(table: pd.DataFrame) -> hotspot_weeks.Kept:
     return hotspot_weeks.Kept(cube.reset_index(drop=True), cells.assign(population=cells["population"].astype("Int64")))
 
 
-def cube_rows(values: np.ndarray, examples: dict | None = None) -> pd.DataFrame:
-    """The cube as weekly_cube's rows."""
-    cube = make_cube(values)
-    examples = {**cube.examples, **(examples or {})}
-    c, k, w = np.nonzero(values > 0)
+def cube_rows_of(cube: job.Cube) -> pd.DataFrame:
+    """The cube as weekly_cube's rows (less source_system, which the rule does not read)."""
+    c, k, w = np.nonzero(cube.counts > 0)
     return pd.DataFrame(
         {
-            "source_system": SYSTEM,
-            "h3_cell": np.array(CELLS, dtype=object)[c],
-            "week_start": np.array(WEEKS)[w],
-            "category_l1": [L2[i][0] for i in k],
-            "category_l2": [L2[i][1] for i in k],
-            "complaints": values[c, k, w].astype(np.int64),
-            "example_text": [examples[key] for key in zip(c, k, w, strict=True)],
+            "h3_cell": np.array(cube.cells, dtype=object)[c],
+            "week_start": np.array(cube.weeks)[w],
+            "category_l1": [cube.l2[i][0] for i in k],
+            "category_l2": [cube.l2[i][1] for i in k],
+            "complaints": cube.counts[c, k, w].astype(np.int64),
+            "example_text": [cube.examples[key] for key in zip(c, k, w, strict=True)],
         }
     )
 
@@ -112,11 +109,10 @@ def kept(full) -> hotspot_weeks.Kept:
     return kept_of(job._with_context(full, no_context(make_cube(counts()))))
 
 
-def first(values, kept, *, examples=None, context=None, cube=None):
-    cube = cube or make_cube(values)
-    return hotspot_weeks.first_week_to_build(
-        cube, cube_rows(values, examples), no_context(cube) if context is None else context, kept, SYSTEM
-    )
+def first(values, kept, *, examples=None, context=None):
+    cube = make_cube(values)
+    cube = job.Cube(cube.cells, cube.weeks, cube.l2, cube.counts, {**cube.examples, **(examples or {})}, cube.population)
+    return hotspot_weeks.first_week_to_build(cube, cube_rows_of(cube), no_context(cube) if context is None else context, kept, SYSTEM)
 
 
 def test_nothing_changed_builds_nothing(kept):
@@ -161,20 +157,6 @@ def test_a_last_week_emptied_deletes_it_and_builds_nothing(kept):
     cube = job.Cube(CELLS, WEEKS[:-1], L2, values, make_cube(values).examples, make_cube(values).population)
     context = no_context(cube)
     assert hotspot_weeks.first_week_to_build(cube, cube_rows_of(cube), context, kept, SYSTEM)[0] == len(WEEKS) - 1
-
-
-def cube_rows_of(cube: job.Cube) -> pd.DataFrame:
-    c, k, w = np.nonzero(cube.counts > 0)
-    return pd.DataFrame(
-        {
-            "h3_cell": np.array(cube.cells, dtype=object)[c],
-            "week_start": np.array(cube.weeks)[w],
-            "category_l1": [cube.l2[i][0] for i in k],
-            "category_l2": [cube.l2[i][1] for i in k],
-            "complaints": cube.counts[c, k, w].astype(np.int64),
-            "example_text": [cube.examples[key] for key in zip(c, k, w, strict=True)],
-        }
-    )
 
 
 @pytest.mark.parametrize(
