@@ -61,6 +61,7 @@ class Kept:
 
 
 def read_kept(spark, settings: Settings) -> Kept:
+    """``Kept`` from gold.complaint_hotspots as it is (two reads: its sub-category rows with tickets, its 'all' rows)."""
     table = lake.read(spark, settings, TABLE)
     cube = (
         table.where("category_level = 'l2' AND complaints > 0")
@@ -78,7 +79,7 @@ def first_week_to_build(cube, rows: pd.DataFrame, context: pd.DataFrame, kept: K
     none, only kept weeks past the last one to delete; None: nothing changed), and why.
 
     ``rows``: the hotline's new cube rows (as ``weekly_cube``); ``context``: the context counts of
-    its cells and weeks (``complaint_hotspots.cell_week_context``).
+    its cells and weeks, indexed by h3_cell and week_start (``complaint_hotspots._of_cube``).
     """
     cells = kept.cells[kept.cells["source_system"] == system]
     if cells.empty:
