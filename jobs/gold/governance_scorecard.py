@@ -1,8 +1,10 @@
 """gold.governance_scorecard: the 数字城管 indicators per street and month, plus the whole city.
 
 ``governance_scorecard`` is the pure transformation (silver.urban_case, silver.complaint
-and silver.grid in, the table out); ``run`` reads silver, rebuilds the whole table and says
-what it could not compute. Definitions live in citybrain.schemas.gold.governance_scorecard.
+and silver.grid in, the table out); ``run`` reads silver, builds only the periods silver's
+changes since the last build can affect (jobs/gold/performance_periods.py: the rule it shares
+with gold.hotline_performance) or the whole table, and says what it could not compute.
+Definitions live in citybrain.schemas.gold.governance_scorecard.
 
 Overdue is judged here as of each period's end from the timestamps (deadline, last 处置,
 结案), not from silver.urban_case.is_overdue, which compares the deadline with the case's
@@ -15,6 +17,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from citybrain import lake
+from citybrain.jobs.gold import incremental
 from citybrain.jobs.gold.common import GoldReport, entity_timezone
 from citybrain.jobs.gold.indicators import (
     CITY_UNIT_CODE,
@@ -33,6 +36,7 @@ from citybrain.jobs.gold.indicators import (
     street_names,
     unit_names,
 )
+from citybrain.jobs.gold.performance_periods import CASES, Periods, build, can_count_from, facts
 from citybrain.schemas import get_contract
 from citybrain.schemas.gold.governance_scorecard import (
     GOLD_GOVERNANCE_SCORECARD,
@@ -43,6 +47,11 @@ from citybrain.settings import Settings
 
 TABLE = GOLD_GOVERNANCE_SCORECARD.name
 CASE_ENTITY = "urban_case_event"  # the silver entity whose source mapping gives the cases' time zone
+#: the build rules, in the fingerprint: a change here (or in what the job writes) rebuilds whole
+RULES = (
+    "periods ending after min C + lo (C: silver.urban_case's and silver.complaint's changed days) and the day after the old"
+    " and new last case day; whole on the cases' first day, their time zone, silver.complaint gained or lost or silver.grid changed"
+)
 
 RATES = {
     "citizen_report_share": ("citizen_reported", "reported"),
@@ -120,12 +129,21 @@ def governance_scorecard(
     grid: DataFrame | None,
     zone: str,
     params: GovernanceScorecardParams | None = None,
+    *,
+    only: Periods | None = None,
 ) -> DataFrame:
     """silver.urban_case (+ silver.complaint for the 12345 conversion, silver.grid for names) -> scorecard rows.
 
     ``zone`` is the urban-management system's time zone (periods and period ends are local).
+    With ``only`` (jobs/gold/performance_periods.py), the rows of the periods it names, from the
+    cases and tickets that can count in them.
     """
     params = params or GovernanceScorecardParams()
+    periods = judged_periods(coverage_of(cases, zone), params.period_types)
+    if only is not None:
+        periods = periods.where(F.col("period_end") > F.lit(only.after))
+        cases = cases.where(can_count_from(only.first_day, CASES))
+        complaints = complaints.where(F.col("dt") >= F.lit(only.first_day)) if complaints is not None else None
     case_rows = cases.select(
         *(c for c in _CASE_COLUMNS if c != "handled_by"), _handled_by().alias("handled_by"), "dispatched_at", "dt", "updated_at"
     ).withColumns({SCOPE: F.lit(CITY_UNIT_CODE), "tz": F.lit(zone)})
@@ -139,7 +157,6 @@ def governance_scorecard(
             "closed": local_date(F.col("closed_at"), tz),
         },
     ).drop("dispatched_at", "updated_at")
-    periods = judged_periods(scope_coverage(case_rows, "dt", "updated_at"), params.period_types)
     live = case_rows.where(~F.col("voided")).drop("dispatched_at", "updated_at")
     backlog = open_past_deadline(live, periods, "deadline", F.col("handled_by"), "overdue_open")
     stacked = rows
@@ -160,11 +177,19 @@ def governance_scorecard(
     return unit_names(out, street_names(grid)).select(*GOLD_GOVERNANCE_SCORECARD.column_names)
 
 
-def run(spark, settings: Settings, params: GovernanceScorecardParams | None = None) -> GoldReport:
-    """Rebuild gold.governance_scorecard from silver.urban_case (+ silver.complaint, silver.grid when they exist)."""
+def coverage_of(cases: DataFrame, zone: str) -> DataFrame:
+    """The cases' first local day and last reported day: the span the periods are judged over."""
+    return scope_coverage(cases.withColumns({SCOPE: F.lit(CITY_UNIT_CODE), "tz": F.lit(zone)}), "dt", "updated_at")
+
+
+def run(spark, settings: Settings, params: GovernanceScorecardParams | None = None, *, full: bool = False) -> GoldReport:
+    """Build gold.governance_scorecard from silver.urban_case (+ silver.complaint, silver.grid when they
+    exist): only the periods that silver's changes since the last build can affect, or the whole table
+    (first build, ``full``, any doubt: see jobs/gold/performance_periods.py)."""
     params = params or GovernanceScorecardParams()
     report = GoldReport(TABLE)
-    if lake.exists(settings, "silver.urban_case"):
+    has_cases = lake.exists(settings, "silver.urban_case")
+    if has_cases:
         cases = lake.read(spark, settings, "silver.urban_case")
     else:  # a lake with a hotline and no urban-management system (Boston 311): an empty scorecard, said so
         cases = spark.createDataFrame([], get_contract("silver.urban_case").ddl().replace(" NOT NULL", ""))
@@ -187,6 +212,18 @@ def run(spark, settings: Settings, params: GovernanceScorecardParams | None = No
         f"{len(unsupported)} of the seed's 24 智慧城管 third-level indicators, for want of data in any feed"
         f" (why for each: jobs/gold/README.md): {', '.join(unsupported)}"
     )
-    scorecard = governance_scorecard(cases, complaints, grid, entity_timezone(CASE_ENTITY), params)
-    lake.write(spark, settings, TABLE, scorecard, mode="overwrite")
-    return report.finish(lake.read(spark, settings, TABLE).count())
+    zone = entity_timezone(CASE_ENTITY)
+
+    def periods_table(periods: Periods | None) -> DataFrame:
+        return governance_scorecard(cases, complaints, grid, zone, params, only=periods)
+
+    inputs = ("silver.urban_case", *(("silver.complaint",) if complaints is not None else ()))
+    fingerprint = incremental.fingerprint(TABLE, params, RULES)
+    if has_cases:
+        plan = incremental.plan(settings, TABLE, inputs, fingerprint, full=full)
+    else:  # nothing to watch: the empty table is rebuilt (its changes cannot be named by day)
+        plan = incremental.Plan(True, "silver.urban_case does not exist")
+    coverage = [r.asDict() for r in coverage_of(cases, zone).collect()]
+    state = facts(settings, coverage, zone=zone, hotline=complaints is not None)
+    rows, report.details = build(spark, settings, TABLE, plan, fingerprint, state, cases, CASES, periods_table)
+    return report.finish(rows)

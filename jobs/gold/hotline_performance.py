@@ -1,7 +1,8 @@
 """gold.hotline_performance: 接诉即办 rates per street, handling unit and city, per ISO week and month.
 
 ``hotline_performance`` is the pure transformation (silver.complaint and silver.grid in, the
-table out); ``run`` reads silver, rebuilds the whole table and says what it could not
+table out); ``run`` reads silver, builds only the periods silver's changes since the last build
+can affect (jobs/gold/performance_periods.py) or the whole table, and says what it could not
 compute. Definitions and thresholds live in citybrain.schemas.gold.hotline_performance.
 
 A hotline that lacks some data (Boston 311 has no dispatch, acceptance or callback times,
@@ -11,8 +12,8 @@ null, not 0, and the report names them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date
+import json
+from dataclasses import dataclass
 from functools import reduce
 from operator import and_
 
@@ -41,11 +42,17 @@ from citybrain.jobs.gold.indicators import (
     unit_names,
     weighted_score,
 )
-from citybrain.jobs.gold.performance_periods import INPUTS, RULES, Periods, facts, plan_periods, reach, ticket_can_count_from
+from citybrain.jobs.gold.performance_periods import TICKETS, Periods, build, can_count_from, facts
 from citybrain.schemas.gold.hotline_performance import CALLBACK_CODES, GOLD_HOTLINE_PERFORMANCE, HotlinePerformanceParams
 from citybrain.settings import Settings
 
 TABLE = GOLD_HOTLINE_PERFORMANCE.name
+INPUTS = ("silver.complaint",)
+#: the build rules, in the fingerprint: a change here (or in what the job writes) rebuilds whole
+RULES = (
+    "periods ending after min C + lo and the day after the old and new last day; previous_rank of a kept period from the table;"
+    " whole on a hotline's first day, a hotline gained or lost, a capability or silver.grid changed"
+)
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,7 @@ def hotline_performance(
     periods = judged_periods(scope_coverage(tickets, "dt", "updated_at"), params.period_types)
     if only is not None:
         periods = periods.where(F.col("period_end") > F.lit(only.after))
-        tickets = tickets.where(ticket_can_count_from(only.first_day))
+        tickets = tickets.where(can_count_from(only.first_day, TICKETS))
     zone = F.col("tz")
     rows = dated_rows(
         tickets,
@@ -290,32 +297,12 @@ def run(spark, settings: Settings, params: HotlinePerformanceParams | None = Non
     capabilities = [r.asDict() for r in source_capabilities(complaints).collect()]
     report.not_computed.extend(not_computed(capabilities))
     coverage = [r.asDict() for r in scope_coverage(tickets_in_scope(complaints), "dt", "updated_at").collect()]
-    state = facts(settings, capabilities, coverage)
-    periods = None
-    if not plan.full:
-        decided = plan_periods(plan, state, complaints)
-        if isinstance(decided, str):  # the rule cannot tell: rebuild whole
-            plan = replace(plan, full=True, reason=decided)
-        else:
-            periods, state["reach"] = decided
-    if plan.full:
-        lake.write(spark, settings, TABLE, hotline_performance(complaints, grid, params), mode="overwrite")
-        state["reach"], written = reach(complaints), lake.read(spark, settings, TABLE)
-    elif periods.after is None:  # nothing in silver changed
-        written = None
-    else:
-        kept = lake.read(spark, settings, TABLE)
-        table = hotline_performance(complaints, grid, params, only=periods, kept=kept)
-        lake.write(spark, settings, TABLE, table, mode="overwrite", replace_where=periods.where)
-        written = lake.read(spark, settings, TABLE).where(periods.where)
-    rows = written.count() if written is not None else 0
-    after = periods.after if periods is not None else None
-    last_day = max((date.fromisoformat(last) for _, last in state["coverage"].values()), default=None)
-    span = (periods.first_day, last_day) if after is not None and last_day is not None else None
-    incremental.record_build(settings, TABLE, plan, fingerprint, rows=rows, state=state, days=span)
-    report.details = {
-        "build": "full" if plan.full else "incremental",
-        "why_full": plan.reason,
-        "periods_ending_after": str(after) if after else None,
-    }
+    state = facts(settings, coverage, capabilities=sorted(json.dumps(row, sort_keys=True) for row in capabilities))
+
+    def periods_table(periods: Periods | None) -> DataFrame:
+        if periods is None:
+            return hotline_performance(complaints, grid, params)
+        return hotline_performance(complaints, grid, params, only=periods, kept=lake.read(spark, settings, TABLE))
+
+    rows, report.details = build(spark, settings, TABLE, plan, fingerprint, state, complaints, TICKETS, periods_table)
     return report.finish(rows)

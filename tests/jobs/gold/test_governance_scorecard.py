@@ -221,13 +221,14 @@ def test_run_rebuilds_the_table_through_its_contract(spark, lake_settings, monke
     original = job.governance_scorecard
     monkeypatch.setattr(job, "governance_scorecard", lambda *a, **k: original(*a, **k).withColumn("extra", F.lit(1)))
     with pytest.raises(ContractViolation, match="extra"):
-        job.run(spark, lake_settings)
+        job.run(spark, lake_settings, full=True)
 
 
 def test_boston_311_lake_builds_an_empty_scorecard_and_says_why(spark, lake_settings, tmp_path):
     boston_lake(spark, lake_settings, tmp_path)
     report = job.run(spark, lake_settings)
     assert report.rows == lake.read(spark, lake_settings, "gold.governance_scorecard").count() == 0
+    assert (report.details["build"], report.details["why_full"]) == ("full", "silver.urban_case does not exist")
     notes = " | ".join(report.not_computed)
     assert "silver.urban_case does not exist" in notes
     assert "no tickets of demo_12345 in silver.complaint (it holds boston_311)" in notes
