@@ -140,6 +140,32 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
         writer.save(location)
 
 
+def write_client_table(settings: Settings, name: str, table, *, mode: str = "append", replace_where: str | None = None) -> None:
+    """``write`` for a pyarrow Table built on this client (a gold table the statistics computed in
+    pandas): written from here by ``deltalake``, so its rows do not travel to the engine and back.
+    The contract is checked first (``Contract.conform_arrow``), the layout as ``write`` checks it.
+    ``replace_where`` is the same SQL predicate, and a row outside it is refused, as the engine's
+    ``replaceWhere`` refuses it. A whole overwrite takes the contract's schema and layout. This
+    client must reach the lake, as the staging folders already need.
+    """
+    from deltalake import write_deltalake
+
+    if mode not in ("append", "overwrite"):
+        raise ValueError(f"mode must be append or overwrite, not {mode!r}")
+    contract = get_contract(name)
+    rows = contract.conform_arrow(table)
+    options: dict = {"schema_mode": "merge"} if mode == "append" else {}
+    if mode == "overwrite" and not replace_where:
+        options["schema_mode"] = "overwrite"
+    else:
+        check_layout(settings, name, "write")
+    if replace_where:
+        options["predicate"] = replace_where
+    location = table_location(settings, name)
+    with _naming(name, location, "write"):
+        write_deltalake(location, rows, mode=mode, partition_by=list(contract.partition_by) or None, **options)
+
+
 class StagingFolder(NamedTuple):
     """A folder under ``<lake root>/_staging``: ``uri`` for the engine, ``filesystem`` and
     ``path`` for pyarrow on this client."""
@@ -155,7 +181,7 @@ def staging_folder(settings: Settings, name: str):
     deleted with what it holds when the block ends, whether it ended well or not.
 
     The one place for files on their way into the lake: bronze ingest stages the files it read,
-    a refine stages its typed batch, and ``client_frame`` a table built on this client.
+    and a refine stages its typed batch.
     """
     from pyarrow import fs as pafs
 
@@ -203,21 +229,6 @@ def sweep_staging(settings: Settings, *, older_than_hours: float = STALE_STAGING
 
 
 @contextlib.contextmanager
-def client_frame(spark, settings: Settings, table):
-    """``table`` (a pyarrow Table built on this client) as a DataFrame, handed to the engine as one
-    Parquet file in a staging folder, removed when the block ends.
-
-    For a large table: ``spark.createDataFrame`` carries the rows inside the query plan, and the
-    plan travels with every request that needs it, so the contract's schema check and the write
-    each sent gold.complaint_hotspots' 146k rows (51 MB) at M. Through a file they travel once.
-    """
-    import pyarrow.parquet as pq
-
-    with staging_folder(settings, f"client-{uuid.uuid4().hex}") as folder:
-        pq.write_table(table, f"{folder.path}/part-00000.parquet", filesystem=folder.filesystem)
-        yield spark.read.parquet(folder.uri)
-
-
 def append_rows(settings: Settings, name: str, rows: list[dict]) -> None:
     """Append a few rows (dicts) through the contract without an engine (``deltalake``), for
     what must be written even when the engine is down, such as ``ops.run_events``."""

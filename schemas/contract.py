@@ -148,6 +148,16 @@ class Contract:
         self.check(df)
         return df.select(*self.column_names)
 
+    def conform_arrow(self, table: pa.Table) -> pa.Table:
+        """Check a pyarrow Table as ``check`` checks a DataFrame (the contract's Arrow types exactly),
+        and that no NOT NULL column holds a null; return it in contract order with the contract's schema."""
+        contract_types = {arrow: name for name, arrow in _ARROW_TYPES.items()}
+        self.check_columns({f.name: contract_types.get(f.type, str(f.type)) for f in table.schema})
+        nulls = [c.name for c in self.columns if not c.nullable and table[c.name].null_count]
+        if nulls:
+            raise ContractViolation(f"write to {self.name} refused: null in NOT NULL column(s) {', '.join(nulls)}")
+        return table.select(list(self.column_names)).cast(self.arrow_schema())
+
 
 def _normalise_type(spark_type: str) -> str:
     # Spark reports timestamp_ntz for zone-less timestamps; the lake stores instants.

@@ -1,6 +1,6 @@
 """Delta round trip through the contracts, on the real engine."""
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -165,28 +165,6 @@ def test_a_replace_where_on_dt_replaces_that_day_of_an_unpartitioned_table(spark
     assert got == [(1, 1, "why"), (2, 7, "again"), (3, 3, "why")]
 
 
-def test_a_client_frame_hands_the_engine_every_row_in_its_types_and_leaves_no_file(spark, lake_settings):
-    import pyarrow as pa
-
-    schema = pa.schema([("id", pa.int32()), ("name", pa.string()), ("day", pa.date32()), ("at", pa.timestamp("us", tz="UTC"))])
-    rows = [
-        {"id": i, "name": None if i % 3 == 0 else f"n{i}", "day": date(2026, 9, 1 + i % 5), "at": datetime(2026, 9, 1, 8, 0, i % 60)}
-        for i in range(1000)
-    ]
-    staging = Path(lake_settings.lake_root) / "_staging"
-    with lake.client_frame(spark, lake_settings, pa.Table.from_pylist(rows, schema=schema)) as df:
-        assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
-            ("id", "int"), ("name", "string"), ("day", "date"), ("at", "timestamp")
-        ]  # fmt: skip
-        got = sorted(tuple(r) for r in df.selectExpr("id", "name", "day", "CAST(at AS BIGINT)").collect())
-        assert got == [(r["id"], r["name"], r["day"], int(r["at"].replace(tzinfo=UTC).timestamp())) for r in rows]
-        assert len(list(staging.iterdir())) == 1  # one staged file while the block runs
-    assert not list(staging.iterdir())  # removed after it
-    with pytest.raises(RuntimeError, match="stop"), lake.client_frame(spark, lake_settings, pa.Table.from_pylist(rows[:1], schema=schema)):
-        raise RuntimeError("stop")
-    assert not list(staging.iterdir())  # and after a failure inside it
-
-
 def test_a_staging_folder_is_reached_by_the_engine_and_deleted_however_the_block_ends(spark, lake_settings):
     staging = Path(lake_settings.lake_root) / "_staging"
     with lake.staging_folder(lake_settings, "batch-1") as folder:
@@ -227,3 +205,35 @@ def test_the_sweep_deletes_only_staging_folders_nothing_wrote_to_for_a_day(lake_
     assert any("2 staging folder(s) left by killed runs deleted" in line and "empty-and-old, killed-ingest" in line for line in said)
     assert lake.sweep_staging(lake_settings) == []
     assert lake.sweep_staging(lake_settings, older_than_hours=0.5) == ["a-day-less-an-hour", "live-refine"]
+
+
+def test_a_client_table_goes_through_the_contract_and_the_engine_reads_what_this_client_wrote(spark, lake_settings):
+    """``write_client_table``: a pyarrow Table built on this client, written by ``deltalake``."""
+    import pyarrow as pa
+
+    name = "ops.ingest_ledger"
+    contract = get_contract(name)
+    fields = contract.column_names
+    rows = [
+        dict(zip(fields, (*LEDGER_ROW[:2], f"sha{i}", *LEDGER_ROW[3:4], date(2026, 9, i), *LEDGER_ROW[5:]), strict=True)) for i in (1, 2, 3)
+    ]
+    good = pa.Table.from_pylist(rows, schema=contract.arrow_schema())
+    with pytest.raises(ContractViolation, match=r"not in the contract surprise"):
+        lake.write_client_table(lake_settings, name, good.append_column("surprise", pa.array([1, 2, 3])))
+    with pytest.raises(ContractViolation, match=r"missing column\(s\) encoding"):
+        lake.write_client_table(lake_settings, name, good.drop_columns(["encoding"]))
+    with pytest.raises(ContractViolation, match=r"column records is string, the contract says bigint"):
+        lake.write_client_table(lake_settings, name, good.set_column(fields.index("records"), "records", pa.array(["3"] * 3)))
+    with pytest.raises(ContractViolation, match=r"null in NOT NULL column\(s\) batch_id"):
+        lake.write_client_table(lake_settings, name, good.set_column(fields.index("batch_id"), "batch_id", pa.array([None, "b", "b"], pa.string())))  # fmt: skip
+    assert not lake.exists(lake_settings, name)
+
+    lake.write_client_table(lake_settings, name, good.select(list(reversed(fields))), mode="overwrite")  # any column order
+    assert sorted(r.file_sha256 for r in lake.read(spark, lake_settings, name).collect()) == ["sha1", "sha2", "sha3"]
+    again = pa.Table.from_pylist([{**rows[1], "records": 9}], schema=contract.arrow_schema())
+    lake.write_client_table(lake_settings, name, again, mode="overwrite", replace_where="drop_date >= DATE'2026-09-02'")
+    got = sorted((r.drop_date.day, r.records) for r in lake.read(spark, lake_settings, name).collect())
+    assert got == [(1, 3), (2, 9)]  # day 3 replaced by nothing, day 2 by the new row, day 1 kept
+    with pytest.raises(lake.LakeWriteError, match=f"could not write {name} at .*ledger"):  # a row outside the predicate
+        lake.write_client_table(lake_settings, name, again, mode="overwrite", replace_where="drop_date = DATE'2026-09-01'")
+    assert sorted((r.drop_date.day, r.records) for r in lake.read(spark, lake_settings, name).collect()) == got
