@@ -241,7 +241,7 @@ def score(spark, settings: Settings, params: DemandParams | None = None, version
     started = time.monotonic()
     contract = GOLD_DEMAND_FORECAST
     if not versions(settings):
-        lake.write(spark, settings, contract.name, spark.createDataFrame([], contract.ddl().replace(" NOT NULL", "")), mode="overwrite")
+        lake.write_client_table(settings, contract.name, contract.arrow_schema().empty_table(), mode="overwrite")
         return {
             "version": None,
             "rows": 0,
@@ -260,7 +260,6 @@ def score(spark, settings: Settings, params: DemandParams | None = None, version
         parts.append(forecast_rows(models[horizon], ahead, version, inputs.timezone, params))
     table = pd.concat(parts, ignore_index=True).assign(built_at=datetime.now(UTC))
     arrow = pa.Table.from_pandas(table[contract.column_names], schema=contract.arrow_schema(), preserve_index=False)
-    with lake.client_frame(spark, settings, arrow) as df:  # 367k rows at M: a file, not the query plan
-        lake.write(spark, settings, contract.name, df, mode="overwrite")
+    lake.write_client_table(settings, contract.name, arrow, mode="overwrite")  # 367k rows at M, written from here
     anomalies = int(table["is_anomaly"].fillna(False).sum())
     return {"version": version, "rows": len(table), "anomalies": anomalies, "seconds": round(time.monotonic() - started, 1)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 
 from pyspark.sql import Column, DataFrame
@@ -82,6 +83,12 @@ def iso_week_label(day: Column) -> Column:
     """'YYYY-Www' of a date column (ISO 8601 week, Monday first)."""
     thursday = F.date_add(day, 3 - ((F.dayofweek(day) + 5) % 7))  # the week's Thursday decides its ISO year
     return F.format_string("%04d-W%02d", F.year(thursday), F.weekofyear(day))
+
+
+def iso_week_of(day: date) -> str:
+    """``iso_week_label`` of one date on this client: 'YYYY-Www' (ISO 8601 week, Monday first)."""
+    year, week, _ = day.isocalendar()
+    return f"{year:04d}-W{week:02d}"
 
 
 def week_start(day: Column) -> Column:

@@ -12,9 +12,7 @@ load       through its contract: per hotline, the weeks from the first one whose
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +24,7 @@ from pyspark.sql import functions as F
 
 from citybrain import lake
 from citybrain.jobs.gold import hotspot_context, hotspot_weeks, incremental
-from citybrain.jobs.gold.common import GoldReport, iso_week_label, week_start
+from citybrain.jobs.gold.common import GoldReport, iso_week_of, week_start
 from citybrain.jobs.gold.hotspot_context import CONTEXT
 from citybrain.models import hotspot_stats as stats
 from citybrain.schemas.gold.complaint_hotspots import ALL_CATEGORIES, GOLD_COMPLAINT_HOTSPOTS, HotspotParams
@@ -396,8 +394,7 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if plan.full or replaced:
         where = None if plan.full else " OR ".join(replaced)
-        with _to_spark(spark, settings, table, params) as df:
-            lake.write(spark, settings, TABLE, df, mode="overwrite", replace_where=where)
+        lake.write_client_table(settings, TABLE, _to_arrow(table, params), mode="overwrite", replace_where=where)
     incremental.record_build(settings, TABLE, plan, fingerprint, rows=len(table), state={})
     alerts = lake.read(spark, settings, TABLE).groupBy("source_system").agg(F.sum(F.col("is_alert").cast("int"))).collect()
     for system, n in alerts:
@@ -449,21 +446,18 @@ def _with_context(table: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
     return table.merge(context.reset_index(), on=["h3_cell", "week_start"], how="left")
 
 
-@contextlib.contextmanager
-def _to_spark(spark, settings: Settings, table: pd.DataFrame, params: HotspotParams) -> Iterator[DataFrame]:
-    """The table as a DataFrame in the contract's types (through a staged file: lake.client_frame)."""
+def _to_arrow(table: pd.DataFrame, params: HotspotParams) -> pa.Table:
+    """The table in the contract's Arrow types, ready for ``lake.write_client_table``."""
     contract = GOLD_COMPLAINT_HOTSPOTS
     if table.empty:
-        yield spark.createDataFrame([], contract.ddl().replace(" NOT NULL", ""))
-        return
+        return contract.arrow_schema().empty_table()
+    weeks = table["week_start"].dt.date
     table = table.assign(
         h3_resolution=params.resolution,
-        iso_week="",  # filled in Spark below, by the one ISO-week rule in common.py
-        week_start=table["week_start"].dt.date,
+        iso_week=weeks.map({day: iso_week_of(day) for day in weeks.unique()}),
+        week_start=weeks,
         population=table["population"].astype("Int64"),
         built_at=datetime.now(UTC),
     )
     table = table.astype({c: "object" for c in ("category_l1", "top_subcategories", "example_text")})
-    arrow = pa.Table.from_pandas(table[contract.column_names], schema=contract.arrow_schema(), preserve_index=False)
-    with lake.client_frame(spark, settings, arrow) as df:
-        yield df.withColumn("iso_week", iso_week_label(F.col("week_start")))
+    return pa.Table.from_pandas(table[contract.column_names], schema=contract.arrow_schema(), preserve_index=False)

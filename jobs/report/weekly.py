@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
+from citybrain.jobs.gold.common import iso_week_of
 from citybrain.jobs.report.snapshot import LakeSnapshot
 from citybrain.schemas.gold.report_index import ReportParams
 
@@ -59,8 +60,7 @@ class Week:
 
     @property
     def label(self) -> str:
-        year, week, _ = self.start.isocalendar()
-        return f"{year:04d}-W{week:02d}"
+        return iso_week_of(self.start)
 
     @property
     def end(self) -> date:

@@ -144,3 +144,17 @@ def test_top_subcategories_order_by_excess_then_count_then_name_by_hand():
     assert example[0, 0, 0] == "text 1"
     tie = complaint_hotspots.Cube([CELL], cube.weeks, l2, np.array([2, 2, 0, 0, 0], dtype=float).reshape(1, 5, 1), examples, None)
     assert complaint_hotspots._top_subcategories(tie, members, levels, np.full_like(expected, np.nan), 1)[0][0, 0, 0] == "a1 2"
+
+
+def test_the_client_and_the_engine_label_iso_weeks_alike(spark):
+    """The table's iso_week is labelled on the client (``iso_week_of``); the other tables label theirs in
+    the engine (``iso_week_label``). Every day of seven years, through years of 52 and 53 weeks."""
+    from pyspark.sql import functions as F
+
+    from citybrain.jobs.gold.common import iso_week_label, iso_week_of
+
+    days = spark.range(0, 7 * 366).select(F.date_add(F.lit(dt.date(2020, 12, 20)), F.col("id").cast("int")).alias("day"))
+    engine = {r.day: r.label for r in days.select("day", iso_week_label(F.col("day")).alias("label")).collect()}
+    assert len(engine) == 7 * 366
+    assert {day: iso_week_of(day) for day in engine} == engine
+    assert iso_week_of(dt.date(2021, 1, 3)) == "2020-W53" and iso_week_of(dt.date(2027, 1, 1)) == "2026-W53"

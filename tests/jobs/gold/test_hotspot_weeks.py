@@ -195,8 +195,7 @@ def test_what_the_table_gives_back_is_what_was_written(spark, lake_settings, ful
     (the alerts of every earlier week, the Gi* of the recent ones, nulls for nan)."""
     cube = make_cube(counts())
     table = job._with_context(full, no_context(cube)).assign(source_system=SYSTEM)
-    with job._to_spark(spark, lake_settings, table, PARAMS) as df:
-        lake.write(spark, lake_settings, job.TABLE, df, mode="overwrite")
+    lake.write_client_table(lake_settings, job.TABLE, job._to_arrow(table, PARAMS), mode="overwrite")
 
     kept = hotspot_weeks.read_kept(spark, lake_settings)
     assert first(counts(), kept) == (None, "nothing changed")
