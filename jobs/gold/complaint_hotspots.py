@@ -358,10 +358,10 @@ def run(spark, settings: Settings, params: HotspotParams | None = None, *, full:
     missing = [f"{col} ({table} does not exist)" for col, (table, _) in CONTEXT.items() if not lake.exists(settings, table)]
     if missing:
         report.not_computed.append("context " + ", ".join(missing) + ": counted as 0")
-    context_build = hotspot_context.build(spark, settings, params, full=full)
-    context = cell_week_context(
-        lake.read(spark, settings, hotspot_context.TABLE).select("context", "h3_cell", "week_start", "records").toPandas()
-    )
+    context_build, context = hotspot_context.build(spark, settings, params, full=full)
+    if context is None:  # built in part: the table holds the weeks kept and those recounted
+        context = lake.read(spark, settings, hotspot_context.TABLE).toArrow()
+    context = cell_week_context(context.select(["context", "h3_cell", "week_start", "records"]).to_pandas())
 
     parts, replaced, hotlines = [], [], {}
     for system, rows in cube_rows.groupby("source_system", sort=True):

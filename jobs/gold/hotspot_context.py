@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -91,18 +92,24 @@ def _empty(spark) -> DataFrame:
     return spark.createDataFrame([], GOLD_HOTSPOT_CONTEXT.ddl().replace(" NOT NULL", "")).drop("built_at")
 
 
-def build(spark, settings: Settings, params: HotspotParams, *, full: bool = False) -> dict:
-    """Bring gold.hotspot_context up to date with silver; return how (for the hotspots' report)."""
+def build(spark, settings: Settings, params: HotspotParams, *, full: bool = False) -> tuple[dict, pa.Table | None]:
+    """Bring gold.hotspot_context up to date with silver; return how (for the hotspots' report) and,
+    after a whole build, the table as written (None after a build in part: read the table)."""
     fingerprint = incremental.fingerprint(TABLE, params, RULES)
     partitioned = by_day(settings)
     plan = incremental.plan(settings, TABLE, tuple(sorted(partitioned.values())), fingerprint, full=full)
     frames = sources(spark, settings)
     built_at = F.lit(datetime.now(UTC))
     weeks: list[date] = []
+    written = None
     if plan.full:
+        # counted by the engine, written from this client (``lake.write_client_table``): the
+        # counts are small (cells x weeks x kinds) and the hotspots need them here anyway, so a
+        # whole build neither writes through the engine nor reads the table back
         counts = context_counts(frames, params.resolution)
-        lake.write(spark, settings, TABLE, (_empty(spark) if counts is None else counts).withColumn("built_at", built_at), mode="overwrite")
-        rows = lake.read(spark, settings, TABLE).count()
+        written = _with_built_at(_empty_arrow() if counts is None else counts.toArrow())
+        lake.write_client_table(settings, TABLE, written, mode="overwrite")
+        rows = written.num_rows
     else:
         weeks = weeks_of(spark, plan.changed_days)
         whole = [kind for kind in CONTEXT if kind not in partitioned]  # a table gone since: its rows go too
@@ -122,10 +129,20 @@ def build(spark, settings: Settings, params: HotspotParams, *, full: bool = Fals
             rows = lake.read(spark, settings, TABLE).where(replaced).count()
     span = (weeks[0], weeks[-1] + timedelta(days=6)) if weeks else None
     incremental.record_build(settings, TABLE, plan, fingerprint, rows=rows, state={}, days=span)
-    return {
+    report = {
         "build": "full" if plan.full else "incremental",
         "why_full": plan.reason,
         "weeks_recounted": None if plan.full else [str(w) for w in weeks],
         "recounted_whole": sorted(CONTEXT) if plan.full else sorted(k for k in CONTEXT if k not in partitioned),
         "rows": rows,
     }
+    return report, written
+
+
+def _empty_arrow() -> pa.Table:
+    return GOLD_HOTSPOT_CONTEXT.arrow_schema().empty_table().drop_columns(["built_at"])
+
+
+def _with_built_at(counts: pa.Table) -> pa.Table:
+    now = pa.array([datetime.now(UTC)] * counts.num_rows, pa.timestamp("us", tz="UTC"))
+    return counts.append_column("built_at", now)
