@@ -384,7 +384,7 @@ def _default_threshold(expectation_type: str, kwargs: dict) -> str:
 
 
 def store_results(spark, settings: Settings, results: Sequence[CheckResult], *, checked_at: dt.datetime | None = None) -> None:
-    """Append results to ops.quality_results (through the contract)."""
+    """Append results to ops.quality_results (through the contract, from this client: ``lake.append_rows``)."""
     from citybrain import lake
     from citybrain.schemas import get_contract
 
@@ -397,8 +397,8 @@ def store_results(spark, settings: Settings, results: Sequence[CheckResult], *, 
         row = asdict(r)
         row["table_name"] = row.pop("table")
         row["checked_at"] = checked_at
-        rows.append(tuple(row[c] for c in contract.column_names))
-    lake.write(spark, settings, RESULTS_TABLE, spark.createDataFrame(rows, schema=contract.ddl()))
+        rows.append({c: row[c] for c in contract.column_names})
+    lake.append_rows(settings, RESULTS_TABLE, rows)
 
 
 # --- the gate --------------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ def write_audit(spark, settings: Settings, rows: list[tuple]) -> None:
     """Append audit rows (tuples in the column order of ops.batch_audit), then check that no
     batch of theirs is now audited twice for its entity (two refines of it ran at once)."""
     contract = get_contract("ops.batch_audit")
-    lake.write(spark, settings, contract.name, spark.createDataFrame(rows, contract.ddl().replace(" NOT NULL", "")))
+    lake.append_rows(settings, contract.name, [dict(zip(contract.column_names, row, strict=True)) for row in rows])
     entity, batches = rows[0][2], [row[0] for row in rows]
     audit = lake.read(spark, settings, contract.name).where((F.col("entity") == entity) & F.col("batch_id").isin(batches))
     twice = (

@@ -237,3 +237,17 @@ def test_a_client_table_goes_through_the_contract_and_the_engine_reads_what_this
     with pytest.raises(lake.LakeWriteError, match=f"could not write {name} at .*ledger"):  # a row outside the predicate
         lake.write_client_table(lake_settings, name, again, mode="overwrite", replace_where="drop_date = DATE'2026-09-01'")
     assert sorted((r.drop_date.day, r.records) for r in lake.read(spark, lake_settings, name).collect()) == got
+
+
+def test_rows_appended_from_the_client_go_through_the_contract(spark, lake_settings):
+    """``append_rows`` (the audit, the check results, the build watermarks): a NOT NULL value left
+    out or None is refused before anything is written; good rows are read back by the engine."""
+    name = "ops.ingest_ledger"
+    fields = get_contract(name).column_names
+    row = dict(zip(fields, LEDGER_ROW, strict=True))
+    for bad in ({k: v for k, v in row.items() if k != "batch_id"}, {**row, "batch_id": None}):
+        with pytest.raises(ContractViolation, match=r"null in NOT NULL column\(s\) batch_id"):
+            lake.append_rows(lake_settings, name, [bad])
+    assert not lake.exists(lake_settings, name)
+    lake.append_rows(lake_settings, name, [row, {**row, "file_sha256": "other"}])
+    assert sorted(r.file_sha256 for r in lake.read(spark, lake_settings, name).collect()) == sorted([row["file_sha256"], "other"])
