@@ -108,6 +108,8 @@ def built(spark, lake_settings):
     history(spark, lake_settings)
     first = job.run(spark, lake_settings)
     assert first.details["context"]["why_full"] == "no earlier build recorded"
+    # the rows the whole build reports are the rows on disk (counted apart, by the engine)
+    assert first.details["context"]["rows"] == lake.read(spark, lake_settings, hotspot_context.TABLE).count() > 3
     return lake_settings
 
 
