@@ -347,6 +347,10 @@ def cmd_bench(args) -> int:
 
     from citybrain.bench import harness
 
+    if args.scaling:
+        small, large = (path.read_text(encoding="utf-8") for path in args.scaling)
+        _say(harness.scaling(small, large))
+        return 0
     work = args.keep or _path(tempfile.mkdtemp(prefix="citybrain-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     settings = _settings(args)
@@ -492,6 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the memory limit of the engine (Sail's fair pool) and of the DuckDB references (memory_limit); default 8G",
     )  # fmt: skip
     p.add_argument("--markdown", type=_path, metavar="FILE", help="also write the table as markdown to FILE")
+    p.add_argument(
+        "--scaling", nargs=2, type=_path, metavar=("SMALL", "LARGE"),
+        help="run nothing: print the time per record of every stage of two --markdown tables (e.g. S and L), large against small",
+    )  # fmt: skip
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("tables", help="list the lake's tables with row counts and versions")

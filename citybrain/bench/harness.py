@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import platform
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -274,6 +275,47 @@ def markdown(results: list[StageResult], preamble: list[str]) -> str:
         ]  # fmt: skip
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join([*preamble, "", *rows, "", *(f"- {line}" for line in totals(results)), ""])
+
+
+def read_markdown(text: str) -> tuple[float, dict[tuple[str, str], tuple[int, float]]]:
+    """The demo city's scale and {(stage, table): (records, seconds)} of a table ``markdown`` wrote."""
+    scale = re.search(r"^demo city: .*scale ([0-9.]+)", text, re.MULTILINE)
+    if scale is None:
+        raise ValueError("not a benchmark table: no 'demo city: ... scale N' line (write one with citybrain bench --markdown)")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 11 and cells[0] in STAGES:
+            rows[(cells[0], cells[1])] = (int(cells[2].replace(",", "")), float(cells[3]))
+    return float(scale.group(1)), rows
+
+
+def scaling(small: str, large: str) -> str:
+    """Time per record of every stage of the ``large`` run against the ``small`` one, as markdown.
+
+    Per stage: (large seconds / large records) / (small seconds / small records). A gold table
+    counts the rows it writes, which do not grow with the city, so for gold the time is compared
+    with the growth of the city (the ratio of the two scales) instead.
+    """
+    small_scale, small_rows = read_markdown(small)
+    large_scale, large_rows = read_markdown(large)
+    growth = large_scale / small_scale
+    lines = [
+        "| stage | small records | small s | large records | large s | records large/small | time large/small | time per record large/small |",
+        "|" + "---|" * 8,
+    ]
+    for key, (records, seconds) in small_rows.items():
+        if key not in large_rows or not seconds:
+            continue
+        big_records, big_seconds = large_rows[key]
+        by_city = key[0] == "gold" or not records
+        grew = growth if by_city else big_records / records
+        shown = ("(input)", f"({growth:g}x)") if by_city else (f"{records:,}", f"{big_records:,}")
+        time_ratio = big_seconds / seconds
+        lines.append(
+            f"| {key[0]} {key[1]} | {shown[0]} | {seconds:.2f} | {shown[1]} | {big_seconds:.2f} | {grew:.1f} | {time_ratio:.1f} | {time_ratio / grew:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def machine() -> str:
