@@ -228,7 +228,6 @@ def sweep_staging(settings: Settings, *, older_than_hours: float = STALE_STAGING
     return sorted(swept)
 
 
-@contextlib.contextmanager
 def append_rows(settings: Settings, name: str, rows: list[dict]) -> None:
     """Append a few rows (dicts) through the contract without an engine (``deltalake``): for what
     must be written even when the engine is down, such as ``ops.run_events``, and for a job's own
