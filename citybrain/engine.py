@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -339,8 +340,28 @@ def _new_session(remote: str):
     channel = DefaultChannelBuilder(remote, channelOptions=list(CHANNEL_OPTIONS))
     session = ConnectSession.builder.channelBuilder(channel).create()
     session.client.set_retry_policies([_live_server_policy(remote)])
+    if not reattachable(remote):
+        session.client.disable_reattachable_execute()
     _without_call_sites(session)
     return session
+
+
+def reattachable(remote: str) -> bool:
+    """Whether a session on ``remote`` uses Spark Connect's reattachable execution: not on this machine.
+
+    Reattachable execution lets a client resume a result stream that a network broke, and costs a
+    second call per query to release the result. On a loopback connection no network can break the
+    stream (the server's death ends it either way), and that call cost 2-4 ms of every query's 4-8 ms:
+    55 ms of the 0.45 s a calendar refine took, 30 queries (A/B in one process, BENCHMARKS.md).
+    A remote engine keeps it: there, a long result may cross proxies that cut idle streams.
+    """
+    host = _host_port(remote)[0].strip("[]")
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return True
 
 
 def _without_call_sites(session) -> None:
