@@ -114,15 +114,17 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def flag_rows(df, rules: Sequence[RowRule]):
+def flag_rows(df, rules: Sequence[RowRule], *, unflagged: bool = False):
     """``df`` with the index of the first rule each row breaks (null: it breaks none).
 
     ``split_rows`` and ``count_row_failures`` read that column when the frame already has
-    it, so a caller that stores the flagged frame once evaluates the rules once.
+    it, so a caller that stores the flagged frame once evaluates the rules once. Finding out
+    asks the server for the frame's columns: ``unflagged`` says it has none (a refine's typed
+    rows, whose plan takes 10-15 ms to analyse).
     """
     from pyspark.sql import functions as F
 
-    if _FIRST_FAILED in df.columns:
+    if not unflagged and _FIRST_FAILED in df.columns:
         return df
     return df.withColumn(_FIRST_FAILED, F.expr(_first_failed_expr(rules)) if rules else F.lit(None).cast("int"))
 

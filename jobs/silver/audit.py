@@ -78,14 +78,39 @@ VOLUME_BAND = (0.2, 5.0)
 VOLUME_WINDOW = 7
 
 
-def check_daily_volume(spark, settings: Settings, report: RefineReport, bronze, now: datetime) -> CheckResult:
+@dataclass(frozen=True)
+class BronzeCounts:
+    """The refine's batches as bronze holds them, counted once for the volume check and the
+    reconciliation: per batch its records and drop days, and the drop days of all of them."""
+
+    per_batch: dict[str, tuple[int, int]]
+    drop_days: int
+
+    @property
+    def records(self) -> int:
+        return sum(n for n, _ in self.per_batch.values())
+
+
+def count_bronze(bronze) -> BronzeCounts:
+    """One query: the records of ``bronze`` (the refine's batches) per batch and drop day."""
+    per_batch: dict[str, tuple[int, int]] = {}
+    days = set()
+    for batch, day, n in bronze.groupBy("_batch_id", "dt").agg(F.count(F.lit(1))).collect():
+        records, batch_days = per_batch.get(batch, (0, 0))
+        per_batch[batch] = (records + n, batch_days + (day is not None))
+        days.add(day)
+    days.discard(None)
+    return BronzeCounts(per_batch, len(days))
+
+
+def check_daily_volume(spark, settings: Settings, report: RefineReport, counts: BronzeCounts, now: datetime) -> CheckResult:
     """Records per drop day against the last runs' (ops.batch_audit). Out of band: stored and
     raised. In band: returned, for the caller to store with the batch's other results (the gate).
 
     Per drop day, not per batch: a first load of twelve weeks and a daily drop compare fairly.
     """
-    counts = bronze.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("dt").alias("days")).first()
-    current = counts["n"] / max(counts["days"], 1)
+    records, drop_days = counts.records, counts.drop_days
+    current = records / max(drop_days, 1)
     history = []
     if lake.exists(settings, "ops.batch_audit"):
         runs = (
@@ -111,9 +136,9 @@ def check_daily_volume(spark, settings: Settings, report: RefineReport, bronze, 
         rule="daily_volume_within_band",
         level="table",
         success=success,
-        measured_value=f"{current:,.1f} records per drop day ({counts['n']:,} over {counts['days']} days)",
+        measured_value=f"{current:,.1f} records per drop day ({records:,} over {drop_days} days)",
         threshold=threshold,
-        element_count=int(counts["n"]),
+        element_count=records,
     )
     if not success:
         store_results(spark, settings, [result], checked_at=now)
@@ -137,14 +162,17 @@ def check_loaded_once(spark, settings: Settings, source: str, bronze) -> None:
         raise ReconciliationError(f"bronze.{source} holds the same file under more than one batch (a double load): {named}")
 
 
-def reconcile(spark, settings: Settings, report: RefineReport, bronze, valid, refine_id: str, *, silver_days: list | None = None) -> None:
+def reconcile(
+    spark, settings: Settings, report: RefineReport, bronze: BronzeCounts, valid, refine_id: str, *, silver_days: list | None = None
+) -> None:
     """Count each side on its own (bronze, the quarantine table, silver read back) and check they add up.
 
+    ``bronze``: the batches' records as bronze holds them (``count_bronze``).
     ``silver_days``: the only partitions of silver that can hold the batch's keys (None: read all of it).
     """
     empty = {"in": 0, "days": 0, "quarantined": 0, "accepted": 0, "collapsed": 0, "lost": 0}
     per_batch: dict[str, dict[str, int]] = {b: dict(empty) for b in report.batches}
-    for batch, n, days in bronze.groupBy("_batch_id").agg(F.count(F.lit(1)), F.countDistinct("dt")).collect():
+    for batch, (n, days) in bronze.per_batch.items():
         per_batch[batch].update({"in": n, "days": days})
     # each valid row against the row silver now holds for its key
     key = list(get_source(report.source).silver.key)

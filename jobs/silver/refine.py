@@ -27,6 +27,7 @@ from citybrain.jobs.silver.audit import (
     RefineReport,
     check_daily_volume,
     check_loaded_once,
+    count_bronze,
     days_sql,
     pending_batches,
     reconcile,
@@ -235,12 +236,13 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
             )
     silver_name = f"silver.{entity}"
     contract = get_contract(silver_name)
-    volume = check_daily_volume(spark, settings, report, bronze, now)
+    counted = count_bronze(bronze)
+    volume = check_daily_volume(spark, settings, report, counted, now)
     explain = lambda exc: explain_failure(bronze, source, mapping, key, exc)  # noqa: E731
     rules = row_rules(spec)
     # one pass over the batch: typed, located, checked against the rules (the quarantine
     # record built for the rows that break one) and ranked among the valid versions of its key
-    flagged = flag_rows(rows, rules)
+    flagged = flag_rows(rows, rules, unflagged=True)
     prepared = with_version_rank(with_record(flagged, spec, key, only_where=first_failed()), mapping, among=[first_failed()])
     with staged(spark, settings, refine_id, prepared, explain=explain) as rows:
         valid, quarantine = split_rows(rows, rules, batch_id=refine_id, now=now)
@@ -278,7 +280,7 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
         derive = DERIVED.get(entity)
         if derive:
             derive(spark, settings, valid)
-        reconcile(spark, settings, report, bronze, valid, refine_id, silver_days=days)
+        reconcile(spark, settings, report, counted, valid, refine_id, silver_days=days)
     report.seconds = time.monotonic() - started
     return report
 

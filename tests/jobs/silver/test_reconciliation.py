@@ -83,3 +83,17 @@ def test_a_batch_audited_twice_fails(spark, lake_settings, tmp_path, monkeypatch
     monkeypatch.setattr(refine, "pending_batches", lambda *args: batches)
     with pytest.raises(ReconciliationError, match="audited more than once"):
         refine.refine(spark, lake_settings, "calendar")
+
+
+def test_bronze_is_counted_per_batch_and_per_drop_day_in_one_query(spark):
+    """The volume check and the reconciliation share one count of bronze: each batch's records and
+    drop days, and the drop days of all batches together (a day two batches share counts once)."""
+    from datetime import date as day
+
+    from citybrain.jobs.silver.audit import count_bronze
+
+    rows = [("b1", day(2026, 9, 1))] * 3 + [("b1", day(2026, 9, 2))] * 2 + [("b2", day(2026, 9, 2))] * 4 + [("b3", None)]
+    counted = count_bronze(spark.createDataFrame(rows, "_batch_id string, dt date"))
+    # by hand: b1 5 records over 2 days, b2 4 over 1, b3 1 with no day; 2 distinct days in all
+    assert counted.per_batch == {"b1": (5, 2), "b2": (4, 1), "b3": (1, 0)}
+    assert (counted.records, counted.drop_days) == (10, 2)
