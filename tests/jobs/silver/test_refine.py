@@ -110,6 +110,30 @@ def test_a_volume_surge_stops_the_batch_too(spark, lake_settings, tmp_path):
     assert "12.0 records per drop day" in str(failed.value) and "0.2-5 x the trailing average of 2.0" in str(failed.value)
 
 
+def test_the_volume_is_compared_per_drop_day_not_per_batch(spark, lake_settings, tmp_path):
+    """Three daily runs of 2 records, then one run that catches up on six days at once: 12
+    records in one batch are still 2 per drop day, inside the band (per batch they would be 12,
+    more than 5 x 2)."""
+    folder = tmp_path / "drops" / "calendar"
+    start = date(2026, 1, 1)
+    for i in range(3):
+        _calendar_drop(folder, f"2026090{i + 1}", [start + timedelta(days=2 * i + k) for k in range(2)])
+        ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+        refine.refine(spark, lake_settings, "calendar")
+    for i in range(6):
+        _calendar_drop(folder, f"2026091{i}", [start + timedelta(days=10 + 2 * i + k) for k in range(2)])
+    ingest.run(spark, lake_settings, "calendar", drops_dir=tmp_path / "drops")
+    report = refine.refine(spark, lake_settings, "calendar")
+    assert report.records_in == 12 and len(report.batches) == 1
+    volume = (
+        lake.read(spark, lake_settings, "ops.quality_results")
+        .where((F.col("batch_id") == report.refine_id) & (F.col("rule") == "daily_volume_within_band"))
+        .collect()
+    )
+    assert len(volume) == 1 and volume[0].success and volume[0].element_count == 12
+    assert volume[0].measured_value == "2.0 records per drop day (12 over 6 days)"
+
+
 @pytest.mark.parametrize(
     ("source", "utc", "day"),
     [
