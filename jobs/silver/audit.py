@@ -18,7 +18,7 @@ drop file that is in bronze under two batches (a double load) and a batch audite
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pyspark.sql import functions as F
 
@@ -58,19 +58,88 @@ class RefineReport:
         )
 
 
+@dataclass(frozen=True)
+class BronzeInventory:
+    """A source's bronze table by drop file, batch and drop day, and the audit rows of its entity.
+
+    Read at the start of a refine, a query each (``take_inventory``), for everything it checks
+    before refining: which batches are pending, whether a file was loaded twice, how many
+    records and drop days each batch holds (the volume check and the reconciliation), and the
+    volume of the earlier runs. Both results are small: a row per file and day, a row per batch.
+    """
+
+    source: str
+    #: (file sha256, the file's name, batch, drop day, records), one per file, batch and day
+    files: tuple[tuple[str, str, str, date | None, int], ...]
+    #: (batch, refine, records in, drop days, refined at), one per batch audited for the entity
+    audit: tuple[tuple[str, str, int, int, datetime], ...] = ()
+
+    def pending(self, days=None) -> list[str]:
+        """The batches not audited yet; with ``days``, only those holding drops of those days."""
+        held = {batch for _, _, batch, day, _ in self.files if days is None or day in days}
+        return sorted(held - {batch for batch, *_ in self.audit})
+
+    def double_loads(self, batches) -> list[str]:
+        """The drop files of ``batches`` that bronze also holds under another batch, named."""
+        wanted = set(batches)
+        loads: dict[str, tuple[str, set[str]]] = {}
+        for sha, name, batch, _, _ in self.files:
+            first, ids = loads.get(sha, (name, set()))
+            loads[sha] = (min(first, name), ids | {batch})
+        return [f"{name} in batches {', '.join(sorted(ids))}" for name, ids in sorted(loads.values()) if len(ids) > 1 and ids & wanted]
+
+    def counts(self, batches) -> BronzeCounts:
+        """Records and drop days per batch of ``batches``, and their drop days together."""
+        wanted = set(batches)
+        records: dict[str, int] = {}
+        days: dict[str, set] = {}
+        for _, _, batch, day, n in self.files:
+            if batch in wanted:
+                records[batch] = records.get(batch, 0) + n
+                days.setdefault(batch, set()).add(day)
+        per_batch = {b: (records[b], len(days[b] - {None})) for b in records}
+        return BronzeCounts(per_batch, len(set().union(*days.values()) - {None}))
+
+    def volume_history(self, window: int) -> list[float]:
+        """Records per drop day of the last ``window`` refines of the entity, the latest first."""
+        runs: dict[str, list] = {}
+        for _, refine_id, records, drop_days, at in self.audit:
+            run = runs.setdefault(refine_id, [0, 0, at])
+            run[0] += records
+            run[1] += drop_days
+            run[2] = max(run[2], at)
+        latest = sorted(runs.values(), key=lambda r: r[2], reverse=True)[:window]
+        return [n / max(d, 1) for n, d, _ in latest]
+
+
+def take_inventory(spark, settings: Settings, source: str, entity: str) -> BronzeInventory | None:
+    """``BronzeInventory`` of ``source`` and ``entity`` (None: no bronze table yet)."""
+    if not lake.exists(settings, f"bronze.{source}"):
+        return None
+    by_file = (
+        lake.read(spark, settings, f"bronze.{source}")
+        .groupBy("_file_sha256", "_batch_id", "dt")
+        .agg(F.min("_source_file").alias("file"), F.count(F.lit(1)).alias("n"))
+        .collect()
+    )
+    files = tuple((r["_file_sha256"], r["file"], r["_batch_id"], r["dt"], r["n"]) for r in by_file)
+    audit: tuple = ()
+    if lake.exists(settings, "ops.batch_audit"):
+        rows = (
+            lake.read(spark, settings, "ops.batch_audit")
+            .where(F.col("entity") == entity)
+            .select("batch_id", "refine_id", "records_in", "drop_days", "refined_at")
+            .collect()
+        )
+        audit = tuple(tuple(r) for r in rows)
+    return BronzeInventory(source, files, audit)
+
+
 def pending_batches(spark, settings: Settings, source: str, entity: str, days=None) -> list[str]:
     """Bronze batches of ``source`` not yet refined into ``entity``; with ``days`` (a dated run),
     only the batches holding drops of those days."""
-    if not lake.exists(settings, f"bronze.{source}"):
-        return []
-    bronze = lake.read(spark, settings, f"bronze.{source}")
-    if days is not None:
-        bronze = bronze.where(F.col("dt").isin(list(days)))
-    batches = {r[0] for r in bronze.select("_batch_id").distinct().collect()}
-    if lake.exists(settings, "ops.batch_audit"):
-        audit = lake.read(spark, settings, "ops.batch_audit").where(F.col("entity") == entity)
-        batches -= {r[0] for r in audit.select("batch_id").collect()}
-    return sorted(batches)
+    inventory = take_inventory(spark, settings, source, entity)
+    return inventory.pending(days) if inventory else []
 
 
 # A run's records per drop day must stay within this band of the trailing average.
@@ -91,38 +160,17 @@ class BronzeCounts:
         return sum(n for n, _ in self.per_batch.values())
 
 
-def count_bronze(bronze) -> BronzeCounts:
-    """One query: the records of ``bronze`` (the refine's batches) per batch and drop day."""
-    per_batch: dict[str, tuple[int, int]] = {}
-    days = set()
-    for batch, day, n in bronze.groupBy("_batch_id", "dt").agg(F.count(F.lit(1))).collect():
-        records, batch_days = per_batch.get(batch, (0, 0))
-        per_batch[batch] = (records + n, batch_days + (day is not None))
-        days.add(day)
-    days.discard(None)
-    return BronzeCounts(per_batch, len(days))
-
-
-def check_daily_volume(spark, settings: Settings, report: RefineReport, counts: BronzeCounts, now: datetime) -> CheckResult:
-    """Records per drop day against the last runs' (ops.batch_audit). Out of band: stored and
-    raised. In band: returned, for the caller to store with the batch's other results (the gate).
+def check_daily_volume(spark, settings: Settings, report: RefineReport, inventory: BronzeInventory, now: datetime) -> CheckResult:
+    """Records per drop day of the report's batches against the last runs' (ops.batch_audit, read
+    in ``inventory``). Out of band: stored and raised. In band: returned, for the caller to store
+    with the batch's other results (the gate).
 
     Per drop day, not per batch: a first load of twelve weeks and a daily drop compare fairly.
     """
+    counts = inventory.counts(report.batches)
     records, drop_days = counts.records, counts.drop_days
     current = records / max(drop_days, 1)
-    history = []
-    if lake.exists(settings, "ops.batch_audit"):
-        runs = (
-            lake.read(spark, settings, "ops.batch_audit")
-            .where(F.col("entity") == report.entity)
-            .groupBy("refine_id")
-            .agg(F.sum("records_in").alias("n"), F.sum("drop_days").alias("days"), F.max("refined_at").alias("at"))
-            .orderBy(F.col("at").desc())
-            .limit(VOLUME_WINDOW)
-            .collect()
-        )
-        history = [r["n"] / max(r["days"], 1) for r in runs]
+    history = inventory.volume_history(VOLUME_WINDOW)
     low, high = VOLUME_BAND
     if history:
         average = sum(history) / len(history)
@@ -146,20 +194,14 @@ def check_daily_volume(spark, settings: Settings, report: RefineReport, counts: 
     return result
 
 
-def check_loaded_once(spark, settings: Settings, source: str, bronze) -> None:
+def check_loaded_once(inventory: BronzeInventory, batches) -> None:
     """Each drop file's records belong to one batch: a file in bronze under two batches (two
     ingests at once) would be counted twice, so the refine stops before writing anything."""
-    files = bronze.select("_file_sha256").distinct()
-    everywhere = lake.read(spark, settings, f"bronze.{source}").join(files, "_file_sha256", "left_semi")
-    twice = (
-        everywhere.groupBy("_file_sha256")
-        .agg(F.countDistinct("_batch_id").alias("batches"), F.min("_source_file").alias("file"), F.collect_set("_batch_id").alias("ids"))
-        .where("batches > 1")
-        .collect()
-    )
+    twice = inventory.double_loads(batches)
     if twice:
-        named = "; ".join(f"{r['file']} in batches {', '.join(sorted(r['ids']))}" for r in twice)
-        raise ReconciliationError(f"bronze.{source} holds the same file under more than one batch (a double load): {named}")
+        raise ReconciliationError(
+            f"bronze.{inventory.source} holds the same file under more than one batch (a double load): {'; '.join(twice)}"
+        )
 
 
 def reconcile(
@@ -167,7 +209,7 @@ def reconcile(
 ) -> None:
     """Count each side on its own (bronze, the quarantine table, silver read back) and check they add up.
 
-    ``bronze``: the batches' records as bronze holds them (``count_bronze``).
+    ``bronze``: the batches' records as bronze holds them (``BronzeInventory.counts``).
     ``silver_days``: the only partitions of silver that can hold the batch's keys (None: read all of it).
     """
     empty = {"in": 0, "days": 0, "quarantined": 0, "accepted": 0, "collapsed": 0, "lost": 0}

@@ -27,10 +27,10 @@ from citybrain.jobs.silver.audit import (
     RefineReport,
     check_daily_volume,
     check_loaded_once,
-    count_bronze,
     days_sql,
     pending_batches,
     reconcile,
+    take_inventory,
     write_audit,
 )
 from citybrain.jobs.silver.mapping import explain_failure, field_column, text_sql
@@ -237,13 +237,14 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
     now = datetime.now(UTC)
     refine_id = f"refine-{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     report = RefineReport(source, entity, refine_id)
-    report.batches = pending_batches(spark, settings, source, entity, days)
+    inventory = take_inventory(spark, settings, source, entity)
+    report.batches = inventory.pending(days) if inventory else []
     if not report.batches:
         report.seconds = time.monotonic() - started
         return report
 
     bronze = lake.read(spark, settings, f"bronze.{source}").where(F.col("_batch_id").isin(report.batches))
-    check_loaded_once(spark, settings, source, bronze)
+    check_loaded_once(inventory, report.batches)
     key = privacy.pii_key(settings)
     rows = typed(bronze, spec, key, keep_raw=True)
     if mapping.locate:
@@ -255,8 +256,7 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
             )
     silver_name = f"silver.{entity}"
     contract = get_contract(silver_name)
-    counted = count_bronze(bronze)
-    volume = check_daily_volume(spark, settings, report, counted, now)
+    volume = check_daily_volume(spark, settings, report, inventory, now)
     explain = lambda exc: explain_failure(bronze, source, mapping, key, exc)  # noqa: E731
     rules = row_rules(spec)
     # one pass over the batch: typed, located, checked against the rules (the quarantine
@@ -299,7 +299,7 @@ def _run(spark, settings: Settings, spec: SourceSpec, started: float, days) -> R
         derive = DERIVED.get(entity)
         if derive:
             derive(spark, settings, valid)
-        reconcile(spark, settings, report, counted, valid, refine_id, silver_days=days)
+        reconcile(spark, settings, report, inventory.counts(report.batches), valid, refine_id, silver_days=days)
     report.seconds = time.monotonic() - started
     return report
 

@@ -5,14 +5,14 @@ Calendar drops keep these tests small: no grid is needed to place them.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from citybrain import lake
 from citybrain.jobs.bronze import ingest
 from citybrain.jobs.silver import refine
-from citybrain.jobs.silver.audit import ReconciliationError
+from citybrain.jobs.silver.audit import BronzeInventory, ReconciliationError
 
 HEADER = "date,weekday,is_workday,holiday_name,weather,temp_max_c,temp_min_c,precipitation_mm,aqi,event_name,event_lon,event_lat,event_attendance\n"
 
@@ -80,20 +80,48 @@ def test_a_batch_audited_twice_fails(spark, lake_settings, tmp_path, monkeypatch
     refine.refine(spark, lake_settings, "calendar")
     batches = [r[0] for r in lake.read(spark, lake_settings, "bronze.calendar").select("_batch_id").distinct().collect()]
     # a second refine that started before the first one wrote its audit row
-    monkeypatch.setattr(refine, "pending_batches", lambda *args: batches)
+    monkeypatch.setattr(BronzeInventory, "pending", lambda self, days=None: batches)
     with pytest.raises(ReconciliationError, match="audited more than once"):
         refine.refine(spark, lake_settings, "calendar")
 
 
-def test_bronze_is_counted_per_batch_and_per_drop_day_in_one_query(spark):
+def _inventory() -> BronzeInventory:
+    """b1: two files over two days; b2: a file of a day b1 also has; b3: a record without a day;
+    b0: refined before (audited). calendar_02.csv is in b1 and again in b2 (a double load)."""
+    d1, d2 = date(2026, 9, 1), date(2026, 9, 2)
+    files = (
+        ("sha1", "calendar_01.csv", "b1", d1, 3),
+        ("sha2", "calendar_02.csv", "b1", d2, 2),
+        ("sha2", "calendar_02.csv", "b2", d2, 4),
+        ("sha3", "calendar_03.csv", "b3", None, 1),
+        ("sha0", "calendar_00.csv", "b0", date(2026, 8, 31), 7),
+    )
+    at = datetime(2026, 9, 1, 6, tzinfo=UTC)
+    audit = (
+        ("b0", "refine-a", 7, 1, at),
+        ("bx", "refine-b", 20, 4, at + timedelta(days=1)),
+        ("by", "refine-b", 10, 1, at + timedelta(days=1)),
+        ("bz", "refine-c", 9, 3, at + timedelta(days=2)),
+    )
+    return BronzeInventory("calendar", files, audit)
+
+
+def test_bronze_is_counted_per_batch_and_per_drop_day():
     """The volume check and the reconciliation share one count of bronze: each batch's records and
-    drop days, and the drop days of all batches together (a day two batches share counts once)."""
-    from datetime import date as day
-
-    from citybrain.jobs.silver.audit import count_bronze
-
-    rows = [("b1", day(2026, 9, 1))] * 3 + [("b1", day(2026, 9, 2))] * 2 + [("b2", day(2026, 9, 2))] * 4 + [("b3", None)]
-    counted = count_bronze(spark.createDataFrame(rows, "_batch_id string, dt date"))
+    drop days, and the drop days of the batches together (a day two batches share counts once)."""
+    counted = _inventory().counts(["b1", "b2", "b3"])
     # by hand: b1 5 records over 2 days, b2 4 over 1, b3 1 with no day; 2 distinct days in all
     assert counted.per_batch == {"b1": (5, 2), "b2": (4, 1), "b3": (1, 0)}
     assert (counted.records, counted.drop_days) == (10, 2)
+    assert _inventory().counts(["b2"]).per_batch == {"b2": (4, 1)}
+
+
+def test_the_inventory_finds_pending_batches_double_loads_and_the_volume_history():
+    inventory = _inventory()
+    assert inventory.pending() == ["b1", "b2", "b3"]  # b0 is audited
+    assert inventory.pending(days={date(2026, 9, 2)}) == ["b1", "b2"]
+    assert inventory.double_loads(["b3"]) == []
+    assert inventory.double_loads(["b2"]) == ["calendar_02.csv in batches b1, b2"]
+    # per refine, the latest first: c 9 over 3 days, b 30 over 5, a 7 over 1
+    assert inventory.volume_history(7) == [3.0, 6.0, 7.0]
+    assert inventory.volume_history(2) == [3.0, 6.0]
