@@ -100,7 +100,7 @@ def _inventory() -> BronzeInventory:
     audit = (
         ("b0", "refine-a", 7, 1, at),
         ("bx", "refine-b", 20, 4, at + timedelta(days=1)),
-        ("by", "refine-b", 10, 1, at + timedelta(days=1)),
+        ("by", "refine-b", 10, 1, at + timedelta(days=3)),  # refine-b ended last
         ("bz", "refine-c", 9, 3, at + timedelta(days=2)),
     )
     return BronzeInventory("calendar", files, audit)
@@ -122,6 +122,6 @@ def test_the_inventory_finds_pending_batches_double_loads_and_the_volume_history
     assert inventory.pending(days={date(2026, 9, 2)}) == ["b1", "b2"]
     assert inventory.double_loads(["b3"]) == []
     assert inventory.double_loads(["b2"]) == ["calendar_02.csv in batches b1, b2"]
-    # per refine, the latest first: c 9 over 3 days, b 30 over 5, a 7 over 1
-    assert inventory.volume_history(7) == [3.0, 6.0, 7.0]
-    assert inventory.volume_history(2) == [3.0, 6.0]
+    # per refine, the latest (last audit row) first: b 30 over 5 days, c 9 over 3, a 7 over 1
+    assert inventory.volume_history(7) == [6.0, 3.0, 7.0]
+    assert inventory.volume_history(2) == [6.0, 3.0]
