@@ -225,17 +225,27 @@ def reconcile(
     held = F.col("_held_file").isNotNull()
     same = held & (F.col("_held_file") == F.col("_source_file")) & (F.col("_held_row") == F.col("_source_row"))
     sides = valid.select(*key, "_batch_id", "_source_file", "_source_row").join(current, key, "left")
-    counted = sides.groupBy("_batch_id").agg(
-        F.sum(same.cast("int")).alias("accepted"),
-        F.sum((held & ~same).cast("int")).alias("collapsed"),
-        F.sum((~held).cast("int")).alias("lost"),
+    in_silver = sides.groupBy(F.col("_batch_id").alias("batch")).agg(
+        F.lit(None).cast("string").alias("rule"),
+        F.sum(same.cast("bigint")).alias("accepted"),
+        F.sum((held & ~same).cast("bigint")).alias("collapsed"),
+        F.sum((~held).cast("bigint")).alias("lost"),
+        F.lit(None).cast("bigint").alias("quarantined"),
     )
-    for batch, accepted, collapsed, lost in counted.collect():
-        per_batch.setdefault(batch, dict(empty)).update({"accepted": accepted, "collapsed": collapsed, "lost": lost})
-    quarantined = lake.read(spark, settings, f"quarantine.{report.entity}").where(F.col("batch_id") == refine_id)
-    for batch, rule, n in quarantined.groupBy(F.get_json_object("record", "$._batch_id"), "rule").count().collect():
-        per_batch.setdefault(batch, dict(empty))["quarantined"] += n
-        report.quarantined_by_rule[rule] = report.quarantined_by_rule.get(rule, 0) + n
+    # the quarantine table read back: its rows of this refine, per batch and rule
+    refused = lake.read(spark, settings, f"quarantine.{report.entity}").where(F.col("batch_id") == refine_id)
+    in_quarantine = refused.groupBy(F.get_json_object("record", "$._batch_id").alias("batch"), "rule").agg(
+        *(F.lit(None).cast("bigint").alias(c) for c in ("accepted", "collapsed", "lost")),
+        F.count(F.lit(1)).alias("quarantined"),
+    )
+    # one query brings both (each counted from its own table): a row with a rule is a quarantine count
+    for batch, rule, accepted, collapsed, lost, quarantined in in_silver.unionByName(in_quarantine).collect():
+        counts = per_batch.setdefault(batch, dict(empty))
+        if rule is None:
+            counts.update({"accepted": accepted or 0, "collapsed": collapsed or 0, "lost": lost or 0})
+        else:
+            counts["quarantined"] += quarantined
+            report.quarantined_by_rule[rule] = report.quarantined_by_rule.get(rule, 0) + quarantined
     now = datetime.now(UTC)
     rows, problems = [], []
     for batch, c in sorted(per_batch.items()):
