@@ -352,7 +352,7 @@ def reattachable(remote: str) -> bool:
     Reattachable execution lets a client resume a result stream that a network broke, and costs a
     second call per query to release the result. On a loopback connection no network can break the
     stream (the server's death ends it either way), and that call cost 2-4 ms of every query's 4-8 ms:
-    55 ms of the 0.45 s a calendar refine took, 30 queries (A/B in one process, BENCHMARKS.md).
+    a calendar refine of some 30 queries went from 0.51 s to 0.46 s (BENCHMARKS.md, M at acfb7e9).
     A remote engine keeps it: there, a long result may cross proxies that cut idle streams.
     """
     host = _host_port(remote)[0].strip("[]")
