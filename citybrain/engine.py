@@ -29,6 +29,7 @@ once it answers (``_preload_udf_modules``), and no session records PySpark's cal
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import ipaddress
@@ -342,8 +343,23 @@ def _new_session(remote: str):
     session.client.set_retry_policies([_live_server_policy(remote)])
     if not reattachable(remote):
         session.client.disable_reattachable_execute()
+    _without_ml_cache_cleanup_at_exit(session)
     _without_call_sites(session)
     return session
+
+
+def _without_ml_cache_cleanup_at_exit(session) -> None:
+    """Drop the exit hook through which pyspark-client 4.1 asks the server to clear its Spark ML
+    cache (one per client, ``SparkConnectClient._cleanup_ml_cache``).
+
+    CityBrain runs no Spark ML over Connect (its models are scikit-learn), and when the engine is
+    gone by the time the process exits (stopped by its command, killed in a test) the hook's call
+    fails and PySpark logs a gRPC traceback after everything else has finished. A client without
+    the hook (another pyspark-client version) is left as it is.
+    """
+    hook = getattr(session.client, "_cleanup_ml_cache", None)
+    if hook is not None:
+        atexit.unregister(hook)
 
 
 def reattachable(remote: str) -> bool:
