@@ -270,9 +270,10 @@ def test_queries_on_this_machine_stream_their_results_without_reattachable_execu
 
 
 # a session on an engine of its own (state dir argv[1]), a query, then the engine goes away (stopped
-# by another process: killed here) and this process exits
+# by another process: killed here) and this process exits; it logs to stderr, as an Airflow task does
 _SESSION_OUTLIVES_ITS_ENGINE = """
-import os, signal, sys, time
+import logging, os, signal, sys, time
+logging.basicConfig()
 from citybrain import engine
 from citybrain.settings import Settings
 settings = Settings.from_env().with_(state_dir=__import__("pathlib").Path(sys.argv[1]))
