@@ -353,8 +353,9 @@ def _without_ml_cache_cleanup_at_exit(session) -> None:
     cache (one per client, ``SparkConnectClient._cleanup_ml_cache``).
 
     CityBrain runs no Spark ML over Connect (its models are scikit-learn), and when the engine is
-    gone by the time the process exits (stopped by its command, killed in a test) the hook's call
-    fails and PySpark logs a gRPC traceback after everything else has finished. A client without
+    gone by the time the process exits (stopped by another process, killed in a test) the hook's
+    call fails, and with Spark Connect's log on (``SPARK_CONNECT_LOG_LEVEL``, or a test run's log
+    capture) PySpark logs a gRPC traceback after everything else has finished. A client without
     the hook (another pyspark-client version) is left as it is.
     """
     hook = getattr(session.client, "_cleanup_ml_cache", None)
