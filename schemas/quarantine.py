@@ -3,9 +3,9 @@
 Nothing is dropped: a record that fails a row-level rule lands in ``quarantine.<entity>``
 with its bronze record (as JSON), the rule it broke, the measured value and the batch, so
 it can be explained, fixed at the source and replayed. The record's personal data is
-masked, tokenised or scrubbed as in silver (``refine.private_raw_columns``; a scrubbed text is
-trimmed, as silver holds it); the clear
-record stays only in bronze, restricted to data engineers, where the file and row point.
+masked, tokenised or scrubbed as in silver (``refine.private_raw_columns``; a scrubbed text
+is trimmed, as silver holds it); the clear record stays only in bronze, restricted to data
+engineers, where the file and row point.
 """
 
 from __future__ import annotations

@@ -79,13 +79,13 @@ def typed(bronze: DataFrame, spec: SourceSpec, key: str, *, keep_raw: bool = Fal
 def with_record(rows: DataFrame, spec: SourceSpec, key: str, *, only_where=None) -> DataFrame:
     """``rows`` (from ``typed(keep_raw=True)``) with ``_record``, the bronze record as quarantine keeps it,
     in place of the bronze columns; null where ``only_where`` is false (it is computed for those rows only)."""
-    record = F.to_json(F.struct(*private_raw_columns(spec, key, prefix=RAW_PREFIX, with_fields=True), "_batch_id"))
+    record = F.to_json(F.struct(*private_raw_columns(spec, key, prefix=RAW_PREFIX), "_batch_id"))
     if only_where is not None:
         record = F.when(only_where, record)
     return rows.withColumn("_record", record).drop(*(f"{RAW_PREFIX}{c}" for c in (*spec.columns, "_extra")))
 
 
-def private_raw_columns(spec: SourceSpec, key: str, *, prefix: str = "", with_fields: bool = False) -> list:
+def private_raw_columns(spec: SourceSpec, key: str, *, prefix: str = "") -> list:
     """The bronze record as a quarantine row keeps it: personal data masked, tokenised or scrubbed.
 
     Phones and names are masked as in silver, ID, licence and plate numbers become their
@@ -95,14 +95,14 @@ def private_raw_columns(spec: SourceSpec, key: str, *, prefix: str = "", with_fi
     ``_source_file`` and ``_source_row`` point to for a replay. ``prefix``: the bronze
     columns are named ``<prefix><column>`` in the frame.
 
-    ``with_fields``: the frame also holds the silver fields. A column that a field of the
-    same privacy kind reads alone is taken from that field instead of computed again (a
-    scrubbed text then comes trimmed, as silver holds it). Each scrub is some ten regular
-    expressions that the engine prepares for every query: the calendar's four took a third
-    of its typed batch's 60 ms before this.
+    The frame also holds the silver fields (``typed``): a column that a field of the same
+    privacy kind reads alone is taken from that field instead of computed again (a scrubbed
+    text then comes trimmed, as silver holds it). The engine prepares some ten regular
+    expressions for each scrub in every query that holds one: taking three of the calendar's
+    four from its fields brought its staged batch from 68-75 ms to 47-49 ms (BENCHMARKS.md).
     """
     scrubbed = {c for f in spec.silver.fields if f.kind in ("text", "scrub") for c in f.argument.split("|")}
-    fields = _fields_by_column(spec) if with_fields else {}
+    fields = _fields_by_column(spec)
     columns = []
     for name in spec.columns:
         kind = spec.pii.get(name)
