@@ -58,6 +58,11 @@ def _dropoff_cells(resolution: int):
     return cells
 
 
+def order_cell_hour(resolution: int, timezone: str) -> tuple[Column, Column]:
+    """An order's ``h3_cell`` and ``hour_start``: its pickup cell and the local hour it was placed in."""
+    return F.col(f"h3_r{resolution}").alias("h3_cell"), local_hour_start(F.col("ordered_at"), timezone).alias("hour_start")
+
+
 def cell_hour_counts(trips: DataFrame, timezone: str, resolution: int) -> DataFrame:
     """Counts and sums per cell and hour_start (only the cell-hours where something happened)."""
     cell = f"h3_r{resolution}"
@@ -65,8 +70,7 @@ def cell_hour_counts(trips: DataFrame, timezone: str, resolution: int) -> DataFr
     status = F.col("order_status")
     done = status == "completed"
     orders = placed.select(
-        F.col(cell).alias("h3_cell"),
-        local_hour_start(F.col("ordered_at"), timezone).alias("hour_start"),
+        *order_cell_hour(resolution, timezone),
         F.lit(1).alias("orders"),
         done.cast("int").alias("completed"),
         status.startswith("cancelled").cast("int").alias("cancelled"),
@@ -169,10 +173,12 @@ def rows_of_days(
     cell = f"h3_r{params.resolution}"
     in_days = demand_days.local_day(F.col("hour_start"), timezone).between(F.lit(days.first), F.lit(days.last))
     read_from, read_to = days.silver_days
-    counts = cell_hour_counts(trips.where(F.col("dt").between(F.lit(read_from), F.lit(read_to))), timezone, params.resolution).where(
-        in_days
-    )
-    inside = counts.where(F.col("orders") > 0).groupBy("h3_cell").agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
+    read = trips.where(F.col("dt").between(F.lit(read_from), F.lit(read_to)))
+    counts = cell_hour_counts(read, timezone, params.resolution).where(in_days)
+    # the cell-hours with an order, from the orders alone: the drop-offs' cells (H3 in Python, the
+    # costly part of the counts) do not decide them, and the write computes the counts anyway
+    order_hours = read.where(F.col(cell).isNotNull()).select(*order_cell_hour(params.resolution, timezone)).where(in_days)
+    inside = order_hours.groupBy("h3_cell").agg(F.min("hour_start").alias("first"), F.max("hour_start").alias("last"))
     gold = lake.read(spark, settings, TABLE).where(F.col("orders") > 0)
     outside = (
         gold.where(~F.col("dt").between(F.lit(days.first), F.lit(days.last)))
