@@ -24,6 +24,7 @@ from citybrain.jobs.gold.indicators import (
     PERIOD_COLUMNS,
     SCOPE,
     UNIT_KEYS,
+    computed_once,
     count_where,
     dated_rows,
     in_periods,
@@ -131,15 +132,17 @@ def governance_scorecard(
     params: GovernanceScorecardParams | None = None,
     *,
     only: Periods | None = None,
+    coverage: DataFrame | None = None,
 ) -> DataFrame:
     """silver.urban_case (+ silver.complaint for the 12345 conversion, silver.grid for names) -> scorecard rows.
 
     ``zone`` is the urban-management system's time zone (periods and period ends are local).
     With ``only`` (jobs/gold/performance_periods.py), the rows of the periods it names, from the
-    cases and tickets that can count in them.
+    cases and tickets that can count in them. ``coverage`` is ``coverage_of``'s rows when the caller
+    has them already (as data: the table then takes one pass fewer over silver).
     """
     params = params or GovernanceScorecardParams()
-    periods = judged_periods(coverage_of(cases, zone), params.period_types)
+    periods = judged_periods(coverage_of(cases, zone) if coverage is None else coverage, params.period_types)
     if only is not None:
         periods = periods.where(F.col("period_end") > F.lit(only.after))
         cases = cases.where(can_count_from(only.first_day, CASES))
@@ -214,8 +217,10 @@ def run(spark, settings: Settings, params: GovernanceScorecardParams | None = No
     )
     zone = entity_timezone(CASE_ENTITY)
 
+    covered = computed_once(coverage_of(cases, zone))  # one pass over silver, then data the table's plan reuses
+
     def periods_table(periods: Periods | None) -> DataFrame:
-        return governance_scorecard(cases, complaints, grid, zone, params, only=periods)
+        return governance_scorecard(cases, complaints, grid, zone, params, only=periods, coverage=covered)
 
     inputs = ("silver.urban_case", *(("silver.complaint",) if complaints is not None else ()))
     fingerprint = incremental.fingerprint(TABLE, params, RULES)
@@ -223,7 +228,7 @@ def run(spark, settings: Settings, params: GovernanceScorecardParams | None = No
         plan = incremental.plan(settings, TABLE, inputs, fingerprint, full=full)
     else:  # nothing to watch: the empty table is rebuilt (its changes cannot be named by day)
         plan = incremental.Plan(True, "silver.urban_case does not exist")
-    coverage = [r.asDict() for r in coverage_of(cases, zone).collect()]
+    coverage = [r.asDict() for r in covered.collect()]
     state = facts(settings, coverage, zone=zone, hotline=complaints is not None)
     rows, report.details = build(spark, settings, TABLE, plan, fingerprint, state, cases, CASES, periods_table)
     return report.finish(rows)

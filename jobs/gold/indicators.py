@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType
 
 from citybrain.jobs.gold.common import local_midnight_utc, with_periods
 
@@ -46,11 +47,12 @@ def dated_rows(df: DataFrame, kinds: dict[str, Column]) -> DataFrame:
     )
 
 
-def scope_coverage(df: DataFrame, first_day: str, last_instant: str) -> DataFrame:
-    """Per scope: its zone, its first local day and the last local day it reported anything on."""
+def scope_coverage(df: DataFrame, first_day: str, last_instant: str, *also: Column) -> DataFrame:
+    """Per scope: its zone, its first local day and the last local day it reported anything on
+    (and the aggregates ``also``, computed in the same pass)."""
     return (
         df.groupBy(SCOPE, "tz")
-        .agg(F.min(first_day).alias("first_day"), F.max(last_instant).alias("_last_instant"))
+        .agg(F.min(first_day).alias("first_day"), F.max(last_instant).alias("_last_instant"), *also)
         .withColumn("last_day", local_date(F.col("_last_instant"), F.col("tz")))
         .drop("_last_instant")
     )
@@ -81,10 +83,13 @@ def computed_once(small: DataFrame) -> DataFrame:
     """A small frame (a few hundred rows at most, such as the periods) computed now and handed back
     to the engine as data, so that the plans joining it twice do not compute it twice. Instants
     travel as epoch microseconds, so no client time zone touches them."""
-    stamps = [f.name for f in small.schema.fields if f.dataType.simpleString() == "timestamp"]
-    plain = small.withColumns({c: F.unix_micros(F.col(c)) for c in stamps})
-    rows = plain.collect()
-    back = small.sparkSession.createDataFrame(rows, plain.schema)
+    schema = small.schema
+    stamps = [f.name for f in schema.fields if f.dataType.simpleString() == "timestamp"]
+    if not stamps:
+        return small.sparkSession.createDataFrame(small.collect(), schema)
+    plain = StructType([StructField(f.name, LongType(), f.nullable) if f.name in stamps else f for f in schema.fields])
+    rows = small.withColumns({c: F.unix_micros(F.col(c)) for c in stamps}).collect()
+    back = small.sparkSession.createDataFrame(rows, plain)
     return back.withColumns({c: F.timestamp_micros(F.col(c)) for c in stamps})
 
 

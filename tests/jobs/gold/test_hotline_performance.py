@@ -280,7 +280,7 @@ def test_local_time_decides_the_period_and_hotlines_never_mix(spark):
     }
     assert as_of == {"boston_311": "2026-09-14 04:00", "demo_12345": "2026-09-13 16:00"}  # local midnights as UTC
 
-    notes = job.not_computed([r.asDict() for r in job.source_capabilities(spark.createDataFrame(tickets, DDL)).collect()])
+    notes = job.not_computed(job.capability_rows([r.asDict() for r in job.hotline_summary(spark.createDataFrame(tickets, DDL)).collect()]))
     boston = " | ".join(n for n in notes if n.startswith("boston_311"))
     for missing in ("direct_answer_rate", "timely_acceptance_rate", "satisfaction_rate", "effective_callback_rate", "street rows"):
         assert missing in boston
