@@ -160,6 +160,16 @@ def test_a_cell_with_its_first_order_gets_every_hour_with_its_earlier_drop_offs(
     assert drop_offs.collect()[0][0] > 0  # trips ended there before it had an order
 
 
+def test_an_order_outside_every_cell_adds_no_cell(spark, built):
+    day = trips(FIRST + timedelta(days=9), seed=99)
+    day.loc[0, "h3_r8"] = None  # placed outside the grid: it counts nowhere
+    merge(spark, built, day)
+    report = job.run(spark, built)
+    assert report.details["build"] == "incremental"
+    assert content(built, TABLE) == rebuilt_whole(spark, built, job)
+    assert {r[0] for r in lake.read(spark, built, TABLE).select("h3_cell").distinct().collect()} == set(CELLS)
+
+
 def test_a_cell_losing_its_only_order_loses_its_rows(spark, built):
     lone = trips(FIRST + timedelta(days=9), seed=5, n=1, prefix="lone-", cells=(NEW_CELL,))
     merge(spark, built, lone)
