@@ -310,10 +310,10 @@ def run(spark, settings: Settings, params: HotlinePerformanceParams | None = Non
     if grid is None:
         report.not_computed.append("street names: silver.grid does not exist")
     summary = computed_once(hotline_summary(complaints))  # one pass over silver, then data the table's plan reuses
-    rows = [r.asDict() for r in summary.collect()]
-    capabilities = capability_rows(rows)
+    hotlines = [r.asDict() for r in summary.collect()]
+    capabilities = capability_rows(hotlines)
     report.not_computed.extend(not_computed(capabilities))
-    coverage = [{name: row[name] for name in COVERAGE} for row in rows]
+    coverage = [{name: row[name] for name in COVERAGE} for row in hotlines]
     state = facts(settings, coverage, capabilities=sorted(json.dumps(row, sort_keys=True) for row in capabilities))
 
     def periods_table(periods: Periods | None) -> DataFrame:
