@@ -23,6 +23,7 @@ import argparse
 import importlib
 import os
 import platform
+import re
 import shutil
 import tempfile
 import time
@@ -55,6 +56,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 Figures = dict[str, tuple[int, float, float]]  # stage -> (records, seconds, CPU seconds of engine and client)
+#: one stage's printed row (``main``): stage, history records, seconds, cpu, new day records, seconds, cpu
+STAGE_ROW = re.compile(
+    r"^(?P<stage>ingest|refine \S+|gold \S+)\s+(?P<records>[\d,]+)\s+(?P<seconds>[\d.]+)\s+(?P<cpu>[\d.]+)"
+    r"\s+(?P<day_records>[\d,]+)\s+(?P<day_seconds>[\d.]+)\s+(?P<day_cpu>[\d.]+)"
+)
 
 
 def _timed(engine_pid: int, work):
