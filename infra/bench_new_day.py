@@ -63,6 +63,13 @@ STAGE_ROW = re.compile(
 )
 
 
+def stage_row(stage: str, history: tuple[int, float, float], day: tuple[int, float, float]) -> str:
+    """One stage's printed row: its history's and its new day's figures, and the day's shares of them (read back by ``STAGE_ROW``)."""
+    (n, s, c), (dn, ds, dc) = history, day
+    shares = [f"{100 * dn / n:.1f}" if n else "-", *(f"{100 * d / h:.1f}" if h >= 0.01 else "-" for d, h in ((ds, s), (dc, c)))]
+    return f"{stage:<30} {n:>9,} {s:>8.2f} {c:>7.2f} {dn:>8,} {ds:>8.2f} {dc:>7.2f} {shares[0]:>7} {shares[1]:>7} {shares[2]:>6}"
+
+
 def _timed(engine_pid: int, work):
     cpu = cpu_seconds(engine_pid) + time.process_time()
     result = work()
@@ -165,10 +172,8 @@ def main() -> None:
             f"{'stage':<30} {'history':>9} {'seconds':>8} {'cpu':>7} {'new day':>8} {'seconds':>8} {'cpu':>7}"
             f" {'rows %':>7} {'time %':>7} {'cpu %':>6}"
         )
-        for stage, (n, s, c) in history.items():
-            dn, ds, dc = day[stage]
-            shares = [f"{100 * dn / n:.1f}" if n else "-", *(f"{100 * d / h:.1f}" if h >= 0.01 else "-" for d, h in ((ds, s), (dc, c)))]
-            print(f"{stage:<30} {n:>9,} {s:>8.2f} {c:>7.2f} {dn:>8,} {ds:>8.2f} {dc:>7.2f} {shares[0]:>7} {shares[1]:>7} {shares[2]:>6}")
+        for stage, figures in history.items():
+            print(stage_row(stage, figures, day[stage]))
         for layer in ("ingest", "refine", "gold"):
             h, hc = (sum(f[i] for k, f in history.items() if k.startswith(layer)) for i in (1, 2))
             d, dc = (sum(f[i] for k, f in day.items() if k.startswith(layer)) for i in (1, 2))

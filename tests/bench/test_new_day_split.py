@@ -1,31 +1,44 @@
 """infra/new_day_split.py reads two outputs of infra/bench_new_day.py and splits each stage's new day
 into a fixed part and a part that grows with the city; the figures below are computed by hand."""
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEADER = (
-    "seconds: wall time; cpu: CPU seconds of the engine and this client together\n"
-    "stage                            history  seconds     cpu  new day  seconds     cpu  rows %  time %  cpu %\n"
-)
-LARGER = HEADER + (
-    "ingest                         1,000,000   100.00  110.00   10,000     5.00    5.00     1.0     5.0    4.5\n"
-    "refine hotline                   800,000    50.00   60.00    8,000     2.00    2.50     1.0     4.0    4.2\n"
-    "gold ride_hailing_demand             500    10.00   12.00       50     3.00    3.50    10.0    30.0   29.2\n"
-    "gold demand_forecast                   0     0.01    0.08        0     0.00    0.01       -       -   12.5\n"
-    "gold: history 10.0 s (12.1 cpu), new day 3.0 s (3.5 cpu): 30.0 % of the time, 28.9 % of the cpu\n"
-)
-SMALLER = HEADER + (
-    "ingest                           100,000    10.00   11.00    1,000     1.00    1.00     1.0    10.0    9.1\n"
-    "refine hotline                    80,000     5.00    6.00      800     1.10    1.20     1.0    22.0   20.0\n"
-    "gold ride_hailing_demand             500     5.00    6.00       50     1.20    1.30    10.0    24.0   21.7\n"
-    "gold demand_forecast                   0     0.01    0.07        0     0.00    0.01       -       -   14.3\n"
-)
+
+
+def _bench_new_day():
+    """infra/bench_new_day.py as a module (infra/ is not a package): its rows are the ones the split reads."""
+    spec = importlib.util.spec_from_file_location("bench_new_day", ROOT / "infra" / "bench_new_day.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def output(stages: dict[str, tuple[tuple, tuple]]) -> str:
+    """A bench_new_day output with these stages: {stage: ((records, seconds, cpu) of the history, of the new day)}."""
+    rows = "\n".join(_bench_new_day().stage_row(stage, history, day) for stage, (history, day) in stages.items())
+    return f"seconds: wall time; cpu: CPU seconds of the engine and this client together\n{rows}\ngold: history 10.0 s, new day 3.0 s\n"
+
+
+LARGER = {
+    "ingest": ((1_000_000, 100.0, 110.0), (10_000, 5.0, 5.0)),
+    "refine hotline": ((800_000, 50.0, 60.0), (8_000, 2.0, 2.5)),
+    "gold ride_hailing_demand": ((500, 10.0, 12.0), (50, 3.0, 3.5)),
+    "gold demand_forecast": ((0, 0.01, 0.08), (0, 0.0, 0.01)),
+}
+SMALLER = {
+    "ingest": ((100_000, 10.0, 11.0), (1_000, 1.0, 1.0)),
+    "refine hotline": ((80_000, 5.0, 6.0), (800, 1.1, 1.2)),
+    "gold ride_hailing_demand": ((500, 5.0, 6.0), (50, 1.2, 1.3)),
+    "gold demand_forecast": ((0, 0.01, 0.07), (0, 0.0, 0.01)),
+}
 
 
 def split(tmp_path, larger: str, smaller: str) -> subprocess.CompletedProcess:
+    """The split's run on two outputs."""
     (tmp_path / "larger.log").write_text(larger)
     (tmp_path / "smaller.log").write_text(smaller)
     return subprocess.run(
@@ -37,7 +50,7 @@ def split(tmp_path, larger: str, smaller: str) -> subprocess.CompletedProcess:
 
 
 def test_each_stage_is_split_into_a_fixed_and_a_growing_part_against_its_allowance(tmp_path):
-    done = split(tmp_path, LARGER, SMALLER)
+    done = split(tmp_path, output(LARGER), output(SMALLER))
     assert done.returncode == 0, done.stderr
     assert "k = 10.00" in done.stdout and "allowance = 3.00 %" in done.stdout  # 3 x 10,000 / 1,000,000
     rows = {line[:30].strip(): [float(x) for x in line[30:].split()] for line in done.stdout.splitlines()[2:]}
@@ -52,12 +65,12 @@ def test_each_stage_is_split_into_a_fixed_and_a_growing_part_against_its_allowan
 
 
 def test_the_runs_given_the_wrong_way_round_are_refused_with_a_message(tmp_path):
-    done = split(tmp_path, SMALLER, LARGER)
+    done = split(tmp_path, output(SMALLER), output(LARGER))
     assert done.returncode == 2
     assert "the first run must be the larger one" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_file_that_is_not_a_bench_new_day_output_is_named(tmp_path):
-    done = split(tmp_path, "nothing here\n", SMALLER)
+    done = split(tmp_path, "nothing here\n", output(SMALLER))
     assert done.returncode == 1
     assert "larger.log: no stage table of infra/bench_new_day.py in it" in done.stderr and "Traceback" not in done.stderr
