@@ -21,6 +21,12 @@ for the release calls of other sessions (``_release_pool_shutdown_without_waitin
 task makes a fresh session and stops it, so a retry never reuses a session of a server that
 went away.
 
+Idle sessions: Sail drops a session that made no call for ``spark.session_timeout_secs`` (900 s
+by default), and every later call on it fails with "session ... is not running". A cached session
+is therefore confirmed before it is handed out again (``_server_keeps``), and a process that holds
+one session across long idle stretches on purpose (the test run) starts its engine with a longer
+``idle_session_s``.
+
 Fixed costs kept out of the jobs: the embedded engine imports what the jobs' Python UDFs need
 once it answers (``_preload_udf_modules``), and no session records PySpark's call sites
 (``_without_call_sites``).
@@ -63,6 +69,10 @@ CHANNEL_OPTIONS = (
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 10_000),
 )
+#: the Sail setting (as its environment variable) for how long a session may make no call before the
+#: server drops it, and Sail 0.7's default for it
+IDLE_SESSION_ENV = "SAIL_SPARK__SESSION_TIMEOUT_SECS"
+SAIL_IDLE_SESSION_S = 900
 #: PySpark's record of the calling file and line for every DataFrame and Column call, quoted in a
 #: server's error; off in every session made here (``_without_call_sites``)
 CALL_SITES_CONF = "spark.python.sql.dataFrameDebugging.enabled"
@@ -138,24 +148,29 @@ def status(settings: Settings) -> EngineInfo | None:
     return None
 
 
-def start(settings: Settings, *, owner_pid: int | None = None) -> tuple[EngineInfo, bool]:
+def start(settings: Settings, *, owner_pid: int | None = None, idle_session_s: int | None = None) -> tuple[EngineInfo, bool]:
     """Start the embedded Sail server unless one is running; returns (info, started_now).
 
     ``owner_pid``: a server started now stops by itself once that process is gone, even when it
     could not stop the server (a test run ended by its hang watchdog); without it the server runs
-    until it is stopped, as ``citybrain engine start`` wants."""
+    until it is stopped, as ``citybrain engine start`` wants.
+    ``idle_session_s``: how long a session may make no call before a server started now drops it
+    (default: Sail's, ``SAIL_IDLE_SESSION_S``, unless ``IDLE_SESSION_ENV`` is set)."""
     with locks.file_lock(settings.state_dir / "engine.lock"):  # check -> start -> wait, one caller at a time
         running = status(settings)
         if running:
             return running, False
-        return _start_server(settings, owner_pid), True
+        return _start_server(settings, owner_pid, idle_session_s), True
 
 
-def _start_server(settings: Settings, owner_pid: int | None = None) -> EngineInfo:
+def _start_server(settings: Settings, owner_pid: int | None = None, idle_session_s: int | None = None) -> EngineInfo:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     state = _state_file(settings)
     state.unlink(missing_ok=True)
     log_path = settings.log_dir / f"sail-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.log"
+    env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+    if idle_session_s is not None:
+        env[IDLE_SESSION_ENV] = str(idle_session_s)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "citybrain.engine", "serve", "--state-file", str(state), "--log", str(log_path)]
@@ -165,7 +180,7 @@ def _start_server(settings: Settings, owner_pid: int | None = None) -> EngineInf
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # not killed by a Ctrl-C meant for the client
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            env=env,
         )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -410,18 +425,31 @@ def stop_session(session, timeout_s: float = SESSION_STOP_S) -> None:
     stopper.join(timeout_s)
 
 
+def _server_keeps(session) -> bool:
+    """Whether the server still holds ``session`` (one Config call, a few ms): Sail drops an idle one."""
+    try:
+        session.conf.get("spark.sql.session.timeZone")
+    except Exception:  # noqa: BLE001 - "session ... is not running", or any other reason not to reuse it
+        return False
+    return True
+
+
 def get_session(settings: Settings, *, new: bool = False):
     """A Spark Connect session on the configured engine (health-checked).
 
     Sessions are shared per server address within a process unless ``new`` is asked for;
-    a session whose server went away is replaced rather than handed out again.
+    a session whose server went away, or dropped it for idleness, is replaced rather than handed
+    out again.
     """
     remote = remote_url(settings)
     check_healthy(remote)
-    cached = _sessions.get(remote)
-    if cached is not None and not new and not getattr(cached, "is_stopped", False):
+    cached = _sessions.pop(remote, None) if not new else None
+    if cached is not None and not getattr(cached, "is_stopped", False) and _server_keeps(cached):
+        _sessions[remote] = cached
         _make_active(cached)
         return cached
+    if cached is not None:
+        stop_session(cached)
     session = _new_session(remote)
     # Jobs parse local times with the source's own zone (see the source mappings), so the
     # session works in UTC and every stored timestamp is an unambiguous instant.
@@ -506,7 +534,8 @@ def _serve(state_file: Path, log: Path, port: int, owner_pid: int | None = None)
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port, "log": str(log)}))
     tmp.replace(state_file)
-    print(f"Sail Spark Connect server listening on {host}:{port} (pid {os.getpid()})", flush=True)
+    idle_s = os.environ.get(IDLE_SESSION_ENV, SAIL_IDLE_SESSION_S)
+    print(f"Sail Spark Connect server listening on {host}:{port} (pid {os.getpid()}; idle sessions dropped after {idle_s} s)", flush=True)
     threading.Thread(target=_preload_udf_modules, name="preload-udf-modules", daemon=True).start()
 
     stopping = False

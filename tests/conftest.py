@@ -35,10 +35,17 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark(settings):
-    """The shared Spark Connect session; the embedded engine is stopped when the run ends."""
+    """The shared Spark Connect session; the embedded engine is stopped when the run ends.
+
+    The engine keeps the session however long the tests that do not use it take
+    (``TEST_RUN_IDLE_SESSION_S``); a cluster given in ``CITYBRAIN_TEST_SPARK_REMOTE`` keeps its own
+    setting (Spark Connect's ``spark.connect.session.manager.defaultSessionTimeout``).
+    """
+    from tests_support import TEST_RUN_IDLE_SESSION_S
+
     started = False
-    if not settings.spark_remote:
-        _, started = engine.start(settings, owner_pid=os.getpid())  # stops by itself if the run is killed
+    if not settings.spark_remote:  # a server started here stops by itself if the run is killed
+        _, started = engine.start(settings, owner_pid=os.getpid(), idle_session_s=TEST_RUN_IDLE_SESSION_S)
     session = engine.get_session(settings)
     yield session
     session.stop()

@@ -4,6 +4,10 @@ import re
 from pathlib import Path
 
 SHARED_REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+#: how long the test run's engine keeps a session that makes no call: the run holds one session from
+#: start to end, and end-to-end tests in other processes leave it idle for longer than Sail's 15 min
+#: on a slow machine (a CI run lost it after 2000 s and failed the two tests that came next)
+TEST_RUN_IDLE_SESSION_S = 6 * 3600
 
 
 # --- planted personal data: what the privacy checks look for -------------------------------------------

@@ -355,3 +355,32 @@ def test_an_engine_loads_what_the_python_udfs_import_before_the_first_one_runs(s
         assert dict(zip(wanted, json.loads(row.loaded), strict=True)) == dict.fromkeys(wanted, True)
     finally:
         engine.stop(own)
+
+
+def test_a_session_the_engine_dropped_for_idleness_is_replaced_on_the_next_hand_out(settings, tmp_path):
+    """Sail drops a session idle for its timeout; get_session then hands out a new one, not the dead one."""
+    own = settings.with_(state_dir=tmp_path / "state")
+    info, _ = engine.start(own, idle_session_s=2)
+    try:
+        assert "idle sessions dropped after 2 s" in open(info.log).read()
+        first = engine.get_session(own)
+        assert engine.get_session(own) is first  # still held: shared, not replaced
+        time.sleep(6)
+        with pytest.raises(Exception, match="is not running"):
+            first.range(3).count()
+        second = engine.get_session(own)
+        assert second is not first
+        assert second.range(3).count() == 3
+    finally:
+        engine.stop(own)
+
+
+def test_the_test_runs_engine_keeps_an_idle_session_for_the_whole_run(spark, settings):
+    """The run's one session must outlive the end-to-end tests that leave it idle (Sail's default is 15 min)."""
+    from tests_support import TEST_RUN_IDLE_SESSION_S
+
+    if settings.spark_remote:
+        pytest.skip("the run uses a given Spark Connect server, which keeps its own session timeout")
+    assert TEST_RUN_IDLE_SESSION_S >= 4 * engine.SAIL_IDLE_SESSION_S
+    log = open(engine.status(settings).log).read()
+    assert f"idle sessions dropped after {TEST_RUN_IDLE_SESSION_S} s" in log
