@@ -81,6 +81,7 @@ CALL_SITES_CONF = "spark.python.sql.dataFrameDebugging.enabled"
 UDF_MODULES = (
     "pyspark.worker",
     "pyspark.sql.pandas.serializers",
+    "h3ronpy.vector",
     "citybrain.jobs.silver.geo",
     "citybrain.jobs.silver.grid",
     "citybrain.jobs.gold.ride_hailing_demand",

@@ -15,6 +15,7 @@ import hashlib
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from citybrain.jobs.silver.mapping import BLANKS
@@ -153,13 +154,15 @@ def prepare(connection, grid_location: str) -> None:
 
 
 def _h3_cells(lon: pa.Array, lat: pa.Array) -> pa.Array:
-    import h3
+    """[r7, r8, r9] cells of each point, null where a coordinate is null."""
+    from citybrain import h3cells
 
-    out = [
-        None if x is None or y is None else [h3.latlng_to_cell(y, x, r) for r in (7, 8, 9)]
-        for x, y in zip(lon.to_pylist(), lat.to_pylist(), strict=True)
-    ]
-    return pa.array(out, type=pa.list_(pa.string()))
+    x, y = lon.to_numpy(zero_copy_only=False), lat.to_numpy(zero_copy_only=False)
+    n = len(x)
+    by_resolution = pa.concat_arrays([h3cells.cells(y, x, r) for r in (7, 8, 9)])
+    values = by_resolution.take(pa.array(np.arange(3 * n).reshape(3, n).T.ravel()))  # r7, r8, r9 of point 0, then of 1 ...
+    missing = np.isnan(x) | np.isnan(y)  # a null coordinate arrives as NaN
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3), pa.int32()), values, mask=pa.array(missing))
 
 
 def located(connection, typed: str, *, lon: str, lat: str, community=None, street=None, district=None) -> str:

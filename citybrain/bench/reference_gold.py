@@ -36,16 +36,12 @@ from citybrain.settings import Settings
 def register_h3(connection) -> str:
     """A vectorised ``h3_cell(lat, lon, resolution)`` UDF on the connection (null outside the globe)."""
     import duckdb
-    import h3
-    import numpy as np
-    import pyarrow as pa
+
+    from citybrain import h3cells
 
     def cells(lat, lon, resolution):
-        la = lat.to_numpy(zero_copy_only=False).astype(float)
-        lo = lon.to_numpy(zero_copy_only=False).astype(float)
         res = int(resolution[0].as_py()) if len(resolution) else 8
-        ok = np.isfinite(la) & np.isfinite(lo) & (np.abs(la) <= 90) & (np.abs(lo) <= 180)
-        return pa.array([h3.latlng_to_cell(a, b, res) if k else None for a, b, k in zip(la, lo, ok, strict=True)], pa.string())
+        return h3cells.cells(lat.to_numpy(zero_copy_only=False), lon.to_numpy(zero_copy_only=False), res)
 
     try:
         connection.create_function("h3_cell", cells, ["DOUBLE", "DOUBLE", "INTEGER"], "VARCHAR", type="arrow", null_handling="special")

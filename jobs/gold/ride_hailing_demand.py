@@ -45,15 +45,13 @@ def local_hour_label(hour_start: Column, timezone: str) -> Column:
 
 def _dropoff_cells(resolution: int):
     def cells(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import h3
-        import numpy as np
+        from citybrain import h3cells
 
         for batch in batches:
             lat = batch.column("dropoff_lat").to_numpy(zero_copy_only=False)
             lon = batch.column("dropoff_lon").to_numpy(zero_copy_only=False)
-            ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-            out = [h3.latlng_to_cell(float(a), float(b), resolution) if k else None for a, b, k in zip(lat, lon, ok, strict=True)]
-            yield pa.RecordBatch.from_arrays([batch.column("dropped_off_at"), pa.array(out, pa.string())], ["event_at", "h3_cell"])
+            out = h3cells.cells(lat, lon, resolution)
+            yield pa.RecordBatch.from_arrays([batch.column("dropped_off_at"), out], ["event_at", "h3_cell"])
 
     return cells
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from citybrain import h3cells
 from citybrain.settings import Settings
 
 H3_RESOLUTIONS = (7, 8, 9)
@@ -365,17 +366,13 @@ def _numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.A
     return np.where(empty | bad, np.nan, values), empty, bad, column
 
 
-def _h3_cells(lon: np.ndarray, lat: np.ndarray) -> dict[int, np.ndarray]:
-    """H3 cells of each finite point (None elsewhere), computed once per distinct point."""
-    import h3
-
-    cells = {r: np.full(len(lon), None, dtype=object) for r in H3_RESOLUTIONS}
+def _h3_cells(lon: np.ndarray, lat: np.ndarray) -> dict[int, pa.Array]:
+    """H3 cells of each finite point (null elsewhere), computed once per distinct point."""
     where, codes, u_lon, u_lat = _unique_points(lon, lat)
-    for r in H3_RESOLUTIONS:
-        unique_cells = np.array([h3.latlng_to_cell(b, a, r) for a, b in zip(u_lon.tolist(), u_lat.tolist(), strict=True)], dtype=object)
-        if len(where):
-            cells[r][where] = unique_cells[codes]
-    return cells
+    index = np.full(len(lon), -1, dtype=np.int64)
+    index[where] = codes
+    rows = pa.array(index, mask=index < 0)  # each row's distinct point, null for none
+    return {r: h3cells.cells(u_lat, u_lon, r).take(rows) for r in H3_RESOLUTIONS}
 
 
 def _fmt(value: float) -> str:
@@ -470,7 +467,7 @@ def locate_batch(
         new[name] = pa.array(np.where(placed, values[np.where(placed, row, 0)], None), type=pa.string())
     cells = _h3_cells(np.where(placed, out_x, np.nan), np.where(placed, out_y, np.nan))
     for r in H3_RESOLUTIONS:
-        new[f"h3_r{r}"] = pa.array(cells[r], type=pa.string(), from_pandas=True)
+        new[f"h3_r{r}"] = cells[r]
     new["located_lon"] = pa.array(out_x, type=pa.float64(), mask=~placed)
     new["located_lat"] = pa.array(out_y, type=pa.float64(), mask=~placed)
     new["location_method"] = pa.array(method, type=pa.string())
@@ -519,7 +516,7 @@ def locate_without_registry(df, *, bbox: tuple[float, float, float, float], lon:
                 "community_code": nothing,
                 "street_code": nothing,
                 "district_code": nothing,
-                **{f"h3_r{r}": pa.array(cells[r], type=pa.string(), from_pandas=True) for r in H3_RESOLUTIONS},
+                **{f"h3_r{r}": cells[r] for r in H3_RESOLUTIONS},
                 "located_lon": pa.array(x, type=pa.float64(), mask=~inside),
                 "located_lat": pa.array(y, type=pa.float64(), mask=~inside),
                 "location_method": pa.array(np.where(inside, "h3_only", None), type=pa.string()),
