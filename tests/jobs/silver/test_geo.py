@@ -227,3 +227,13 @@ def test_the_grid_index_is_built_again_when_the_registry_changes(spark, lake_set
 def test_an_empty_grid_registry_is_refused_by_name(spark):
     with pytest.raises(ValueError, match="the grid registry is empty"):
         grid_index(spark.createDataFrame([], GRID_SCHEMA))
+
+
+def test_each_row_gets_its_own_points_cells_once_per_distinct_point_and_none_without_a_point():
+    lon = np.array([118.78, np.nan, 118.70, 118.78, 118.70])
+    lat = np.array([32.05, 32.05, 32.01, 32.05, np.nan])
+    cells = geo._h3_cells(lon, lat)
+    for r in geo.H3_RESOLUTIONS:
+        here, there = h3.latlng_to_cell(32.05, 118.78, r), h3.latlng_to_cell(32.01, 118.70, r)
+        assert cells[r].to_pylist() == [here, None, there, here, None]
+    assert [c.to_pylist() for c in geo._h3_cells(np.array([np.nan]), np.array([np.nan])).values()] == [[None]] * 3
