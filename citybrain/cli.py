@@ -219,8 +219,13 @@ def cmd_engine(args) -> int:
         engine.check_healthy(settings.spark_remote)
         return 0
     if args.action == "start":
-        info, started = engine.start(settings)
+        idle_s = None if args.idle_session_minutes is None else round(args.idle_session_minutes * 60)
+        info, started = engine.start(settings, idle_session_s=idle_s)
         _say(f"{'started' if started else 'already running'}: {info.remote} (pid {info.pid}, log {info.log})")
+        if started:
+            _say(f"a session that makes no call for {idle_s or engine.SAIL_IDLE_SESSION_S} s is dropped (--idle-session-minutes)")
+        elif idle_s is not None:
+            _say("--idle-session-minutes applies to an engine started now: stop this one first to change it")
     elif args.action == "stop":
         _say("stopped" if engine.stop(settings) else "no engine was running")
     else:
@@ -455,6 +460,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("engine", help="start, stop or show the embedded Sail Spark Connect engine")
     p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument(
+        "--idle-session-minutes",
+        type=_minutes,
+        metavar="MINUTES",
+        help="start: drop a session that makes no call for this long (default: Sail's 15 minutes; a notebook left"
+        " open longer then gets 'session ... is not running' and must create a new session)",
+    )
     p.set_defaults(func=cmd_engine)
 
     p = sub.add_parser(
@@ -535,6 +547,16 @@ def _path(value: str):
     from pathlib import Path
 
     return Path(value).resolve()
+
+
+def _minutes(value: str) -> float:
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = float("nan")
+    if not 0 < minutes <= 7 * 24 * 60:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of minutes above 0 and at most a week (10080)")
+    return minutes
 
 
 def _report_errors() -> tuple[type[Exception], ...]:

@@ -3,6 +3,9 @@
 import os
 import subprocess
 import sys
+import time
+
+import pytest
 
 
 def _cli(*args):
@@ -112,3 +115,40 @@ def test_a_stop_by_signal_is_one_line_with_the_shell_exit_code(monkeypatch, caps
         assert cli.main(["contracts"]) == code
         err = capsys.readouterr().err
         assert err.startswith(f"citybrain: stopped by {name}; what was committed") and err.count("\n") == 1
+
+
+def test_engine_start_sets_how_long_an_idle_session_lives_and_says_it(tmp_path):
+    """An analyst's notebook session on `citybrain engine start` lives as long as asked, and the
+    command says how long; a wrong value is one line."""
+    from citybrain import engine
+    from citybrain.settings import Settings
+
+    env = {**os.environ, "CITYBRAIN_STATE_DIR": str(tmp_path / "state"), "CITYBRAIN_SPARK_REMOTE": "", "CITYBRAIN_ENGINE_PORT": "0"}
+    wrong = subprocess.run(
+        [sys.executable, "-m", "citybrain.cli", "engine", "start", "--idle-session-minutes", "0"], capture_output=True, text=True, env=env
+    )
+    assert wrong.returncode == 2 and wrong.stderr.strip().count("\n") == 0 and "'0' is not a number of minutes above 0" in wrong.stderr
+    settings = Settings.from_env().with_(state_dir=tmp_path / "state", spark_remote="")
+    try:
+        started = subprocess.run(
+            [sys.executable, "-m", "citybrain.cli", "engine", "start", "--idle-session-minutes", "0.05"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert started.returncode == 0, started.stderr
+        assert "a session that makes no call for 3 s is dropped" in started.stdout + started.stderr
+        session = engine.get_session(settings, new=True)
+        assert session.range(2).count() == 2
+        time.sleep(7)
+        with pytest.raises(Exception, match="is not running"):
+            session.range(2).count()
+        again = subprocess.run(
+            [sys.executable, "-m", "citybrain.cli", "engine", "start", "--idle-session-minutes", "60"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert "already running" in again.stdout + again.stderr and "stop this one first" in again.stdout + again.stderr
+    finally:
+        engine.stop(settings)
