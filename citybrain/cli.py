@@ -223,7 +223,7 @@ def cmd_engine(args) -> int:
         info, started = engine.start(settings, idle_session_s=idle_s)
         _say(f"{'started' if started else 'already running'}: {info.remote} (pid {info.pid}, log {info.log})")
         if started:
-            _say(f"a session that makes no call for {idle_s or engine.SAIL_IDLE_SESSION_S} s is dropped (--idle-session-minutes)")
+            _say(f"a session that makes no call for {idle_s or engine.idle_session_limit_s()} s is dropped (--idle-session-minutes)")
         elif idle_s is not None:
             _say("--idle-session-minutes applies to an engine started now: stop this one first to change it")
     elif args.action == "stop":

@@ -124,6 +124,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def idle_session_limit_s() -> int:
+    """How long an engine started by this process keeps an idle session: ``IDLE_SESSION_ENV`` when
+    set, else Sail's default (``start`` sets it for the server it starts from ``idle_session_s``)."""
+    return int(float(os.environ.get(IDLE_SESSION_ENV, SAIL_IDLE_SESSION_S)))
+
+
 def _port_answers(host: str, port: int, timeout: float = 2.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -535,8 +541,10 @@ def _serve(state_file: Path, log: Path, port: int, owner_pid: int | None = None)
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({"pid": os.getpid(), "host": host, "port": port, "log": str(log)}))
     tmp.replace(state_file)
-    idle_s = os.environ.get(IDLE_SESSION_ENV, SAIL_IDLE_SESSION_S)
-    print(f"Sail Spark Connect server listening on {host}:{port} (pid {os.getpid()}; idle sessions dropped after {idle_s} s)", flush=True)
+    print(
+        f"Sail Spark Connect server listening on {host}:{port} (pid {os.getpid()}; idle sessions dropped after {idle_session_limit_s()} s)",
+        flush=True,
+    )
     threading.Thread(target=_preload_udf_modules, name="preload-udf-modules", daemon=True).start()
 
     stopping = False
