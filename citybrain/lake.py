@@ -126,6 +126,8 @@ def write(spark, settings: Settings, name: str, df, *, mode: str = "append", rep
     writer = contract.conform(df).write.format("delta").mode(mode)
     if contract.partition_by:
         writer = writer.partitionBy(*contract.partition_by)
+    if contract.deletion_vectors:  # taken when the write creates the table (schemas.contract: deletion vectors)
+        writer = writer.option("delta.enableDeletionVectors", "true")
     problem = layout_problem(settings, name, "write")
     if problem and mode == "overwrite" and not replace_where:
         writer = writer.option("overwriteSchema", "true")  # a whole rewrite takes the contract's layout
@@ -294,6 +296,28 @@ def touched_days(spark, settings: Settings, name: str, rows, key: list[str]) -> 
         return None
     held = read(spark, settings, name).select(*key, "dt").join(rows.select(*key).distinct(), key, "left_semi").select("dt")
     return [r[0] for r in rows.select("dt").union(held).distinct().collect()]
+
+
+def arrow(settings: Settings, name: str, columns: list[str] | None = None, *, version: int | None = None):
+    """A table's rows as a pyarrow Table on this client (``arrow_at`` of its location)."""
+    if not exists(settings, name):
+        raise FileNotFoundError(f"table {name} does not exist yet at {table_location(settings, name)}")
+    return arrow_at(table_location(settings, name), columns, version=version)
+
+
+def arrow_at(location: str, columns: list[str] | None = None, *, version: int | None = None):
+    """The rows of the Delta table at ``location`` as a pyarrow Table, with its deletion vectors
+    applied (schemas.contract: deletion vectors): through ``deltalake``'s DataFusion reader, since
+    its pyarrow dataset refuses a table that has them. Types are the table's own (no string views)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, QueryBuilder
+
+    table = DeltaTable(location, version=version)
+    schema = pa.schema(table.schema().to_arrow())
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
+    listed = ", ".join('"{}"'.format(f.name.replace('"', '""')) for f in schema)
+    return pa.table(QueryBuilder().register("t", table).execute(f"SELECT {listed} FROM t").read_all()).cast(schema)
 
 
 def _delta(settings: Settings, name: str):

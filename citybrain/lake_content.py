@@ -52,11 +52,10 @@ def batch_columns(name: str) -> frozenset[str]:
 def content_checksum(settings: Settings, name: str, ignore: frozenset[str] = frozenset()) -> tuple[int, int]:
     """(rows, checksum) of the table ``name`` over every column but ``ignore``."""
     import duckdb
-    from deltalake import DeltaTable
 
     from citybrain.bench import key_checksum
 
-    table = DeltaTable(lake.table_location(settings, name)).to_pyarrow_table()
+    table = lake.arrow(settings, name)
     columns = tuple(c for c in table.column_names if c not in ignore)
     with duckdb.connect() as connection:
         connection.register("content", table)

@@ -48,6 +48,15 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 #: table's choice; schemas/README.md has the figures.
 BY_DAY = ("dt",)
 
+#: Deletion vectors, for the tables a refine MERGEs each day's versions into (``deletion_vectors``
+#: in their contract): a MERGE then marks a replaced row deleted in its old file and writes only
+#: the new versions, instead of copying every other row of the files it touches. Measured on
+#: silver.ride_trip at ten times the demo city (6.7M rows), one new day of 82k rows with 418
+#: versions of the six days before: 3.0 s and 463k rows copied without, 1.22 s and none with.
+#: Readers apply them: Sail, Spark with delta-spark and DuckDB's delta extension do;
+#: ``deltalake`` only through ``lake.arrow`` (its DataFusion reader), not ``to_pyarrow_*``.
+#: A table gets them when it is created; one created before keeps copying (both are correct).
+
 # "record": a whole record that held several kinds, kept masked, tokenised and scrubbed
 PII_KINDS = ("name", "phone", "id_number", "plate", "licence", "address", "record")
 
@@ -80,6 +89,7 @@ class Contract:
     owner: str
     keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
+    deletion_vectors: bool = False  # see the note above ``Contract``
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

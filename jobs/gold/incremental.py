@@ -9,12 +9,13 @@ build rules) and the gold table's version after the write. The next build asks `
   on since (another writer, a repair, ``citybrain maintain``), a silver table replaced (another
   id), a silver version no longer readable, or a silver table not partitioned by ``dt``;
 - otherwise **the silver days that changed**: the ``dt`` partitions of every data file added or
-  removed between the recorded version and now. A MERGE that rewrites a row rewrites its
-  file, so both the new version's day and the old version's day are there (a row that moves
-  day too), and a late batch for an old day names that old day. The job turns those days
-  into the gold periods they can affect (its own rule, e.g. a trip's drop-off the next day).
+  removed by the commits between the recorded version and now. A MERGE that replaces a row
+  rewrites its file or gives it a deletion vector (a ``remove`` and an ``add`` of it), so both
+  the new version's day and the old version's day are there (a row that moves day too), and a
+  late batch for an old day names that old day. The job turns those days into the gold
+  periods they can affect (its own rule, e.g. a trip's drop-off the next day).
 
-Reading the Delta log of two versions costs the number of files, not the rows.
+Reading those commits costs the number of files they name, not the rows.
 """
 
 from __future__ import annotations
@@ -89,7 +90,12 @@ def last_build(settings: Settings, table: str) -> dict | None:
 
 def changed_days(settings: Settings, name: str, since: dict, now: dict) -> frozenset[date] | str:
     """The ``dt`` values of the files added or removed in ``name`` from ``since`` to ``now`` (each
-    {id, version}), or why they cannot be known (a text)."""
+    {id, version}), or why they cannot be known (a text).
+
+    Read from the commits in between (``_delta_log/<version>.json``), not by comparing the two
+    versions' file lists: a MERGE into a table with deletion vectors (schemas.contract) keeps a
+    file whose rows it replaced and gives it a deletion vector, so the file's path is in both
+    lists and only its commit (a ``remove`` and an ``add`` of that path) names its day."""
     from deltalake import DeltaTable
 
     location = lake.table_location(settings, name)
@@ -98,19 +104,30 @@ def changed_days(settings: Settings, name: str, since: dict, now: dict) -> froze
         return f"{name} was replaced since the last build"
     if "dt" not in current.metadata().partition_columns:
         return f"{name} is not partitioned by dt"
-    try:
-        before = DeltaTable(location, version=since["version"])
-    except Exception as exc:  # noqa: BLE001 - a version vacuumed or a log cleaned up: rebuild whole
-        return f"{name} version {since['version']} cannot be read ({type(exc).__name__})"
+    days: set[date] = set()
+    for version in range(since["version"] + 1, now["version"] + 1):
+        try:
+            actions = _commit_actions(location, version)
+        except OSError as exc:  # a log cleaned up: rebuild whole
+            return f"{name} version {version}'s commit cannot be read ({type(exc).__name__})"
+        for action in actions:
+            change = action.get("add") or action.get("remove")
+            if change is None:
+                continue
+            day = (change.get("partitionValues") or {}).get("dt")
+            if day is None:
+                return f"{name} version {version} changed a file without a day ({change.get('path')})"
+            days.add(date.fromisoformat(day))
+    return frozenset(days)
 
-    def files(table) -> dict[str, date]:
-        import pyarrow as pa
 
-        actions = pa.table(table.get_add_actions(flatten=True)).select(["path", "partition.dt"]).to_pydict()
-        return dict(zip(actions["path"], actions["partition.dt"], strict=True))
+def _commit_actions(location: str, version: int) -> list[dict]:
+    """The actions of one Delta commit (one JSON object per line)."""
+    import pyarrow.fs as pafs
 
-    old, new = files(before), files(current)
-    return frozenset(old[p] for p in old.keys() - new.keys()) | frozenset(new[p] for p in new.keys() - old.keys())
+    filesystem, root = pafs.FileSystem.from_uri(location if "://" in location else f"file://{location}")
+    with filesystem.open_input_stream(f"{root}/_delta_log/{version:020d}.json") as stream:
+        return [json.loads(line) for line in stream.read().decode().splitlines() if line.strip()]
 
 
 def plan(settings: Settings, table: str, inputs: tuple[str, ...], fingerprint_: str, *, full: bool = False) -> Plan:

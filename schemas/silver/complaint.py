@@ -46,6 +46,7 @@ SILVER_COMPLAINT = Contract(
     owner="data-engineering",
     keys=("complaint_id",),
     partition_by=BY_DAY,  # 11 MiB, updated by each day's versions at the default city (see BY_DAY)
+    deletion_vectors=True,  # merged with each day's versions (see the note on deletion vectors)
 )
 
 SILVER_COMPLAINT_STATUS = Contract(

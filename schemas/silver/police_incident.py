@@ -33,4 +33,5 @@ SILVER_POLICE_INCIDENT = Contract(
     owner="data-engineering",
     keys=("incident_no",),
     partition_by=BY_DAY,  # 3.3 MiB, updated by each day's versions at the default city (see BY_DAY)
+    deletion_vectors=True,  # merged with each day's versions (see the note on deletion vectors)
 )

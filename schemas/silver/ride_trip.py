@@ -37,4 +37,5 @@ SILVER_RIDE_TRIP = Contract(
     owner="data-engineering",
     keys=("order_id",),
     partition_by=BY_DAY,  # 2.5 MiB a day at the default city (see BY_DAY)
+    deletion_vectors=True,  # merged with each day's versions (see the note on deletion vectors)
 )

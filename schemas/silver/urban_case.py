@@ -37,6 +37,7 @@ SILVER_URBAN_CASE_EVENT = Contract(
     owner="data-engineering",
     keys=("case_event_id",),
     partition_by=BY_DAY,  # 4.4 MiB, updated by re-sent events at the default city (see BY_DAY)
+    deletion_vectors=True,  # merged with each day's versions (see the note on deletion vectors)
 )
 
 _STAGE_MINUTES = (
@@ -91,4 +92,5 @@ SILVER_URBAN_CASE = Contract(
     owner="data-engineering",
     keys=("case_no",),
     partition_by=BY_DAY,  # 1.4 MiB, cases rebuilt by each day's events at the default city (see BY_DAY)
+    deletion_vectors=True,  # merged with each day's versions (see the note on deletion vectors)
 )

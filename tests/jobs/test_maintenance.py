@@ -29,7 +29,7 @@ def _daily_drops(spark, settings, folder: Path, days: int, *, dated: bool = Fals
 
 
 def _rows(settings, name: str, version: int | None = None) -> list[tuple]:
-    table = DeltaTable(lake.table_location(settings, name), version=version).to_pyarrow_table()
+    table = lake.arrow(settings, name, version=version)
     keep = [c for c in table.column_names if c not in ("_ingested_at",)]
     return sorted(map(tuple, (r.values() for r in table.select(keep).to_pylist())), key=repr)
 

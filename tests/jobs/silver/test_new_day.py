@@ -99,3 +99,16 @@ def test_the_last_day_updated_rows_of_earlier_days(spark, two_lakes, name):
     table = lake.read(spark, daily, name)
     last = table.agg(F.max("_refined_at"), F.max("dt")).first()
     assert table.where((F.col("_refined_at") == last[0]) & (F.col("dt") < last[1])).count() > 0
+
+
+@pytest.mark.parametrize("name", ("silver.complaint", "silver.urban_case"))
+def test_a_new_days_merge_replaces_earlier_rows_without_copying_their_files(two_lakes, name):
+    """With deletion vectors (schemas.contract), the last day's MERGE marks the replaced rows deleted
+    in their files and writes only the new versions: none of the other rows is copied."""
+    daily, _ = two_lakes
+    assert get_contract(name).deletion_vectors
+    merge = next(c for c in lake.history(daily, name) if c.get("operation") == "MERGE")
+    metrics = merge["operationMetrics"]
+    assert metrics["numTargetRowsUpdated"] > 0, metrics
+    assert metrics["numTargetDeletionVectorsAdded"] > 0, metrics
+    assert metrics["numTargetRowsCopied"] == 0, metrics
