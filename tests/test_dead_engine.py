@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from citybrain.lake import arrow_at
-
 from citybrain.democity import generate
+from citybrain.lake import arrow_at
 
 pytestmark = pytest.mark.slow
 
