@@ -94,8 +94,7 @@ def repartition(settings: Settings, name: str) -> bool:
     if layout_problem(settings, name) is None:
         return False
     location = table_location(settings, name)
-    current = DeltaTable(location)
-    batches = current.to_pyarrow_dataset().scanner().to_reader()
+    batches = _batches(DeltaTable(location))
     partition_by = list(get_contract(name).partition_by)  # [] unpartitions; None would keep the old columns
     with _naming(name, location, "repartition"):
         write_deltalake(location, batches, mode="overwrite", schema_mode="overwrite", partition_by=partition_by)
@@ -306,18 +305,25 @@ def arrow(settings: Settings, name: str, columns: list[str] | None = None, *, ve
 
 
 def arrow_at(location: str, columns: list[str] | None = None, *, version: int | None = None):
-    """The rows of the Delta table at ``location`` as a pyarrow Table, with its deletion vectors
-    applied (schemas.contract: deletion vectors): through ``deltalake``'s DataFusion reader, since
-    its pyarrow dataset refuses a table that has them. Types are the table's own (no string views)."""
-    import pyarrow as pa
-    from deltalake import DeltaTable, QueryBuilder
+    """The rows of the Delta table at ``location`` as a pyarrow Table (``_batches``)."""
+    from deltalake import DeltaTable
 
-    table = DeltaTable(location, version=version)
+    return _batches(DeltaTable(location, version=version), columns).read_all()
+
+
+def _batches(table, columns: list[str] | None = None):
+    """A ``deltalake`` table's rows as a pyarrow RecordBatchReader, streamed, with its deletion
+    vectors applied (schemas.contract: deletion vectors): through ``deltalake``'s DataFusion
+    reader, since its pyarrow dataset refuses a table that has them. Types are the table's own
+    (DataFusion's string views cast back)."""
+    import pyarrow as pa
+    from deltalake import QueryBuilder
+
     schema = pa.schema(table.schema().to_arrow())
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns])
     listed = ", ".join('"{}"'.format(f.name.replace('"', '""')) for f in schema)
-    return pa.table(QueryBuilder().register("t", table).execute(f"SELECT {listed} FROM t").read_all()).cast(schema)
+    return pa.RecordBatchReader.from_stream(QueryBuilder().register("t", table).execute(f"SELECT {listed} FROM t")).cast(schema)
 
 
 def _delta(settings: Settings, name: str):

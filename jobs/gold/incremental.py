@@ -7,7 +7,7 @@ build rules) and the gold table's version after the write. The next build asks `
 - **full** when there is any doubt: no watermark (first build), ``full=True`` (the job's ``run``),
   another fingerprint (a parameter, the contract or the rules changed), the gold table moved
   on since (another writer, a repair, ``citybrain maintain``), a silver table replaced (another
-  id), a silver version no longer readable, or a silver table not partitioned by ``dt``;
+  id), a commit since the recorded version no longer readable, or a silver table not partitioned by ``dt``;
 - otherwise **the silver days that changed**: the ``dt`` partitions of every data file added or
   removed by the commits between the recorded version and now. A MERGE that replaces a row
   rewrites its file or gives it a deletion vector (a ``remove`` and an ``add`` of it), so both
