@@ -338,7 +338,7 @@ def cmd_contracts(args) -> int:
     contracts = [get_contract(args.name)] if args.name else all_contracts().values()
     for c in contracts:
         _say(
-            f"{c.name} — {c.description}\n  grain: {c.grain}\n  keys: {', '.join(c.keys) or '-'}; partitioned by: {', '.join(c.partition_by) or '-'}; owner: {c.owner}"
+            f"{c.name} — {c.description}\n  grain: {c.grain}\n  keys: {', '.join(c.keys) or '-'}; partitioned by: {', '.join(c.partition_by) or '-'}{'; deletion vectors' if c.deletion_vectors else ''}; owner: {c.owner}"
         )
         for col in c.columns:
             flags = ("" if col.nullable else " not null") + (f" PII:{col.pii}" if col.pii else "")
