@@ -282,3 +282,28 @@ def test_maintain_rewrites_a_table_with_deletion_vectors_without_bringing_back_a
     after = sorted((r[key], r["_source_file"]) for r in lake.arrow(lake_settings, name, [key, "_source_file"]).to_pylist())
     assert after == [("p0", "first"), ("p1", "second"), ("p2", "first"), ("p3", "first")]
     assert lake.read(spark, lake_settings, name).count() == 4
+
+
+def test_maintain_compacts_a_table_with_deletion_vectors_without_bringing_back_a_replaced_row(spark, lake_settings):
+    """OPTIMIZE through ``deltalake`` on a table in its contract's layout whose MERGE left deletion vectors."""
+    from citybrain.jobs import maintenance
+
+    name = "silver.police_incident"
+    contract = get_contract(name)
+    ddl = contract.ddl().replace(" NOT NULL", "")
+    key = contract.keys[0]
+
+    def rows(version: str, ids):
+        values = [{c.name: None for c in contract.columns} | {key: f"p{i}", "_source_file": version, "dt": date(2026, 9, 1)} for i in ids]
+        return spark.createDataFrame([tuple(r.values()) for r in values], ddl)
+
+    lake.write(spark, lake_settings, name, rows("first", range(2)))
+    lake.write(spark, lake_settings, name, rows("first", range(2, 4)))  # two files in the day: something to compact
+    lake.merge(spark, lake_settings, name, rows("second", [1]))
+    assert lake.history(lake_settings, name, 1)[0]["operationMetrics"]["numTargetDeletionVectorsAdded"] == 1
+
+    [result] = maintenance.maintain(lake_settings, tables=[name])
+    assert result.error is None
+    assert any(c.get("operation") == "OPTIMIZE" for c in lake.history(lake_settings, name, 3))
+    after = sorted((r[key], r["_source_file"]) for r in lake.read(spark, lake_settings, name).select(key, "_source_file").collect())
+    assert after == [("p0", "first"), ("p1", "second"), ("p2", "first"), ("p3", "first")]
