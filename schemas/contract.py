@@ -37,7 +37,8 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 #:   which in an unpartitioned table sit in every file: each new day rewrote the whole
 #:   table (measured at three times the city: 1.6k updated tickets copied 138k of 140k rows
 #:   of silver.complaint; 4 re-sent case events copied all 222k events). By day, the MERGE
-#:   rewrites only the days that hold the batch's keys (``lake.touched_days``). A smaller
+#:   rewrites only the days that hold the batch's keys (``lake.touched_days``), and with
+#:   deletion vectors (below) it reads those days and writes only the new versions. A smaller
 #:   merged table (silver.petition 0.3 MiB, silver.calendar_day) is rewritten whole in less
 #:   than a refine's fixed cost.
 #: Every other table is one unpartitioned set of files, which OPTIMIZE compacts into a few:

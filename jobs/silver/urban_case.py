@@ -131,8 +131,9 @@ def run(spark, settings: Settings, touched_events: DataFrame) -> int:
     """Rebuild the cases of ``touched_events`` (a frame with case_no and dt) from all their events; returns how many.
 
     Both tables are partitioned by day: the events are read from the days that hold an event
-    of a touched case, and the merge reads and rewrites the days that hold a touched case now
-    or will (a late earlier event moves a case to the day it was really reported)."""
+    of a touched case, and the merge reads the days that hold a touched case now or will (a late
+    earlier event moves a case to the day it was really reported) and replaces those cases' rows
+    (deletion vectors: schemas.contract)."""
     keys = touched_events.select("case_no").distinct()
     event_days = lake.touched_days(spark, settings, "silver.urban_case_event", touched_events, ["case_no"])
     events = lake.read(spark, settings, "silver.urban_case_event")
