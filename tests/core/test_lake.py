@@ -253,6 +253,15 @@ def test_rows_appended_from_the_client_go_through_the_contract(spark, lake_setti
     assert sorted(r.file_sha256 for r in lake.read(spark, lake_settings, name).collect()) == sorted([row["file_sha256"], "other"])
 
 
+def _incidents(spark, source_file: str, ids):
+    """Rows of silver.police_incident (a table with deletion vectors), all of day 2026-09-01, keyed
+    p<i>, otherwise empty; ``source_file`` tells one version from another."""
+    contract = get_contract("silver.police_incident")
+    key = contract.keys[0]
+    values = [{c.name: None for c in contract.columns} | {key: f"p{i}", "_source_file": source_file, "dt": date(2026, 9, 1)} for i in ids]
+    return spark.createDataFrame([tuple(r.values()) for r in values], contract.ddl().replace(" NOT NULL", ""))
+
+
 def test_maintain_rewrites_a_table_with_deletion_vectors_without_bringing_back_a_replaced_row(spark, lake_settings):
     """A table whose MERGE left deletion vectors, laid out otherwise than its contract: the rewrite
     reads it with the vectors applied (lake._batches), so a replaced version is not written again."""
@@ -263,16 +272,11 @@ def test_maintain_rewrites_a_table_with_deletion_vectors_without_bringing_back_a
     name = "silver.police_incident"
     contract = get_contract(name)
     assert contract.deletion_vectors and contract.partition_by == ("dt",)
-    ddl = contract.ddl().replace(" NOT NULL", "")
     key = contract.keys[0]
 
-    def rows(version: str, ids):
-        values = [{c.name: None for c in contract.columns} | {key: f"p{i}", "_source_file": version, "dt": date(2026, 9, 1)} for i in ids]
-        return spark.createDataFrame([tuple(r.values()) for r in values], ddl)
-
     location = lake.table_location(lake_settings, name)
-    rows("first", range(4)).write.format("delta").option("delta.enableDeletionVectors", "true").save(location)  # unpartitioned
-    rows("second", [1]).createOrReplaceTempView("later")
+    _incidents(spark, "first", range(4)).write.format("delta").option("delta.enableDeletionVectors", "true").save(location)  # unpartitioned
+    _incidents(spark, "second", [1]).createOrReplaceTempView("later")
     spark.sql(f"MERGE INTO delta.`{location}` AS t USING later AS s ON t.`{key}` = s.`{key}` WHEN MATCHED THEN UPDATE SET *")
     assert "deletionVectors" in (DeltaTable(location).protocol().reader_features or [])
     assert lake.layout_problem(lake_settings, name)
@@ -289,17 +293,11 @@ def test_maintain_compacts_a_table_with_deletion_vectors_without_bringing_back_a
     from citybrain.jobs import maintenance
 
     name = "silver.police_incident"
-    contract = get_contract(name)
-    ddl = contract.ddl().replace(" NOT NULL", "")
-    key = contract.keys[0]
+    key = get_contract(name).keys[0]
 
-    def rows(version: str, ids):
-        values = [{c.name: None for c in contract.columns} | {key: f"p{i}", "_source_file": version, "dt": date(2026, 9, 1)} for i in ids]
-        return spark.createDataFrame([tuple(r.values()) for r in values], ddl)
-
-    lake.write(spark, lake_settings, name, rows("first", range(2)))
-    lake.write(spark, lake_settings, name, rows("first", range(2, 4)))  # two files in the day: something to compact
-    lake.merge(spark, lake_settings, name, rows("second", [1]))
+    lake.write(spark, lake_settings, name, _incidents(spark, "first", range(2)))
+    lake.write(spark, lake_settings, name, _incidents(spark, "first", range(2, 4)))  # two files in the day: something to compact
+    lake.merge(spark, lake_settings, name, _incidents(spark, "second", [1]))
     assert lake.history(lake_settings, name, 1)[0]["operationMetrics"]["numTargetDeletionVectorsAdded"] == 1
 
     [result] = maintenance.maintain(lake_settings, tables=[name])
